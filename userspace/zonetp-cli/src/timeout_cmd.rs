@@ -1,0 +1,155 @@
+//! `zonetp timeout ...`: the kernel's cttimeout objects, nfct's job.
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+use zonetp::cttimeout::object::{format_timeouts, parse_timeouts};
+use zonetp::cttimeout::{CtTimeoutClient, CtTimeoutObject, L3Proto, L4Proto, ObjectName};
+use zonetp::Result;
+
+use crate::output::{l3_json, l4_json, object_json, object_text, print_json, timeouts_json, Format};
+
+#[derive(Subcommand)]
+pub enum TimeoutCommand {
+    /// Create a timeout object; fails if the name exists.
+    ///
+    /// States not given take the kernel's current defaults for the
+    /// protocol. Example: zonetp timeout add web --l3 ipv4 --l4 udp unreplied=10 replied=20
+    Add(ObjectArgs),
+    /// Change an existing object's timeouts in place (same L3/L4 only).
+    ///
+    /// Connections already using the object see the new values. States not
+    /// given are reset to the kernel's current defaults.
+    Replace(ObjectArgs),
+    /// Show one object, with its use count (references from connections,
+    /// rules and flows).
+    Get {
+        /// Object name (1..31 bytes).
+        name: String,
+    },
+    /// Show every object in this network namespace.
+    List,
+    /// Delete an object, or with --all every object the kernel lets go.
+    Delete {
+        /// Object name (1..31 bytes).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        name: Option<String>,
+        /// Delete all objects (a DELETE request without a name).
+        #[arg(long)]
+        all: bool,
+    },
+    /// The kernel's per-namespace default timeouts of an L3/L4 pair.
+    #[command(subcommand)]
+    Defaults(DefaultsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DefaultsCommand {
+    /// Show the defaults.
+    Get(ProtoArgs),
+    /// Change the defaults: STATE=SECONDS...
+    Set {
+        #[command(flatten)]
+        protos: ProtoArgs,
+        /// STATE=SECONDS pairs, e.g. unreplied=30.
+        #[arg(required = true, value_name = "STATE=SECONDS")]
+        timeouts: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct ProtoArgs {
+    /// L3 protocol: ipv4 (inet) or ipv6 (inet6).
+    #[arg(long, value_name = "L3")]
+    l3: String,
+    /// L4 protocol: tcp, udp, icmp, icmpv6, udplite, gre, sctp, dccp, generic, or a number.
+    #[arg(long, value_name = "L4")]
+    l4: String,
+}
+
+impl ProtoArgs {
+    fn parse(&self) -> Result<(L3Proto, L4Proto)> {
+        let l3 = L3Proto::parse(&self.l3).map_err(zonetp::Error::Invalid)?;
+        let l4 = L4Proto::parse(&self.l4).map_err(zonetp::Error::Invalid)?;
+        Ok((l3, l4))
+    }
+}
+
+#[derive(Args)]
+pub struct ObjectArgs {
+    /// Object name (1..31 bytes).
+    name: String,
+    #[command(flatten)]
+    protos: ProtoArgs,
+    /// STATE=SECONDS pairs. TCP: syn_sent syn_recv established fin_wait
+    /// close_wait last_ack time_wait close syn_sent2 retrans unack; UDP,
+    /// UDP-Lite, GRE: unreplied replied; ICMP, ICMPv6, generic: timeout;
+    /// SCTP and DCCP: their conntrack states.
+    #[arg(value_name = "STATE=SECONDS")]
+    timeouts: Vec<String>,
+}
+
+impl ObjectArgs {
+    fn object(&self) -> Result<CtTimeoutObject> {
+        let (l3, l4) = self.protos.parse()?;
+        CtTimeoutObject::new(&self.name, l3, l4, parse_timeouts(l4, &self.timeouts)?)
+    }
+}
+
+pub fn run(cmd: TimeoutCommand, format: Format) -> Result<()> {
+    match cmd {
+        TimeoutCommand::Add(args) => {
+            let object = args.object()?;
+            CtTimeoutClient::open()?.create(&object)
+        }
+        TimeoutCommand::Replace(args) => {
+            let object = args.object()?;
+            CtTimeoutClient::open()?.replace(&object)
+        }
+        TimeoutCommand::Get { name } => {
+            let name = ObjectName::new(&name)?;
+            let object = CtTimeoutClient::open()?.get(&name)?;
+            match format {
+                Format::Json => print_json(&object_json(&object)),
+                Format::Text => println!("{}", object_text(&object)),
+            }
+            Ok(())
+        }
+        TimeoutCommand::List => {
+            let mut objects = CtTimeoutClient::open()?.list()?;
+            objects.sort_by(|a, b| a.name.cmp(&b.name));
+            match format {
+                Format::Json => print_json(&Value::Array(objects.iter().map(object_json).collect())),
+                Format::Text => objects.iter().for_each(|o| println!("{}", object_text(o))),
+            }
+            Ok(())
+        }
+        TimeoutCommand::Delete { name, all } => {
+            let mut client = CtTimeoutClient::open()?;
+            match (name, all) {
+                (_, true) => client.delete_all(),
+                (Some(name), false) => client.delete(&ObjectName::new(&name)?),
+                (None, false) => unreachable!("clap requires a name or --all"),
+            }
+        }
+        TimeoutCommand::Defaults(DefaultsCommand::Get(protos)) => {
+            let (l3, l4) = protos.parse()?;
+            let timeouts = CtTimeoutClient::open()?.default_get(l3, l4)?;
+            match format {
+                Format::Json => print_json(&json!({
+                    "l3": l3_json(l3), "l4": l4_json(l4), "timeouts": timeouts_json(l4, &timeouts),
+                })),
+                Format::Text => {
+                    let mut words = vec![l3.to_string(), l4.to_string()];
+                    words.extend(format_timeouts(l4, &timeouts));
+                    println!("{}", words.join(" "));
+                }
+            }
+            Ok(())
+        }
+        TimeoutCommand::Defaults(DefaultsCommand::Set { protos, timeouts }) => {
+            let (l3, l4) = protos.parse()?;
+            let timeouts = parse_timeouts(l4, &timeouts)?;
+            CtTimeoutClient::open()?.default_set(l3, l4, &timeouts)
+        }
+    }
+}

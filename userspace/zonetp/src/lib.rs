@@ -1,0 +1,11 @@
+//! zonetp: zone-based conntrack timeout policies for Linux, compatible with
+//! Open vSwitch.
+//!
+//! - [`netlink`]: a small netlink codec and a batching socket.
+//! - [`cttimeout`]: the kernel's cttimeout objects (nfnetlink subsystem 8).
+
+pub mod cttimeout;
+pub mod error;
+pub mod netlink;
+
+pub use error::{Error, Result};
