@@ -1,0 +1,29 @@
+# zonetp: top-level driver. `make demo` runs the main job end to end;
+# `make check` runs every test and ends with "N passed, N failed".
+
+.PHONY: all build check demo deps userspace bench clean golden
+
+all: build
+
+userspace:
+	cd userspace && cargo build --release
+
+build: userspace
+
+# Installs what is missing (idempotent), then runs every test stage.
+check:
+	scripts/check
+
+deps:
+	scripts/install-deps
+
+# Regenerates the libnetfilter_cttimeout reference bytes.
+golden:
+	mkdir -p build
+	gcc -Wall -O1 -o build/gen-cttimeout-golden tests/golden/gen-cttimeout-golden.c \
+	    $$(pkg-config --cflags --libs libnetfilter_cttimeout libmnl)
+	build/gen-cttimeout-golden > tests/golden/cttimeout.golden
+
+clean:
+	cd userspace && cargo clean
+	rm -rf build

@@ -1,0 +1,99 @@
+//! Helpers for host tests: each test runs in a network namespace of its own
+//! (a thread that unshares CLONE_NEWNET; children it spawns inherit it), so
+//! tests run in parallel against the real kernel and leave nothing behind.
+//! They need root; without it they fail, loudly, rather than skip.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// Runs `f` on a fresh thread inside a new, empty network namespace.
+pub fn in_netns<F: FnOnce() + Send + 'static>(f: F) {
+    let handle = std::thread::spawn(move || {
+        // SAFETY: unshare(2) only changes this thread's namespace.
+        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(
+            rc,
+            0,
+            "host tests need root to create a network namespace: unshare(CLONE_NEWNET): {}",
+            std::io::Error::last_os_error()
+        );
+        f()
+    });
+    if let Err(panic) = handle.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn run(mut cmd: Command) -> Run {
+    let Output { status, stdout, stderr } = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    Run {
+        status: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+pub fn zonetp(args: &[&str]) -> Run {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zonetp"));
+    c.args(args);
+    run(c)
+}
+
+/// Runs zonetp and insists on success.
+pub fn zonetp_ok(args: &[&str]) -> String {
+    let r = zonetp(args);
+    assert_eq!(r.status, 0, "zonetp {args:?} failed: {}", r.stderr);
+    r.stdout
+}
+
+/// Runs zonetp and insists on exit status 1 with one error line.
+pub fn zonetp_err(args: &[&str]) -> String {
+    let r = zonetp(args);
+    assert_eq!(r.status, 1, "zonetp {args:?} should fail with 1, got {}: {}{}", r.status, r.stdout, r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "one error line: {}", r.stderr);
+    assert!(r.stderr.starts_with("zonetp: "), "{}", r.stderr);
+    r.stderr
+}
+
+pub fn tool(program: &str, args: &[&str]) -> Run {
+    let mut c = Command::new(program);
+    c.args(args);
+    run(c)
+}
+
+pub fn tool_ok(program: &str, args: &[&str]) -> String {
+    let r = tool(program, args);
+    assert_eq!(r.status, 0, "{program} {args:?} failed: {}{}", r.stdout, r.stderr);
+    r.stdout
+}
+
+/// `zonetp --format json timeout list`, as a JSON value.
+pub fn list_json() -> serde_json::Value {
+    serde_json::from_str(&zonetp_ok(&["--format", "json", "timeout", "list"])).expect("valid JSON")
+}
+
+/// Parses `nfct get timeout NAME` output into (l3proto, l4proto, [(STATE, secs)]).
+pub fn nfct_get(name: &str) -> (u32, u32, Vec<(String, u32)>) {
+    let out = tool_ok("nfct", &["get", "timeout", name]);
+    let mut l3 = 0;
+    let mut l4 = 0;
+    let mut states = Vec::new();
+    for line in out.lines() {
+        let line = line.trim().trim_end_matches(',');
+        if let Some((k, v)) = line.split_once(" = ").filter(|(_, v)| *v != "{") {
+            let k = k.trim_start_matches('.');
+            match k {
+                "l3proto" => l3 = v.parse().unwrap(),
+                "l4proto" => l4 = v.parse().unwrap(),
+                state => states.push((state.to_string(), v.parse().unwrap())),
+            }
+        }
+    }
+    (l3, l4, states)
+}
