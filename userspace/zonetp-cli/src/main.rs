@@ -4,24 +4,46 @@
 //! and the cause), 2 a usage error.
 
 mod output;
+mod sync_cmd;
 mod timeout_cmd;
+mod zone_cmd;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use zonetp::store::Store;
 
 use output::Format;
 
 /// Zone-based conntrack timeout policies for Linux, compatible with Open vSwitch.
 ///
-/// `zonetp timeout ...` manages the kernel's cttimeout objects directly (what
-/// `nfct timeout` does). Run `zonetp help COMMAND` for each command's manual.
+/// Zones of a datapath get timeout policies with ovs-vsctl's commands
+/// (add-zone-tp, del-zone-tp, list-zone-tp); `zonetp sync` turns them into
+/// the kernel's cttimeout objects, named as OVS names them
+/// (ovs_tp_<id>_tcp4 ...), and `zonetp resolve` tells which object a
+/// ct(commit,zone=N) action must carry: the zone's policy, else zone 0's,
+/// else none (the kernel's defaults).
+///
+/// `zonetp timeout ...` manages cttimeout objects directly, as `nfct timeout`
+/// does. Run `zonetp help COMMAND` for each command's manual.
+///
+/// Exit status: 0 on success, 1 on an error, 2 on a usage error.
 #[derive(Parser)]
-#[command(name = "zonetp", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "zonetp",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
+
+    /// The configuration file [env: ZONETP_DB; default: /var/lib/zonetp/conf.json].
+    #[arg(long, global = true, value_name = "FILE")]
+    db: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -29,15 +51,73 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a datapath record (`system`: the kernel datapath).
+    AddDp(zone_cmd::AddDp),
+    /// Delete a datapath record with all its zones.
+    DelDp(zone_cmd::DelDp),
+    /// List datapath records.
+    ListDp,
+    /// Give a zone a timeout policy: add-zone-tp DP zone=N KEY=SECONDS...
+    ///
+    /// Example: zonetp add-zone-tp system zone=5 udp_single=10 icmp_first=5
+    /// Identical policies share one policy id. The kernel is changed by `zonetp sync`.
+    AddZoneTp(zone_cmd::AddZoneTp),
+    /// Remove a zone's timeout policy: del-zone-tp DP zone=N
+    DelZoneTp(zone_cmd::DelZoneTp),
+    /// List the zones of a datapath with their policies, as ovs-vsctl does.
+    ListZoneTp(zone_cmd::ListZoneTp),
+    /// Print the kernel object a ct(commit,zone=N) action carries as its
+    /// timeout: the zone's policy, else zone 0's, else `none`.
+    Resolve(zone_cmd::Resolve),
+    /// Push the zone configuration into the kernel (create, replace and
+    /// delete only what differs).
+    Sync(sync_cmd::Sync),
     /// Kernel cttimeout objects in this network namespace (like `nfct timeout`).
     #[command(subcommand)]
     Timeout(timeout_cmd::TimeoutCommand),
 }
 
+/// ovs-vsctl puts options before the command (`--may-exist add-zone-tp`);
+/// move them after it so clap sees them as the command's own.
+fn ovs_vsctl_order(mut args: Vec<String>) -> Vec<String> {
+    const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
+    let is_command = |a: &str| Cli::command().get_subcommands().any(|c| c.get_name() == a);
+    let Some(cmd_at) = args.iter().position(|a| is_command(a)) else {
+        return args;
+    };
+    let moved: Vec<String> = args[..cmd_at]
+        .iter()
+        .filter(|a| MOVABLE.contains(&a.as_str()))
+        .cloned()
+        .collect();
+    if moved.is_empty() {
+        return args;
+    }
+    let mut head: Vec<String> = args
+        .drain(..cmd_at)
+        .filter(|a| !MOVABLE.contains(&a.as_str()))
+        .collect();
+    let command = args.remove(0);
+    head.push(command);
+    head.extend(moved);
+    head.extend(args);
+    head
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(ovs_vsctl_order(std::env::args().collect()));
+    let store = Store::locate(cli.db.as_deref());
+    let format = cli.format;
     let result = match cli.command {
-        Command::Timeout(cmd) => timeout_cmd::run(cmd, cli.format),
+        Command::AddDp(a) => zone_cmd::add_dp(&store, a),
+        Command::DelDp(a) => zone_cmd::del_dp(&store, a),
+        Command::ListDp => zone_cmd::list_dp(&store, format),
+        Command::AddZoneTp(a) => zone_cmd::add_zone_tp(&store, a),
+        Command::DelZoneTp(a) => zone_cmd::del_zone_tp(&store, a),
+        Command::ListZoneTp(a) => zone_cmd::list_zone_tp(&store, a, format),
+        Command::Resolve(a) => zone_cmd::resolve(&store, a, format),
+        Command::Sync(a) => sync_cmd::run(&store, a, format),
+        Command::Timeout(cmd) => timeout_cmd::run(cmd, format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

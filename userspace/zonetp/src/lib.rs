@@ -4,8 +4,12 @@
 //! - [`netlink`]: a small netlink codec and a batching socket.
 //! - [`cttimeout`]: the kernel's cttimeout objects (nfnetlink subsystem 8).
 
+pub mod config;
 pub mod cttimeout;
 pub mod error;
 pub mod netlink;
+pub mod policy;
+pub mod reconcile;
+pub mod store;
 
 pub use error::{Error, Result};

@@ -31,7 +31,13 @@ pub struct Run {
 }
 
 fn run(mut cmd: Command) -> Run {
-    let Output { status, stdout, stderr } = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     Run {
         status: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -55,7 +61,11 @@ pub fn zonetp_ok(args: &[&str]) -> String {
 /// Runs zonetp and insists on exit status 1 with one error line.
 pub fn zonetp_err(args: &[&str]) -> String {
     let r = zonetp(args);
-    assert_eq!(r.status, 1, "zonetp {args:?} should fail with 1, got {}: {}{}", r.status, r.stdout, r.stderr);
+    assert_eq!(
+        r.status, 1,
+        "zonetp {args:?} should fail with 1, got {}: {}{}",
+        r.status, r.stdout, r.stderr
+    );
     assert_eq!(r.stderr.lines().count(), 1, "one error line: {}", r.stderr);
     assert!(r.stderr.starts_with("zonetp: "), "{}", r.stderr);
     r.stderr
@@ -69,7 +79,11 @@ pub fn tool(program: &str, args: &[&str]) -> Run {
 
 pub fn tool_ok(program: &str, args: &[&str]) -> String {
     let r = tool(program, args);
-    assert_eq!(r.status, 0, "{program} {args:?} failed: {}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.status, 0,
+        "{program} {args:?} failed: {}{}",
+        r.stdout, r.stderr
+    );
     r.stdout
 }
 

@@ -4,7 +4,7 @@
 use super::object::{CtTimeoutObject, ObjectName, Timeouts};
 use super::proto::{L3Proto, L4Proto};
 use crate::netlink::message::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_HDRLEN,
+    NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use crate::netlink::{AttrIter, AttrWriter, MessageBuilder, NfGenMsg, NlMsgHeader, ParseError};
 
@@ -52,13 +52,27 @@ impl NewMode {
 /// A request to the kernel's cttimeout subsystem.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CtTimeoutRequest {
-    New { object: CtTimeoutObject, mode: NewMode },
-    Get { name: ObjectName },
+    New {
+        object: CtTimeoutObject,
+        mode: NewMode,
+    },
+    Get {
+        name: ObjectName,
+    },
     Dump,
     /// `None` deletes every object the kernel is willing to drop.
-    Delete { name: Option<ObjectName> },
-    DefaultGet { l3: L3Proto, l4: L4Proto },
-    DefaultSet { l3: L3Proto, l4: L4Proto, timeouts: Timeouts },
+    Delete {
+        name: Option<ObjectName>,
+    },
+    DefaultGet {
+        l3: L3Proto,
+        l4: L4Proto,
+    },
+    DefaultSet {
+        l3: L3Proto,
+        l4: L4Proto,
+        timeouts: Timeouts,
+    },
 }
 
 impl CtTimeoutRequest {
@@ -85,14 +99,23 @@ impl CtTimeoutRequest {
     /// L4PROTO, then DATA (flagged nested) with the set states ascending.
     pub fn emit(&self, seq: u32) -> Vec<u8> {
         let mut msg = MessageBuilder::new(msg_type(self.command()), self.flags(), seq);
-        msg.header(&NfGenMsg { family: libc::AF_UNSPEC as u8, version: NFNETLINK_V0, res_id: 0 }.bytes());
+        msg.header(
+            &NfGenMsg {
+                family: libc::AF_UNSPEC as u8,
+                version: NFNETLINK_V0,
+                res_id: 0,
+            }
+            .bytes(),
+        );
         let mut w = AttrWriter::new(msg.buf());
         match self {
             Self::New { object, .. } => {
                 w.put_cstr(CTA_TIMEOUT_NAME, object.name.as_str());
                 put_policy(&mut w, object.l3, object.l4, &object.timeouts);
             }
-            Self::Get { name } | Self::Delete { name: Some(name) } => w.put_cstr(CTA_TIMEOUT_NAME, name.as_str()),
+            Self::Get { name } | Self::Delete { name: Some(name) } => {
+                w.put_cstr(CTA_TIMEOUT_NAME, name.as_str())
+            }
             Self::Dump | Self::Delete { name: None } => {}
             Self::DefaultGet { l3, l4 } => {
                 w.put_be16(CTA_TIMEOUT_L3PROTO, l3.0);
@@ -109,7 +132,12 @@ impl CtTimeoutRequest {
         let (header, body) = split(buf)?;
         let cmd = check_type(&header)?;
         let fields = Fields::parse(body)?;
-        let need_name = || fields.name.clone().ok_or_else(|| ParseError("missing CTA_TIMEOUT_NAME".into()));
+        let need_name = || {
+            fields
+                .name
+                .clone()
+                .ok_or_else(|| ParseError("missing CTA_TIMEOUT_NAME".into()))
+        };
         let need_protos = || match (fields.l3, fields.l4) {
             (Some(l3), Some(l4)) => Ok((l3, l4)),
             _ => Err(ParseError("missing CTA_TIMEOUT_L3PROTO or L4PROTO".into())),
@@ -125,15 +153,26 @@ impl CtTimeoutRequest {
                 };
                 let (l3, l4) = need_protos()?;
                 let name = ObjectName::new(&need_name()?).map_err(|e| ParseError(e.to_string()))?;
-                let object = CtTimeoutObject { name, l3, l4, timeouts: fields.timeouts, use_count: fields.use_count };
+                let object = CtTimeoutObject {
+                    name,
+                    l3,
+                    l4,
+                    timeouts: fields.timeouts,
+                    use_count: fields.use_count,
+                };
                 Self::New { object, mode }
             }
             IPCTNL_MSG_TIMEOUT_GET if header.flags & NLM_F_DUMP == NLM_F_DUMP => Self::Dump,
-            IPCTNL_MSG_TIMEOUT_GET => {
-                Self::Get { name: ObjectName::new(&need_name()?).map_err(|e| ParseError(e.to_string()))? }
-            }
+            IPCTNL_MSG_TIMEOUT_GET => Self::Get {
+                name: ObjectName::new(&need_name()?).map_err(|e| ParseError(e.to_string()))?,
+            },
             IPCTNL_MSG_TIMEOUT_DELETE => Self::Delete {
-                name: fields.name.as_deref().map(ObjectName::new).transpose().map_err(|e| ParseError(e.to_string()))?,
+                name: fields
+                    .name
+                    .as_deref()
+                    .map(ObjectName::new)
+                    .transpose()
+                    .map_err(|e| ParseError(e.to_string()))?,
             },
             IPCTNL_MSG_TIMEOUT_DEFAULT_GET => {
                 let (l3, l4) = need_protos()?;
@@ -141,7 +180,11 @@ impl CtTimeoutRequest {
             }
             IPCTNL_MSG_TIMEOUT_DEFAULT_SET => {
                 let (l3, l4) = need_protos()?;
-                Self::DefaultSet { l3, l4, timeouts: fields.timeouts }
+                Self::DefaultSet {
+                    l3,
+                    l4,
+                    timeouts: fields.timeouts,
+                }
             }
             other => return Err(ParseError(format!("unknown cttimeout command {other}"))),
         })
@@ -162,7 +205,9 @@ fn split(buf: &[u8]) -> Result<(NlMsgHeader, &[u8]), ParseError> {
     let header = NlMsgHeader::parse(buf)?;
     let len = header.len as usize;
     if len < NLMSG_HDRLEN + NfGenMsg::LEN || len > buf.len() {
-        return Err(ParseError(format!("cttimeout message has bad length {len}")));
+        return Err(ParseError(format!(
+            "cttimeout message has bad length {len}"
+        )));
     }
     NfGenMsg::parse(&buf[NLMSG_HDRLEN..])?;
     Ok((header, &buf[NLMSG_HDRLEN + NfGenMsg::LEN..len]))
@@ -170,7 +215,10 @@ fn split(buf: &[u8]) -> Result<(NlMsgHeader, &[u8]), ParseError> {
 
 fn check_type(header: &NlMsgHeader) -> Result<u8, ParseError> {
     if (header.kind >> 8) as u8 != NFNL_SUBSYS_CTNETLINK_TIMEOUT {
-        return Err(ParseError(format!("message type {:#06x} is not cttimeout", header.kind)));
+        return Err(ParseError(format!(
+            "message type {:#06x} is not cttimeout",
+            header.kind
+        )));
     }
     Ok(header.kind as u8)
 }
@@ -212,15 +260,24 @@ impl Fields {
 pub fn parse_object(buf: &[u8]) -> Result<CtTimeoutObject, ParseError> {
     let (header, body) = split(buf)?;
     if check_type(&header)? != IPCTNL_MSG_TIMEOUT_NEW {
-        return Err(ParseError(format!("expected a cttimeout NEW message, got type {:#06x}", header.kind)));
+        return Err(ParseError(format!(
+            "expected a cttimeout NEW message, got type {:#06x}",
+            header.kind
+        )));
     }
     let f = Fields::parse(body)?;
-    let name = f.name.ok_or_else(|| ParseError("object without a name".into()))?;
+    let name = f
+        .name
+        .ok_or_else(|| ParseError("object without a name".into()))?;
     Ok(CtTimeoutObject {
         // The kernel only holds names it validated; keep what it says.
         name: ObjectName::new(&name).map_err(|e| ParseError(e.to_string()))?,
-        l3: f.l3.ok_or_else(|| ParseError(format!("object {name} without L3 protocol")))?,
-        l4: f.l4.ok_or_else(|| ParseError(format!("object {name} without L4 protocol")))?,
+        l3: f
+            .l3
+            .ok_or_else(|| ParseError(format!("object {name} without L3 protocol")))?,
+        l4: f
+            .l4
+            .ok_or_else(|| ParseError(format!("object {name} without L4 protocol")))?,
         timeouts: f.timeouts,
         use_count: f.use_count,
     })
@@ -230,7 +287,10 @@ pub fn parse_object(buf: &[u8]) -> Result<CtTimeoutObject, ParseError> {
 pub fn parse_defaults(buf: &[u8]) -> Result<(L3Proto, L4Proto, Timeouts), ParseError> {
     let (header, body) = split(buf)?;
     if check_type(&header)? != IPCTNL_MSG_TIMEOUT_DEFAULT_SET {
-        return Err(ParseError(format!("expected a cttimeout DEFAULT_SET message, got type {:#06x}", header.kind)));
+        return Err(ParseError(format!(
+            "expected a cttimeout DEFAULT_SET message, got type {:#06x}",
+            header.kind
+        )));
     }
     let f = Fields::parse(body)?;
     match (f.l3, f.l4) {

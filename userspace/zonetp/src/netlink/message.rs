@@ -44,7 +44,13 @@ impl NlMsgHeader {
         }
         let u32_at = |i: usize| u32::from_ne_bytes(buf[i..i + 4].try_into().unwrap());
         let u16_at = |i: usize| u16::from_ne_bytes(buf[i..i + 2].try_into().unwrap());
-        Ok(Self { len: u32_at(0), kind: u16_at(4), flags: u16_at(6), seq: u32_at(8), pid: u32_at(12) })
+        Ok(Self {
+            len: u32_at(0),
+            kind: u16_at(4),
+            flags: u16_at(6),
+            seq: u32_at(8),
+            pid: u32_at(12),
+        })
     }
 }
 
@@ -107,7 +113,11 @@ impl NfGenMsg {
         if buf.len() < Self::LEN {
             return Err(ParseError("truncated nfgenmsg".into()));
         }
-        Ok(Self { family: buf[0], version: buf[1], res_id: u16::from_be_bytes([buf[2], buf[3]]) })
+        Ok(Self {
+            family: buf[0],
+            version: buf[1],
+            res_id: u16::from_be_bytes([buf[2], buf[3]]),
+        })
     }
 }
 
@@ -136,9 +146,14 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Result<RawMessage<'_>, Parse
         let len = header.len as usize;
         if len < NLMSG_HDRLEN || len > rest.len() {
             rest = &[];
-            return Some(Err(ParseError(format!("netlink message has bad length {len}"))));
+            return Some(Err(ParseError(format!(
+                "netlink message has bad length {len}"
+            ))));
         }
-        let msg = RawMessage { header, payload: &rest[NLMSG_HDRLEN..len] };
+        let msg = RawMessage {
+            header,
+            payload: &rest[NLMSG_HDRLEN..len],
+        };
         rest = &rest[align4(len).min(rest.len())..];
         Some(Ok(msg))
     })

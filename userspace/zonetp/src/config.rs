@@ -1,0 +1,515 @@
+//! The zone configuration, shaped as OVS's tables: a datapath (`Datapath`)
+//! maps zones to zone records (`CT_Zone`), which point at a shared timeout
+//! policy (`CT_Timeout_Policy`). Commands here mirror ovs-vsctl's, with its
+//! refusals word for word.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cttimeout::{L3Proto, L4Proto};
+use crate::error::{Error, Result};
+use crate::policy::{object_name, TimeoutPolicy, MAX_POLICY_ID};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+pub type ExternalIds = BTreeMap<String, String>;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub schema_version: u32,
+    #[serde(default)]
+    pub datapaths: BTreeMap<String, Datapath>,
+    /// Policies by id; identical policies share one id.
+    #[serde(default)]
+    pub timeout_policies: BTreeMap<u32, PolicyRecord>,
+    /// Ids of removed policies whose kernel objects may still exist (a
+    /// delete refused while in use). Not reused until `sync` clears them,
+    /// so a new policy never takes over objects that flows still hold.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub retired_policy_ids: BTreeSet<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Datapath {
+    #[serde(default)]
+    pub ct_zones: BTreeMap<u16, ZoneRecord>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_ids: ExternalIds,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneRecord {
+    /// `None`: the zone uses the system default.
+    pub timeout_policy: Option<u32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_ids: ExternalIds,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRecord {
+    pub timeouts: TimeoutPolicy,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_ids: ExternalIds,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            schema_version: SCHEMA_VERSION,
+            datapaths: BTreeMap::new(),
+            timeout_policies: BTreeMap::new(),
+            retired_policy_ids: BTreeSet::new(),
+        }
+    }
+}
+
+/// Parses `zone=N` as ovs-vsctl does (`zone=%i`: decimal, 0x hex, 0 octal).
+pub fn parse_zone_arg(arg: &str) -> Result<u16> {
+    let invalid = || Error::Invalid(format!("invalid zone argument, {arg}"));
+    let n = arg.strip_prefix("zone=").ok_or_else(invalid)?;
+    let (neg, digits) = match n.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, n.strip_prefix('+').unwrap_or(n)),
+    };
+    let value = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        i64::from_str_radix(hex, 16)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8)
+    } else {
+        digits.parse::<i64>()
+    }
+    .map_err(|_| invalid())?;
+    let value = if neg { -value } else { value };
+    u16::try_from(value).map_err(|_| {
+        Error::Invalid(format!(
+            "zone {value} is not in the valid range 0 to 65535 (inclusive)"
+        ))
+    })
+}
+
+/// Where `resolve` found a zone's policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    pub datapath: String,
+    pub zone: u16,
+    /// The zone whose policy applies: `zone`, or 0 as the fallback.
+    pub policy_zone: Option<u16>,
+    pub policy_id: Option<u32>,
+    /// The kernel object a `ct(commit, zone=N)` action carries as
+    /// `OVS_CT_ATTR_TIMEOUT`; `None` means the kernel's defaults.
+    pub object: Option<String>,
+}
+
+impl Config {
+    /// Checks a configuration read from a file: references resolve, keys
+    /// are known.
+    pub fn validate(&self) -> Result<()> {
+        if self.schema_version != SCHEMA_VERSION {
+            return Err(Error::Store(format!(
+                "schema version {} is not supported (this zonetp reads version {SCHEMA_VERSION})",
+                self.schema_version
+            )));
+        }
+        for (id, p) in &self.timeout_policies {
+            if *id == 0 || *id > MAX_POLICY_ID {
+                return Err(Error::Store(format!(
+                    "timeout policy id {id} is outside 1..{MAX_POLICY_ID}"
+                )));
+            }
+            p.timeouts
+                .validate()
+                .map_err(|e| Error::Store(format!("timeout policy {id}: {e}")))?;
+        }
+        for (dp, d) in &self.datapaths {
+            for (zone, z) in &d.ct_zones {
+                if let Some(id) = z.timeout_policy {
+                    if !self.timeout_policies.contains_key(&id) {
+                        return Err(Error::Store(format!(
+                            "datapath {dp} zone {zone} refers to timeout policy {id}, which does not exist"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn datapath_mut(&mut self, name: &str) -> Result<&mut Datapath> {
+        self.datapaths
+            .get_mut(name)
+            .ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
+    }
+
+    pub fn datapath(&self, name: &str) -> Result<&Datapath> {
+        self.datapaths
+            .get(name)
+            .ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
+    }
+
+    pub fn add_dp(&mut self, name: &str, may_exist: bool) -> Result<()> {
+        if name.is_empty() {
+            return Err(Error::Invalid("datapath name is empty".into()));
+        }
+        if self.datapaths.contains_key(name) {
+            if may_exist {
+                return Ok(());
+            }
+            return Err(Error::Invalid(format!("datapath {name} already exists")));
+        }
+        self.datapaths.insert(name.to_owned(), Datapath::default());
+        Ok(())
+    }
+
+    pub fn del_dp(&mut self, name: &str, if_exists: bool) -> Result<()> {
+        if self.datapaths.remove(name).is_none() && !if_exists {
+            return Err(Error::Invalid(format!("datapath {name} does not exist")));
+        }
+        self.collect_garbage();
+        Ok(())
+    }
+
+    /// `add-zone-tp`: gives `zone` the policy, reusing an identical one.
+    /// With `may_exist` an existing policy is replaced (as ovs-vsctl's code
+    /// does, whatever its manual says). Returns the policy id.
+    pub fn add_zone_tp(
+        &mut self,
+        dp: &str,
+        zone: u16,
+        policy: TimeoutPolicy,
+        may_exist: bool,
+    ) -> Result<u32> {
+        let has_policy = self
+            .datapath(dp)?
+            .ct_zones
+            .get(&zone)
+            .is_some_and(|z| z.timeout_policy.is_some());
+        if has_policy && !may_exist {
+            return Err(Error::Invalid(format!(
+                "zone id {zone} already has a policy"
+            )));
+        }
+        let current = self
+            .datapath(dp)?
+            .ct_zones
+            .get(&zone)
+            .and_then(|z| z.timeout_policy);
+        let id = match self
+            .timeout_policies
+            .iter()
+            .find(|(_, p)| p.timeouts == policy)
+        {
+            Some((id, _)) => *id,
+            // The zone's own policy, used by no other zone, changes in
+            // place: its kernel objects are replaced, not made anew, so
+            // only the objects whose keys changed are touched.
+            None if current.is_some_and(|id| self.zones_using(id) == 1) => {
+                let id = current.expect("checked");
+                self.timeout_policies
+                    .get_mut(&id)
+                    .expect("validated reference")
+                    .timeouts = policy;
+                id
+            }
+            None => {
+                let id = self.free_policy_id()?;
+                self.timeout_policies.insert(
+                    id,
+                    PolicyRecord {
+                        timeouts: policy,
+                        external_ids: ExternalIds::new(),
+                    },
+                );
+                id
+            }
+        };
+        self.datapath_mut(dp)?
+            .ct_zones
+            .entry(zone)
+            .or_default()
+            .timeout_policy = Some(id);
+        self.collect_garbage();
+        Ok(id)
+    }
+
+    /// `del-zone-tp`: removes the zone's record (and its policy, once no
+    /// zone uses it).
+    pub fn del_zone_tp(&mut self, dp: &str, zone: u16, if_exists: bool) -> Result<()> {
+        let d = self.datapath_mut(dp)?;
+        let has_policy = d
+            .ct_zones
+            .get(&zone)
+            .is_some_and(|z| z.timeout_policy.is_some());
+        if !has_policy && !if_exists {
+            return Err(Error::Invalid(format!(
+                "zone id {zone} does not have a policy"
+            )));
+        }
+        d.ct_zones.remove(&zone);
+        self.collect_garbage();
+        Ok(())
+    }
+
+    fn zones_using(&self, id: u32) -> usize {
+        self.datapaths
+            .values()
+            .flat_map(|d| d.ct_zones.values())
+            .filter(|z| z.timeout_policy == Some(id))
+            .count()
+    }
+
+    /// The lowest id in 1..=MAX_POLICY_ID neither in use nor retired.
+    fn free_policy_id(&self) -> Result<u32> {
+        let taken = |id: &u32| {
+            self.timeout_policies.contains_key(id) || self.retired_policy_ids.contains(id)
+        };
+        (1..=MAX_POLICY_ID)
+            .find(|id| !taken(id))
+            .ok_or_else(|| Error::Invalid("no free timeout policy id is left".into()))
+    }
+
+    /// Drops policies no zone refers to; their ids stay reserved until
+    /// `sync` has removed their kernel objects.
+    fn collect_garbage(&mut self) {
+        let used: BTreeSet<u32> = self
+            .datapaths
+            .values()
+            .flat_map(|d| d.ct_zones.values())
+            .filter_map(|z| z.timeout_policy)
+            .collect();
+        let unused: Vec<u32> = self
+            .timeout_policies
+            .keys()
+            .filter(|id| !used.contains(id))
+            .copied()
+            .collect();
+        for id in unused {
+            self.timeout_policies.remove(&id);
+            self.retired_policy_ids.insert(id);
+        }
+    }
+
+    /// The policy of a zone: its own, else zone 0's, else none (the
+    /// kernel's defaults), as the 2019 OVS series' cover letter specifies.
+    pub fn resolve(&self, dp: &str, zone: u16, l3: L3Proto, l4: L4Proto) -> Result<Resolution> {
+        let d = self.datapath(dp)?;
+        if object_name(1, l3, l4).is_none() {
+            return Err(Error::Invalid(format!(
+                "zone timeout policies cover ipv4/ipv6 with tcp, udp, icmp (ipv4) and icmpv6 (ipv6), not {l3} {l4}"
+            )));
+        }
+        let policy_of = |z: u16| {
+            d.ct_zones
+                .get(&z)
+                .and_then(|r| r.timeout_policy)
+                .map(|id| (z, id))
+        };
+        let found = policy_of(zone).or_else(|| policy_of(0));
+        Ok(Resolution {
+            datapath: dp.to_owned(),
+            zone,
+            policy_zone: found.map(|(z, _)| z),
+            policy_id: found.map(|(_, id)| id),
+            object: found.and_then(|(_, id)| object_name(id, l3, l4)),
+        })
+    }
+
+    /// `list-zone-tp` output, line for line as ovs-vsctl prints it.
+    pub fn list_zone_tp(&self, dp: &str) -> Result<Vec<String>> {
+        let d = self
+            .datapaths
+            .get(dp)
+            .ok_or_else(|| Error::Invalid(format!("datapath: {dp} record not found")))?;
+        Ok(d.ct_zones
+            .iter()
+            .map(|(zone, z)| {
+                let policies = match z
+                    .timeout_policy
+                    .and_then(|id| self.timeout_policies.get(&id))
+                {
+                    Some(p) => p.timeouts.to_words(),
+                    None => "system default".to_owned(),
+                };
+                format!("Zone:{zone}, Timeout Policies: {policies}")
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(words: &[&str]) -> TimeoutPolicy {
+        TimeoutPolicy::parse(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn with_system() -> Config {
+        let mut c = Config::default();
+        c.add_dp("system", false).unwrap();
+        c
+    }
+
+    #[test]
+    fn ovs_vsctl_refusals() {
+        let mut c = with_system();
+        let e = c
+            .add_zone_tp("netdev", 1, tp(&["udp_first=1"]), false)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "datapath netdev does not exist");
+        c.add_zone_tp("system", 2, tp(&["udp_first=1"]), false)
+            .unwrap();
+        let e = c
+            .add_zone_tp("system", 2, tp(&["udp_first=2"]), false)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "zone id 2 already has a policy");
+        let e = c.del_zone_tp("system", 11, false).unwrap_err();
+        assert_eq!(e.to_string(), "zone id 11 does not have a policy");
+        c.del_zone_tp("system", 11, true).unwrap();
+        assert_eq!(
+            c.list_zone_tp("nope").unwrap_err().to_string(),
+            "datapath: nope record not found"
+        );
+        assert_eq!(
+            parse_zone_arg("zone=UNKNOWN").unwrap_err().to_string(),
+            "invalid zone argument, zone=UNKNOWN"
+        );
+        assert_eq!(
+            parse_zone_arg("5").unwrap_err().to_string(),
+            "invalid zone argument, 5"
+        );
+        assert!(parse_zone_arg("zone=65536")
+            .unwrap_err()
+            .to_string()
+            .contains("not in the valid range 0 to 65535"));
+        assert!(parse_zone_arg("zone=-1").is_err());
+        assert_eq!(parse_zone_arg("zone=0x10").unwrap(), 16);
+        assert_eq!(parse_zone_arg("zone=010").unwrap(), 8);
+        assert_eq!(parse_zone_arg("zone=65535").unwrap(), 65535);
+    }
+
+    #[test]
+    fn identical_policies_share_an_id_and_ids_are_lowest_free() {
+        let mut c = with_system();
+        assert_eq!(
+            c.add_zone_tp("system", 1, tp(&["udp_first=1", "icmp_reply=2"]), false)
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            c.add_zone_tp("system", 2, tp(&["icmp_reply=2", "udp_first=1"]), false)
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            c.add_zone_tp("system", 3, tp(&["udp_first=3"]), false)
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            c.list_zone_tp("system").unwrap(),
+            vec![
+                "Zone:1, Timeout Policies: icmp_reply=2 udp_first=1",
+                "Zone:2, Timeout Policies: icmp_reply=2 udp_first=1",
+                "Zone:3, Timeout Policies: udp_first=3",
+            ]
+        );
+        // --may-exist on a policy no other zone shares changes it in place.
+        assert_eq!(
+            c.add_zone_tp("system", 3, tp(&["udp_first=4"]), true)
+                .unwrap(),
+            2
+        );
+        // A shared one is left to the other zone; this zone gets a new id.
+        assert_eq!(
+            c.add_zone_tp("system", 2, tp(&["udp_first=9"]), true)
+                .unwrap(),
+            3
+        );
+        assert_eq!(
+            c.timeout_policies[&1].timeouts.to_words(),
+            "icmp_reply=2 udp_first=1"
+        );
+        // Moving to an identical policy retires the old id, which is not reused.
+        assert_eq!(
+            c.add_zone_tp("system", 3, tp(&["udp_first=9"]), true)
+                .unwrap(),
+            3
+        );
+        assert!(!c.timeout_policies.contains_key(&2));
+        assert!(c.retired_policy_ids.contains(&2));
+        assert_eq!(
+            c.add_zone_tp("system", 4, tp(&["udp_first=5"]), false)
+                .unwrap(),
+            4
+        );
+        c.retired_policy_ids.clear(); // what sync does once the kernel let go
+        assert_eq!(
+            c.add_zone_tp("system", 5, tp(&["udp_first=6"]), false)
+                .unwrap(),
+            2
+        );
+    }
+
+    #[test]
+    fn zone_zero_is_the_fallback() {
+        let mut c = with_system();
+        let r = c.resolve("system", 5, L3Proto::IPV4, L4Proto::UDP).unwrap();
+        assert_eq!((r.policy_zone, r.object), (None, None));
+        c.add_zone_tp("system", 0, tp(&["udp_single=9"]), false)
+            .unwrap();
+        let r = c.resolve("system", 5, L3Proto::IPV4, L4Proto::UDP).unwrap();
+        assert_eq!(
+            (r.policy_zone, r.object.as_deref()),
+            (Some(0), Some("ovs_tp_1_udp4"))
+        );
+        c.add_zone_tp("system", 5, tp(&["udp_single=1"]), false)
+            .unwrap();
+        let r = c
+            .resolve("system", 5, L3Proto::IPV6, L4Proto::ICMPV6)
+            .unwrap();
+        assert_eq!(
+            (r.policy_zone, r.object.as_deref()),
+            (Some(5), Some("ovs_tp_2_icmpv6"))
+        );
+        assert!(c
+            .resolve("system", 5, L3Proto::IPV4, L4Proto::ICMPV6)
+            .is_err());
+        assert!(c.resolve("system", 5, L3Proto::IPV4, L4Proto(132)).is_err());
+    }
+
+    #[test]
+    fn deleting_a_datapath_retires_its_policies() {
+        let mut c = with_system();
+        c.add_zone_tp("system", 1, tp(&["udp_first=1"]), false)
+            .unwrap();
+        c.del_dp("system", false).unwrap();
+        assert!(c.timeout_policies.is_empty());
+        assert!(c.retired_policy_ids.contains(&1));
+        assert_eq!(
+            c.del_dp("system", false).unwrap_err().to_string(),
+            "datapath system does not exist"
+        );
+        c.del_dp("system", true).unwrap();
+    }
+
+    #[test]
+    fn validation_catches_dangling_references() {
+        let mut c = with_system();
+        c.add_zone_tp("system", 1, tp(&["udp_first=1"]), false)
+            .unwrap();
+        c.timeout_policies.clear();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("refers to timeout policy 1"));
+    }
+}
