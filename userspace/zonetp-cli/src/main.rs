@@ -3,6 +3,7 @@
 //! Exit status: 0 success, 1 an error (one line on stderr naming the object
 //! and the cause), 2 a usage error.
 
+mod dp_cmd;
 mod output;
 mod sync_cmd;
 mod timeout_cmd;
@@ -75,6 +76,12 @@ enum Command {
     /// Kernel cttimeout objects in this network namespace (like `nfct timeout`).
     #[command(subcommand)]
     Timeout(timeout_cmd::TimeoutCommand),
+    /// OVS kernel datapaths (openvswitch.ko): add, del, show, ports.
+    #[command(subcommand)]
+    Dp(dp_cmd::DpCommand),
+    /// Flows of an OVS kernel datapath, with zone policies translated into ct actions.
+    #[command(subcommand)]
+    DpFlow(dp_cmd::FlowCommand),
 }
 
 /// ovs-vsctl puts options before the command (`--may-exist add-zone-tp`);
@@ -118,6 +125,8 @@ fn main() -> ExitCode {
         Command::Resolve(a) => zone_cmd::resolve(&store, a, format),
         Command::Sync(a) => sync_cmd::run(&store, a, format),
         Command::Timeout(cmd) => timeout_cmd::run(cmd, format),
+        Command::Dp(cmd) => dp_cmd::run_dp(cmd, format),
+        Command::DpFlow(cmd) => dp_cmd::run_flow(&store, cmd, format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

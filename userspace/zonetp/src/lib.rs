@@ -8,8 +8,10 @@ pub mod config;
 pub mod cttimeout;
 pub mod error;
 pub mod netlink;
+pub mod ovs;
 pub mod policy;
 pub mod reconcile;
 pub mod store;
+pub mod xlate;
 
 pub use error::{Error, Result};

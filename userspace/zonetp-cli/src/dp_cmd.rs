@@ -1,0 +1,192 @@
+//! `zonetp dp ...` and `zonetp dp-flow ...`: the OVS kernel datapath
+//! (`openvswitch.ko`), with zone timeout policies translated into the ct
+//! actions of the flows zonetp installs.
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+use zonetp::cttimeout::CtTimeoutClient;
+use zonetp::ovs::{Action, FlowKey, OvsClient};
+use zonetp::store::Store;
+use zonetp::xlate::{check_timeouts, fill_timeouts};
+use zonetp::{Error, Result};
+
+use crate::output::{print_json, Format};
+
+#[derive(Subcommand)]
+pub enum DpCommand {
+    /// Create a kernel datapath, optionally with ports (numbered 1, 2, ... in order).
+    Add {
+        /// Datapath name (its local port's network device), e.g. ovs-system.
+        name: String,
+        /// Network devices to attach as ports.
+        ports: Vec<String>,
+    },
+    /// Delete a kernel datapath with its ports and flows.
+    Del { name: String },
+    /// Show a datapath: ports, flow count, and whether it supports
+    /// OVS_CT_ATTR_TIMEOUT (probed as OVS does).
+    Show { name: String },
+    /// Attach a network device as a port.
+    AddPort {
+        name: String,
+        device: String,
+        /// Port number (default: the next free one).
+        #[arg(long)]
+        port_no: Option<u32>,
+    },
+    /// Detach a port.
+    DelPort { name: String, device: String },
+}
+
+#[derive(Subcommand)]
+pub enum FlowCommand {
+    /// Install a flow: `MATCH actions:ACTIONS`, e.g.
+    /// "in_port(1),eth_type(0x0800),ipv4(proto=17) actions:ct(commit,zone=5),2".
+    ///
+    /// A committing ct action without timeout= gets the zone's policy for
+    /// the flow's L3/L4 (zone N, else zone 0, else none), and every timeout
+    /// is checked against the kernel first: a missing object or one of
+    /// another L3/L4 is refused (the kernel would install the flow without
+    /// the policy and only log it).
+    Add {
+        datapath: String,
+        flow: String,
+        /// The zone configuration's datapath record used for translation.
+        #[arg(long, default_value = "system")]
+        zones_from: String,
+        /// Install the actions as written: no timeout translation or check.
+        #[arg(long)]
+        no_xlate: bool,
+    },
+    /// Delete one flow (by its match) or, without a match, all flows.
+    Del {
+        datapath: String,
+        r#match: Option<String>,
+    },
+    /// Print the flows with their statistics.
+    Dump { datapath: String },
+}
+
+/// Splits `MATCH actions:ACTIONS` (also `actions=`).
+fn split_flow(text: &str) -> Result<(&str, &str)> {
+    let at = text
+        .find("actions:")
+        .or_else(|| text.find("actions="))
+        .ok_or_else(|| Error::Invalid(format!("flow \"{text}\" has no actions: part")))?;
+    Ok((text[..at].trim().trim_end_matches(','), &text[at + 8..]))
+}
+
+pub fn run_dp(cmd: DpCommand, format: Format) -> Result<()> {
+    let mut ovs = OvsClient::open()?;
+    match cmd {
+        DpCommand::Add { name, ports } => {
+            let dp = ovs.dp_new(&name)?;
+            for p in ports {
+                ovs.vport_new(&dp, &p, None)?;
+            }
+            Ok(())
+        }
+        DpCommand::Del { name } => ovs.dp_del(&name),
+        DpCommand::AddPort {
+            name,
+            device,
+            port_no,
+        } => {
+            let dp = ovs.dp_get(&name)?;
+            ovs.vport_new(&dp, &device, port_no)
+        }
+        DpCommand::DelPort { name, device } => {
+            let dp = ovs.dp_get(&name)?;
+            ovs.vport_del(&dp, &device)
+        }
+        DpCommand::Show { name } => {
+            let dp = ovs.dp_get(&name)?;
+            let ports = ovs.vports(&dp)?;
+            let flows = ovs.flows(&dp)?.len();
+            let ct_timeout = ovs.supports_ct_timeout(&dp)?;
+            match format {
+                Format::Json => print_json(&json!({
+                    "name": dp.name, "ifindex": dp.ifindex, "flows": flows,
+                    "ports": ports, "capabilities": {"ct_timeout": ct_timeout},
+                })),
+                Format::Text => {
+                    println!("{}:", dp.name);
+                    if let Some([hit, missed, lost, _]) = dp.stats {
+                        println!("  lookups: hit:{hit} missed:{missed} lost:{lost}");
+                    }
+                    println!("  flows: {flows}");
+                    println!("  capabilities: ct_timeout={ct_timeout}");
+                    for p in ports {
+                        let internal = if p.kind == 2 { " (internal)" } else { "" };
+                        println!("  port {}: {}{internal}", p.port_no, p.name);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn run_flow(store: &Store, cmd: FlowCommand, format: Format) -> Result<()> {
+    match cmd {
+        FlowCommand::Add {
+            datapath,
+            flow,
+            zones_from,
+            no_xlate,
+        } => {
+            let (m, a) = split_flow(&flow)?;
+            let key = FlowKey::parse(m)?;
+            let mut actions = Action::parse_list(a)?;
+            if !no_xlate {
+                fill_timeouts(&store.read()?, &zones_from, &key, &mut actions)?;
+                check_timeouts(&mut CtTimeoutClient::open()?, &key, &actions)?;
+            }
+            let mut ovs = OvsClient::open()?;
+            let dp = ovs.dp_get(&datapath)?;
+            ovs.flow_new(&dp, &key, &actions)?;
+            if format == Format::Json {
+                print_json(
+                    &json!({"match": key.format(), "actions": Action::format_list(&actions)}),
+                );
+            } else {
+                println!("{} actions:{}", key.format(), Action::format_list(&actions));
+            }
+            Ok(())
+        }
+        FlowCommand::Del { datapath, r#match } => {
+            let mut ovs = OvsClient::open()?;
+            let dp = ovs.dp_get(&datapath)?;
+            let key = r#match.map(|m| FlowKey::parse(&m)).transpose()?;
+            ovs.flow_del(&dp, key.as_ref())
+        }
+        FlowCommand::Dump { datapath } => {
+            let mut ovs = OvsClient::open()?;
+            let dp = ovs.dp_get(&datapath)?;
+            let flows = ovs.flows(&dp)?;
+            match format {
+                Format::Json => print_json(&Value::Array(
+                    flows
+                        .iter()
+                        .map(|f| {
+                            json!({"match": f.key.format(), "actions": Action::format_list(&f.actions),
+                                   "packets": f.packets, "bytes": f.bytes})
+                        })
+                        .collect(),
+                )),
+                Format::Text => {
+                    for f in flows {
+                        println!(
+                            "{}, packets:{}, bytes:{}, actions:{}",
+                            f.key.format(),
+                            f.packets,
+                            f.bytes,
+                            Action::format_list(&f.actions)
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
