@@ -1,0 +1,217 @@
+#!/bin/bash
+# Usage: tests/vm/run-vm /boot/vmlinuz-6.12.*-amd64 tests/vm/test-ovs-zone-policy.sh ZONETP_BINARY [--demo]
+#
+# OVS's system test "conntrack - zone-based timeout policy"
+# (tests/system-traffic.at) with zonetp in the place of ovs-vswitchd, on the
+# stock Debian kernel's openvswitch.ko and nfnetlink_cttimeout: a datapath
+# with two veth ports into two namespaces, flows that commit UDP and ICMP in
+# zone 5 (and UDP from a second address in zone 20, with another policy),
+# real traffic, and the conntrack entries expiring on the policy's timeouts.
+# Then the fallbacks: a policy only on zone 0 applies to zone 5; no policy
+# at all gives the kernel defaults. --demo narrates for a person.
+# shellcheck disable=SC2016
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/vm/lib.sh
+. "$here/lib.sh"
+Z=${1:?usage: test-ovs-zone-policy.sh ZONETP_BINARY [--demo]}
+demo=0
+[[ ${2:-} == --demo ]] && demo=1
+export ZONETP_DB=/tmp/zonetp-test/conf.json
+mkdir -p /tmp/zonetp-test
+mark="zonetp-test-ovs-$$"
+echo "$mark" >/dev/kmsg
+
+say() { ((demo)) && printf '\n\033[1m== %s\033[0m\n' "$*"; return 0; }
+show() { ((demo)) && { echo "\$ $*"; "$@"; }; return 0; }
+
+DP=ovs-system
+# OVS puts policies on zones 1..255; under TCG every command costs a
+# fraction of a second, so fewer zones keep the run short.
+ZONES=${ZONETP_TEST_ZONES:-24}
+ns0() { ip netns exec at_ns0 "$@"; }
+
+setup_net() {
+  modprobe -a openvswitch nfnetlink_cttimeout || return 1
+  ip netns add at_ns0 && ip netns add at_ns1 || return 1
+  ip link add p0 type veth peer name ovs-p0 && ip link add p1 type veth peer name ovs-p1 || return 1
+  ip link set p0 netns at_ns0 && ip link set p1 netns at_ns1 || return 1
+  ip link set ovs-p0 up && ip link set ovs-p1 up || return 1
+  ns0 ip addr add 10.1.1.1/24 dev p0 && ns0 ip addr add 10.1.1.11/24 dev p0 && ns0 ip link set p0 up || return 1
+  ip netns exec at_ns1 ip addr add 10.1.1.2/24 dev p1 && ip netns exec at_ns1 ip link set p1 up || return 1
+  "$Z" dp add $DP ovs-p0 ovs-p1
+}
+
+# Flows of the system test: ARP both ways; from port 1, UDP and ICMP from
+# 10.1.1.1 commit in zone 5 and UDP from 10.1.1.11 in zone 20; replies go
+# through conntrack in their zone. zonetp fills each commit's timeout.
+install_flows() {
+  "$Z" dp-flow del $DP || return 1
+  local f rc=0
+  for f in \
+    "in_port(1),eth_type(0x0806) actions:2" \
+    "in_port(2),eth_type(0x0806) actions:1" \
+    "in_port(1),eth_type(0x0800),ipv4(src=10.1.1.1,proto=17) actions:ct(commit,zone=5),2" \
+    "in_port(1),eth_type(0x0800),ipv4(src=10.1.1.1,proto=1) actions:ct(commit,zone=5),2" \
+    "in_port(1),eth_type(0x0800),ipv4(src=10.1.1.11,proto=17) actions:ct(commit,zone=20),2" \
+    "in_port(2),eth_type(0x0800),ipv4(dst=10.1.1.1) actions:ct(zone=5),1" \
+    "in_port(2),eth_type(0x0800),ipv4(dst=10.1.1.11) actions:ct(zone=20),1"; do
+    "$Z" dp-flow add $DP "$f" || rc=1
+  done
+  return $rc
+}
+
+EVENTS=/tmp/zonetp-test/events
+# Conntrack events are recorded while traffic runs: a [NEW] event carries
+# the timeout the connection got, whatever the delays of an emulated CPU,
+# and [DESTROY] events show when entries expire.
+start_events() {
+  conntrack -E -o timestamp >"$EVENTS" 2>/dev/null &
+  EVPID=$!
+  sleep 0.5
+}
+stop_events() {
+  kill "$EVPID" 2>/dev/null; wait "$EVPID" 2>/dev/null
+  ((demo)) && { echo "conntrack events (timestamp, event, protocol, timeout, tuple, zone):"; cat "$EVENTS"; }
+  return 0
+}
+
+# Run under `check` (a subshell): start_events/stop_events stay outside.
+send_traffic() {
+  ns0 ping -q -c 3 -i 0.2 -W 1 10.1.1.2 >/dev/null || return 1
+  ns0 python3 -c '
+import socket
+for src in ("10.1.1.1", "10.1.1.11"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((src, 0))
+    s.sendto(b"zonetp", ("10.1.1.2", 5000))
+'
+  local rc=$?
+  sleep 0.3
+  return $rc
+}
+
+# new_timeout ZONE PROTO: the timeout of the first [NEW] event (fields:
+# timestamp, event, protocol name, number, timeout, ...).
+new_timeout() { awk -v z="zone=$1" -v p="$2" '$2 == "[NEW]" && $3 == p && index($0, z " ") + index($0 " ", z " ") {print $5; exit}' "$EVENTS"; }
+
+# entries ZONE PROTO: number of conntrack entries now
+entries() { conntrack -L -w "$1" -p "$2" 2>/dev/null | grep -c "zone=$1"; }
+
+expect_new() { # ZONE PROTO MIN MAX: a connection began with a timeout in [MIN, MAX]
+  local t; t=$(new_timeout "$1" "$2")
+  grep -E "zone=$1( |$)" "$EVENTS" | grep " $2 " | head -n 3
+  echo "zone $1 $2: new connection's timeout ${t:-none}"
+  [[ -n $t ]] && ((t >= $3 && t <= $4))
+}
+expect_gone() { # ZONE PROTO
+  local n; n=$(entries "$1" "$2")
+  conntrack -L -w "$1" -p "$2" 2>/dev/null
+  echo "zone $1 $2: $n entries"
+  ((n == 0))
+}
+expect_present() { # ZONE PROTO
+  local n; n=$(entries "$1" "$2")
+  conntrack -L -w "$1" -p "$2" 2>/dev/null
+  echo "zone $1 $2: $n entries"
+  ((n >= 1))
+}
+
+check "stock Debian 6.12 kernel" bash -c '[[ $(uname -r) == 6.12.*-amd64 ]]'
+check "datapath with two veth ports into two namespaces" setup_net
+show "$Z" dp show $DP
+check "dp show reports OVS_CT_ATTR_TIMEOUT support" bash -c "'$Z' dp show $DP | grep -q 'ct_timeout=true'"
+
+say "Without any policy: kernel default timeouts (UDP and ICMP 30 s)"
+"$Z" add-dp system
+check "flows installed" install_flows
+start_events
+check "traffic" send_traffic
+stop_events
+check "zone 5 UDP began with the default timeout" expect_new 5 udp 25 30
+check "zone 5 ICMP began with the default timeout" expect_new 5 icmp 25 30
+conntrack -F >/dev/null 2>&1
+
+say "Policies on zones 1..$ZONES (udp/icmp = zone id), then zone 5: all four 1 s"
+for i in $(seq 1 $ZONES); do
+  "$Z" add-zone-tp system zone=$i udp_first=$i udp_single=$i icmp_first=$i icmp_reply=$i 2>/dev/null
+done
+check "--may-exist replaces zone 5's policy" \
+  "$Z" --may-exist add-zone-tp system zone=5 udp_first=1 udp_single=1 icmp_first=1 icmp_reply=1
+show "$Z" list-zone-tp system | sed -n '1,3p;/^Zone:5,/p'
+check "sync pushes every policy" bash -c "'$Z' sync | tail -n1"
+# Zone 5's new policy equals zone 1's, so the two share policy 1.
+check "zone 5 resolves to the shared policy's objects" bash -c "
+  [[ \$('$Z' resolve system zone=5 --l3 ipv4 --l4 udp) == ovs_tp_1_udp4 ]] &&
+  [[ \$('$Z' resolve system zone=5 --l3 ipv4 --l4 icmp) == ovs_tp_1_icmp4 ]]"
+show nfct get timeout ovs_tp_1_udp4
+check "the kernel objects carry the policy" bash -c '
+  nfct get timeout ovs_tp_1_udp4 | grep -q "UNREPLIED = 1," && nfct get timeout ovs_tp_1_icmp4 | grep -q "TIMEOUT = 1,"'
+check "flows installed with the zone's timeout" install_flows
+show "$Z" dp-flow dump $DP
+check "committing flows carry their zone's timeout" bash -c "
+  out=\$('$Z' dp-flow dump $DP); echo \"\$out\"
+  grep -q 'ct(commit,zone=5,timeout=ovs_tp_1_udp4)' <<<\"\$out\" &&
+  grep -q 'ct(commit,zone=5,timeout=ovs_tp_1_icmp4)' <<<\"\$out\" &&
+  grep -q 'ct(commit,zone=20,timeout=ovs_tp_20_udp4)' <<<\"\$out\""
+for round in 1 2; do
+  say "Round $round: traffic; zone 5's entries live 1 s, zone 20's (20 s policy) outlive them"
+  start_events
+  check "traffic (round $round)" send_traffic
+  ((demo)) && { echo "\$ conntrack -L"; conntrack -L 2>/dev/null; echo "waiting 3 s ..."; }
+  sleep 3
+  stop_events
+  check "zone 5 UDP began with the 1 s policy (round $round)" expect_new 5 udp 0 1
+  check "zone 5 ICMP began with the 1 s policy (round $round)" expect_new 5 icmp 0 1
+  check "zone 20 UDP began with its 20 s policy (round $round)" expect_new 20 udp 15 20
+  check "zone 5 UDP entry expired (round $round)" expect_gone 5 udp
+  check "zone 5 ICMP entry expired (round $round)" expect_gone 5 icmp
+  check "zone 20 UDP entry still there (round $round)" expect_present 20 udp
+  conntrack -F >/dev/null 2>&1
+done
+
+say "Zone 5 without a policy falls back to zone 0's"
+for i in $(seq 1 $ZONES); do "$Z" del-zone-tp --if-exists system zone=$i; done
+check "sync removes the zones' objects" bash -c "'$Z' sync | tail -n1; ! nfct list timeout | grep -q ovs_tp_"
+"$Z" add-zone-tp system zone=0 udp_single=3 icmp_first=3
+check "sync" bash -c "'$Z' sync | tail -n1"
+check "zone 5 resolves to zone 0's objects" bash -c "[[ \$('$Z' resolve system zone=5 --l3 ipv4 --l4 udp) == ovs_tp_1_udp4 ]]"
+check "flows installed with zone 0's timeout" install_flows
+check "committing flow carries zone 0's policy" bash -c "'$Z' dp-flow dump $DP | grep -q 'ct(commit,zone=5,timeout=ovs_tp_1_udp4)'"
+start_events
+check "traffic (zone 0 fallback)" send_traffic
+sleep 4.5
+stop_events
+check "zone 5 UDP began with zone 0's 3 s policy" expect_new 5 udp 2 3
+check "zone 5 ICMP began with zone 0's 3 s policy" expect_new 5 icmp 2 3
+check "zone 5 UDP entry expired on zone 0's policy" expect_gone 5 udp
+check "zone 5 ICMP entry expired on zone 0's policy" expect_gone 5 icmp
+conntrack -F >/dev/null 2>&1
+
+say "No policy at all: kernel defaults again"
+"$Z" del-zone-tp system zone=0
+check "sync removes every ovs_tp_ object" bash -c "'$Z' sync | tail -n1; ! nfct list timeout | grep -q ovs_tp_"
+check "flows installed without timeouts" install_flows
+check "no flow carries a timeout" bash -c "! '$Z' dp-flow dump $DP | grep -q timeout="
+start_events
+check "traffic (no policy)" send_traffic
+stop_events
+check "zone 5 UDP back to the default timeout" expect_new 5 udp 25 30
+check "zone 5 UDP entry still there" expect_present 5 udp
+
+say "Bad input: flows naming a missing or mismatched policy are refused"
+"$Z" add-zone-tp system zone=5 udp_single=1 >/dev/null && "$Z" sync >/dev/null
+check "a ct timeout of another L4 is refused" bash -c "
+  out=\$('$Z' dp-flow add $DP 'in_port(1),eth_type(0x0800),ipv4(src=10.1.1.5,proto=17) actions:ct(commit,zone=5,timeout=ovs_tp_1_icmp4),2' 2>&1); rc=\$?
+  echo \"\$out\"; ((rc == 1)) && grep -q 'is a ipv4 icmp policy but the flow matches ipv4 udp' <<<\"\$out\""
+check "a missing ct timeout is refused" bash -c "
+  out=\$('$Z' dp-flow add $DP 'in_port(1),eth_type(0x0800),ipv4(src=10.1.1.6,proto=17) actions:ct(commit,timeout=nope),2' 2>&1); rc=\$?
+  echo \"\$out\"; ((rc == 1)) && grep -q 'no such timeout object' <<<\"\$out\""
+check "a commit in a policy zone without exact L4 is refused" bash -c "
+  out=\$('$Z' dp-flow add $DP 'in_port(1),eth_type(0x0800),ipv4(src=10.1.1.7) actions:ct(commit,zone=5),2' 2>&1); rc=\$?
+  echo \"\$out\"; ((rc == 1)) && grep -q 'exact' <<<\"\$out\""
+check "refused flows were not installed" bash -c "! '$Z' dp-flow dump $DP | grep -qE '10\.1\.1\.[567]'"
+
+check "datapath deleted" "$Z" dp del $DP
+check "no kernel warnings/oopses in dmesg" dmesg_splats "$mark"
+finish
