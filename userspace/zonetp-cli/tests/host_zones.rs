@@ -84,11 +84,10 @@ fn config_then_sync_gives_exactly_the_ovs_objects() {
             "tcp_retransmit=7",
         ]);
         let r = db.sync();
-        assert_eq!(names(&r["created"]), {
-            let mut v: Vec<_> = six(1);
-            v.sort();
-            v
-        });
+        // Created in OVS's order, which is the order the kernel lists them in.
+        let ovs_order: Vec<String> = SIX.iter().map(|s| format!("ovs_tp_1_{s}")).collect();
+        assert_eq!(names(&r["created"]), ovs_order);
+        assert_eq!(nfct_objects(), ovs_order);
         let mut got = nfct_objects();
         got.sort();
         assert_eq!(got, six(1));

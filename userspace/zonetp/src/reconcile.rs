@@ -22,9 +22,11 @@ use crate::netlink::ParseError;
 use crate::policy::{policy_id_of, KERNEL_PROTOCOLS};
 use crate::store::Store;
 
-/// The kernel objects a datapath's zones call for, by name.
-pub fn desired_objects(config: &Config, dp: &str) -> BTreeMap<String, CtTimeoutObject> {
-    let mut out = BTreeMap::new();
+/// The kernel objects a datapath's zones call for, by name, in the order
+/// OVS creates them: by policy id, then tcp4, udp4, icmp4, tcp6, udp6,
+/// icmpv6 (the kernel lists objects in creation order).
+pub fn desired_objects(config: &Config, dp: &str) -> Desired {
+    let mut out = Desired::default();
     let Some(d) = config.datapaths.get(dp) else {
         return out;
     };
@@ -35,12 +37,26 @@ pub fn desired_objects(config: &Config, dp: &str) -> BTreeMap<String, CtTimeoutO
         .collect();
     for id in ids {
         if let Some(p) = config.timeout_policies.get(&id) {
-            for o in p.timeouts.kernel_objects(id) {
-                out.insert(o.name.to_string(), o);
-            }
+            out.0.extend(p.timeouts.kernel_objects(id));
         }
     }
     out
+}
+
+/// Desired objects in creation order.
+#[derive(Clone, Debug, Default)]
+pub struct Desired(pub Vec<CtTimeoutObject>);
+
+impl Desired {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|o| o.name.as_str() == name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +108,7 @@ pub type Defaults = BTreeMap<(L3Proto, L4Proto), Timeouts>;
 /// policy leaves unset, the kernel's default (what a create or replace
 /// would give it).
 pub fn plan(
-    desired: &BTreeMap<String, CtTimeoutObject>,
+    desired: &Desired,
     current: &[CtTimeoutObject],
     defaults: &Defaults,
     max_seconds: u32,
@@ -104,12 +120,13 @@ pub fn plan(
         .map(|o| (o.name.as_str(), o))
         .collect();
     let mut recreate = Vec::new();
-    for (name, want) in desired {
+    for want in &desired.0 {
+        let name = want.name.as_str();
         if let Err(e) = check_timeouts(want.l4, &want.timeouts, max_seconds) {
-            p.refused.push((name.clone(), e));
+            p.refused.push((name.to_owned(), e));
             continue;
         }
-        match current.get(name.as_str()) {
+        match current.get(name) {
             None => p.actions.push(Action::Create(want.clone())),
             Some(have) if have.l3 != want.l3 || have.l4 != want.l4 => {
                 p.actions.push(Action::Delete(have.name.clone()));
@@ -120,7 +137,7 @@ pub fn plan(
         }
     }
     for (name, have) in &current {
-        if !desired.contains_key(*name) {
+        if !desired.contains(name) {
             p.actions.push(Action::Delete(have.name.clone()));
         }
     }
@@ -316,7 +333,7 @@ mod tests {
         let p = plan(&desired, &[], &defaults(), 1000);
         assert_eq!(p.actions.len(), 6);
         // The kernel fills unset states with defaults: still a match.
-        let kernel: Vec<_> = desired.values().map(kernel_has).collect();
+        let kernel: Vec<_> = desired.0.iter().map(kernel_has).collect();
         let p = plan(&desired, &kernel, &defaults(), 1000);
         assert!(p.actions.is_empty());
         assert_eq!(p.unchanged, 6);
@@ -326,7 +343,7 @@ mod tests {
     fn changed_values_replace_foreign_objects_stay_and_strays_go() {
         let c = config_with(&["udp_single=1"]);
         let desired = desired_objects(&c, "system");
-        let mut kernel: Vec<_> = desired.values().map(kernel_has).collect();
+        let mut kernel: Vec<_> = desired.0.iter().map(kernel_has).collect();
         let udp4 = kernel
             .iter_mut()
             .find(|o| o.name.as_str() == "ovs_tp_1_udp4")
@@ -368,8 +385,8 @@ mod tests {
             vec![
                 "delete ovs_tp_1_tcp6",
                 "delete ovs_tp_9_tcp4",
-                "replace ovs_tp_1_icmp4 ipv4 icmp",
                 "replace ovs_tp_1_udp4 ipv4 udp unreplied=1",
+                "replace ovs_tp_1_icmp4 ipv4 icmp",
                 "create ovs_tp_1_tcp6 ipv6 tcp"
             ]
         );
