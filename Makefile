@@ -1,7 +1,7 @@
 # zonetp: top-level driver. `make demo` runs the main job end to end;
 # `make check` runs every test and ends with "N passed, N failed".
 
-.PHONY: all build check demo deps userspace bench clean golden
+.PHONY: all build check demo userspace bench clean golden
 
 all: build
 
@@ -14,8 +14,9 @@ build: userspace
 check:
 	scripts/check
 
-deps:
-	scripts/install-deps
+# Benchmarks, side by side in one run, reported as ratios (needs root).
+bench:
+	cd userspace && cargo bench -p zonetp --bench sync
 
 # Regenerates the libnetfilter_cttimeout reference bytes.
 golden:
