@@ -14,6 +14,12 @@ build: userspace
 check:
 	scripts/check
 
+# The main job end to end, narrated (see scripts/demo).
+demo:
+	scripts/demo
+
+include mk/kernel.mk
+
 # Benchmarks, side by side in one run, reported as ratios (needs root).
 bench:
 	cd userspace && cargo bench -p zonetp --bench sync
