@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::netlink::{AttrIter, AttrWriter, ParseError};
 
+pub const OVS_KEY_ATTR_PRIORITY: u16 = 2;
 pub const OVS_KEY_ATTR_IN_PORT: u16 = 3;
 pub const OVS_KEY_ATTR_ETHERNET: u16 = 4;
 pub const OVS_KEY_ATTR_ETHERTYPE: u16 = 6;
@@ -24,6 +25,7 @@ pub const OVS_KEY_ATTR_ARP: u16 = 13;
 pub const OVS_KEY_ATTR_SKB_MARK: u16 = 15;
 pub const OVS_KEY_ATTR_SCTP: u16 = 17;
 pub const OVS_KEY_ATTR_TCP_FLAGS: u16 = 18;
+pub const OVS_KEY_ATTR_DP_HASH: u16 = 19;
 pub const OVS_KEY_ATTR_RECIRC_ID: u16 = 20;
 pub const OVS_KEY_ATTR_CT_STATE: u16 = 22;
 pub const OVS_KEY_ATTR_CT_ZONE: u16 = 23;
@@ -606,7 +608,12 @@ impl FlowKey {
         let mut items = Vec::new();
         for a in &self.attrs {
             let Some(spec) = spec_by_attr(a.attr) else {
-                items.push(format!("key{}(...)", a.attr));
+                // Attributes zonetp has no layout for (the kernel reports
+                // e.g. CT_LABELS): shown only when they are matched.
+                if a.mask.iter().any(|b| *b != 0) {
+                    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+                    items.push(format!("key{}({}/{})", a.attr, hex(&a.key), hex(&a.mask)));
+                }
                 continue;
             };
             let fields: Vec<String> = spec
