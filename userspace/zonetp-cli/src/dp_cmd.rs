@@ -59,10 +59,7 @@ pub enum FlowCommand {
         no_xlate: bool,
     },
     /// Delete one flow (by its match) or, without a match, all flows.
-    Del {
-        datapath: String,
-        r#match: Option<String>,
-    },
+    Del { datapath: String, r#match: Option<String> },
     /// Print the flows with their statistics.
     Dump { datapath: String },
 }
@@ -87,11 +84,7 @@ pub fn run_dp(cmd: DpCommand, format: Format) -> Result<()> {
             Ok(())
         }
         DpCommand::Del { name } => ovs.dp_del(&name),
-        DpCommand::AddPort {
-            name,
-            device,
-            port_no,
-        } => {
+        DpCommand::AddPort { name, device, port_no } => {
             let dp = ovs.dp_get(&name)?;
             ovs.vport_new(&dp, &device, port_no)
         }
@@ -129,12 +122,7 @@ pub fn run_dp(cmd: DpCommand, format: Format) -> Result<()> {
 
 pub fn run_flow(store: &Store, cmd: FlowCommand, format: Format) -> Result<()> {
     match cmd {
-        FlowCommand::Add {
-            datapath,
-            flow,
-            zones_from,
-            no_xlate,
-        } => {
+        FlowCommand::Add { datapath, flow, zones_from, no_xlate } => {
             let (m, a) = split_flow(&flow)?;
             let key = FlowKey::parse(m)?;
             let mut actions = Action::parse_list(a)?;
@@ -146,9 +134,7 @@ pub fn run_flow(store: &Store, cmd: FlowCommand, format: Format) -> Result<()> {
             let dp = ovs.dp_get(&datapath)?;
             ovs.flow_new(&dp, &key, &actions)?;
             if format == Format::Json {
-                print_json(
-                    &json!({"match": key.format(), "actions": Action::format_list(&actions)}),
-                );
+                print_json(&json!({"match": key.format(), "actions": Action::format_list(&actions)}));
             } else {
                 println!("{} actions:{}", key.format(), Action::format_list(&actions));
             }

@@ -31,12 +31,7 @@ use output::Format;
 ///
 /// Exit status: 0 on success, 1 on an error, 2 on a usage error.
 #[derive(Parser)]
-#[command(
-    name = "zonetp",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "zonetp", version, propagate_version = true, max_term_width = 100)]
 struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
@@ -92,18 +87,12 @@ fn ovs_vsctl_order(mut args: Vec<String>) -> Vec<String> {
     let Some(cmd_at) = args.iter().position(|a| is_command(a)) else {
         return args;
     };
-    let moved: Vec<String> = args[..cmd_at]
-        .iter()
-        .filter(|a| MOVABLE.contains(&a.as_str()))
-        .cloned()
-        .collect();
+    let moved: Vec<String> =
+        args[..cmd_at].iter().filter(|a| MOVABLE.contains(&a.as_str())).cloned().collect();
     if moved.is_empty() {
         return args;
     }
-    let mut head: Vec<String> = args
-        .drain(..cmd_at)
-        .filter(|a| !MOVABLE.contains(&a.as_str()))
-        .collect();
+    let mut head: Vec<String> = args.drain(..cmd_at).filter(|a| !MOVABLE.contains(&a.as_str())).collect();
     let command = args.remove(0);
     head.push(command);
     head.extend(moved);

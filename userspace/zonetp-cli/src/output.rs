@@ -11,24 +11,17 @@ pub enum Format {
 }
 
 pub fn l3_json(l3: L3Proto) -> Value {
-    l3.name()
-        .map(Value::from)
-        .unwrap_or_else(|| Value::from(l3.0))
+    l3.name().map(Value::from).unwrap_or_else(|| Value::from(l3.0))
 }
 
 pub fn l4_json(l4: L4Proto) -> Value {
-    l4.tracker()
-        .map(|t| Value::from(t.name))
-        .unwrap_or_else(|| Value::from(l4.0))
+    l4.tracker().map(|t| Value::from(t.name)).unwrap_or_else(|| Value::from(l4.0))
 }
 
 pub fn timeouts_json(l4: L4Proto, t: &Timeouts) -> Value {
     let mut m = Map::new();
     for (attr, secs) in t {
-        let key = l4
-            .state_name(*attr)
-            .map(str::to_owned)
-            .unwrap_or_else(|| attr.to_string());
+        let key = l4.state_name(*attr).map(str::to_owned).unwrap_or_else(|| attr.to_string());
         m.insert(key, Value::from(*secs));
     }
     Value::Object(m)
@@ -58,8 +51,5 @@ pub fn object_text(o: &CtTimeoutObject) -> String {
 }
 
 pub fn print_json(v: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values serialize")
-    );
+    println!("{}", serde_json::to_string_pretty(v).expect("JSON values serialize"));
 }

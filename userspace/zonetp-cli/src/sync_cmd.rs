@@ -106,10 +106,7 @@ pub fn run(store: &Store, a: Sync, format: Format) -> Result<()> {
         return if report.ok() {
             Ok(())
         } else {
-            Err(Error::Invalid(format!(
-                "sync {dp}: {} object(s) could not be pushed",
-                report.failed.len()
-            )))
+            Err(Error::Invalid(format!("sync {dp}: {} object(s) could not be pushed", report.failed.len())))
         };
     }
     install_signal_handlers();

@@ -6,9 +6,7 @@ use zonetp::cttimeout::object::{format_timeouts, parse_timeouts};
 use zonetp::cttimeout::{CtTimeoutClient, CtTimeoutObject, L3Proto, L4Proto, ObjectName};
 use zonetp::Result;
 
-use crate::output::{
-    l3_json, l4_json, object_json, object_text, print_json, timeouts_json, Format,
-};
+use crate::output::{l3_json, l4_json, object_json, object_text, print_json, timeouts_json, Format};
 
 #[derive(Subcommand)]
 pub enum TimeoutCommand {
@@ -120,9 +118,7 @@ pub fn run(cmd: TimeoutCommand, format: Format) -> Result<()> {
             let mut objects = CtTimeoutClient::open()?.list()?;
             objects.sort_by(|a, b| a.name.cmp(&b.name));
             match format {
-                Format::Json => {
-                    print_json(&Value::Array(objects.iter().map(object_json).collect()))
-                }
+                Format::Json => print_json(&Value::Array(objects.iter().map(object_json).collect())),
                 Format::Text => objects.iter().for_each(|o| println!("{}", object_text(o))),
             }
             Ok(())

@@ -103,9 +103,7 @@ pub fn add_zone_tp(store: &Store, a: AddZoneTp) -> Result<()> {
     let ignored = policy.userspace_only_keys().join(", ");
     store.update(|c| c.add_zone_tp(&a.datapath, zone, policy, a.may_exist))?;
     if a.datapath == "system" && !ignored.is_empty() {
-        eprintln!(
-            "zonetp: note: the kernel datapath has no timeout for {ignored}; it ignores them"
-        );
+        eprintln!("zonetp: note: the kernel datapath has no timeout for {ignored}; it ignores them");
     }
     Ok(())
 }
@@ -118,10 +116,7 @@ pub fn del_zone_tp(store: &Store, a: DelZoneTp) -> Result<()> {
 pub fn list_zone_tp(store: &Store, a: ListZoneTp, format: Format) -> Result<()> {
     let config = store.read()?;
     match format {
-        Format::Text => config
-            .list_zone_tp(&a.datapath)?
-            .iter()
-            .for_each(|l| println!("{l}")),
+        Format::Text => config.list_zone_tp(&a.datapath)?.iter().for_each(|l| println!("{l}")),
         Format::Json => {
             config.list_zone_tp(&a.datapath)?; // same refusal as text
             let d = config.datapath(&a.datapath)?;

@@ -6,43 +6,14 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use zonetp::cttimeout::{
-    CtTimeoutClient, CtTimeoutObject, CtTimeoutRequest, L3Proto, L4Proto, NewMode,
-};
+use zonetp::cttimeout::{CtTimeoutClient, CtTimeoutObject, CtTimeoutRequest, L3Proto, L4Proto, NewMode};
 
 #[test]
 fn what_zonetp_creates_nfct_reads_with_the_same_values() {
     in_netns(|| {
-        zonetp_ok(&[
-            "timeout",
-            "add",
-            "web",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "unreplied=10",
-            "replied=20",
-        ]);
-        assert_eq!(
-            nfct_get("web"),
-            (
-                2,
-                17,
-                vec![("UNREPLIED".into(), 10), ("REPLIED".into(), 20)]
-            )
-        );
-        zonetp_ok(&[
-            "timeout",
-            "add",
-            "t6",
-            "--l3",
-            "ipv6",
-            "--l4",
-            "tcp",
-            "established=100",
-            "unack=7",
-        ]);
+        zonetp_ok(&["timeout", "add", "web", "--l3", "ipv4", "--l4", "udp", "unreplied=10", "replied=20"]);
+        assert_eq!(nfct_get("web"), (2, 17, vec![("UNREPLIED".into(), 10), ("REPLIED".into(), 20)]));
+        zonetp_ok(&["timeout", "add", "t6", "--l3", "ipv6", "--l4", "tcp", "established=100", "unack=7"]);
         let (l3, l4, states) = nfct_get("t6");
         assert_eq!((l3, l4), (10, 6));
         assert!(states.contains(&("ESTABLISHED".into(), 100)), "{states:?}");
@@ -55,41 +26,16 @@ fn what_zonetp_creates_nfct_reads_with_the_same_values() {
 #[test]
 fn what_nfct_creates_zonetp_reads_back() {
     in_netns(|| {
-        tool_ok(
-            "nfct",
-            &[
-                "add",
-                "timeout",
-                "n1",
-                "inet",
-                "udp",
-                "unreplied",
-                "11",
-                "replied",
-                "22",
-            ],
-        );
-        tool_ok(
-            "nfct",
-            &["add", "timeout", "n2", "inet6", "icmpv6", "timeout", "7"],
-        );
+        tool_ok("nfct", &["add", "timeout", "n1", "inet", "udp", "unreplied", "11", "replied", "22"]);
+        tool_ok("nfct", &["add", "timeout", "n2", "inet6", "icmpv6", "timeout", "7"]);
         let got: serde_json::Value =
-            serde_json::from_str(&zonetp_ok(&["--format", "json", "timeout", "get", "n1"]))
-                .unwrap();
+            serde_json::from_str(&zonetp_ok(&["--format", "json", "timeout", "get", "n1"])).unwrap();
         assert_eq!(
             got,
             json!({"name": "n1", "l3": "ipv4", "l4": "udp", "timeouts": {"unreplied": 11, "replied": 22}, "use": 1})
         );
-        assert_eq!(
-            zonetp_ok(&["timeout", "get", "n2"]).trim(),
-            "n2 ipv6 icmpv6 use=1 timeout=7"
-        );
-        let names: Vec<_> = list_json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| o["name"].clone())
-            .collect();
+        assert_eq!(zonetp_ok(&["timeout", "get", "n2"]).trim(), "n2 ipv6 icmpv6 use=1 timeout=7");
+        let names: Vec<_> = list_json().as_array().unwrap().iter().map(|o| o["name"].clone()).collect();
         assert_eq!(names, vec![json!("n1"), json!("n2")]);
     });
 }
@@ -97,31 +43,10 @@ fn what_nfct_creates_zonetp_reads_back() {
 #[test]
 fn duplicate_create_fails_and_changes_nothing() {
     in_netns(|| {
-        zonetp_ok(&[
-            "timeout",
-            "add",
-            "dup",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "unreplied=10",
-        ]);
+        zonetp_ok(&["timeout", "add", "dup", "--l3", "ipv4", "--l4", "udp", "unreplied=10"]);
         let before = list_json();
-        let err = zonetp_err(&[
-            "timeout",
-            "add",
-            "dup",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "unreplied=99",
-        ]);
-        assert!(
-            err.contains("\"dup\"") && err.contains("already exists") && err.contains("EEXIST"),
-            "{err}"
-        );
+        let err = zonetp_err(&["timeout", "add", "dup", "--l3", "ipv4", "--l4", "udp", "unreplied=99"]);
+        assert!(err.contains("\"dup\"") && err.contains("already exists") && err.contains("EEXIST"), "{err}");
         assert_eq!(list_json(), before);
     });
 }
@@ -129,46 +54,12 @@ fn duplicate_create_fails_and_changes_nothing() {
 #[test]
 fn replace_updates_in_place_but_not_across_protocols() {
     in_netns(|| {
-        zonetp_ok(&[
-            "timeout",
-            "add",
-            "r",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "unreplied=10",
-            "replied=20",
-        ]);
-        zonetp_ok(&[
-            "timeout",
-            "replace",
-            "r",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "replied=99",
-        ]);
-        assert_eq!(
-            nfct_get("r").2,
-            vec![("UNREPLIED".into(), 30), ("REPLIED".into(), 99)]
-        );
+        zonetp_ok(&["timeout", "add", "r", "--l3", "ipv4", "--l4", "udp", "unreplied=10", "replied=20"]);
+        zonetp_ok(&["timeout", "replace", "r", "--l3", "ipv4", "--l4", "udp", "replied=99"]);
+        assert_eq!(nfct_get("r").2, vec![("UNREPLIED".into(), 30), ("REPLIED".into(), 99)]);
         let before = list_json();
-        let err = zonetp_err(&[
-            "timeout",
-            "replace",
-            "r",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "tcp",
-            "established=5",
-        ]);
-        assert!(
-            err.contains("another L3/L4 protocol") && err.contains("EINVAL"),
-            "{err}"
-        );
+        let err = zonetp_err(&["timeout", "replace", "r", "--l3", "ipv4", "--l4", "tcp", "established=5"]);
+        assert!(err.contains("another L3/L4 protocol") && err.contains("EINVAL"), "{err}");
         assert_eq!(list_json(), before);
     });
 }
@@ -177,10 +68,7 @@ fn replace_updates_in_place_but_not_across_protocols() {
 fn delete_missing_is_enoent() {
     in_netns(|| {
         let err = zonetp_err(&["timeout", "delete", "ghost"]);
-        assert!(
-            err.contains("\"ghost\"") && err.contains("no such timeout object (ENOENT)"),
-            "{err}"
-        );
+        assert!(err.contains("\"ghost\"") && err.contains("no such timeout object (ENOENT)"), "{err}");
         let err = zonetp_err(&["timeout", "get", "ghost"]);
         assert!(err.contains("ENOENT"), "{err}");
     });
@@ -192,45 +80,13 @@ fn delete_missing_is_enoent() {
 #[test]
 fn delete_in_use_by_an_iptables_rule() {
     in_netns(|| {
-        zonetp_ok(&[
-            "timeout",
-            "add",
-            "busy",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "unreplied=10",
-        ]);
-        tool_ok(
-            "iptables",
-            &[
-                "-t",
-                "raw",
-                "-A",
-                "PREROUTING",
-                "-p",
-                "udp",
-                "-j",
-                "CT",
-                "--timeout",
-                "busy",
-            ],
-        );
+        zonetp_ok(&["timeout", "add", "busy", "--l3", "ipv4", "--l4", "udp", "unreplied=10"]);
+        iptables_ct_rule("busy");
         let inuse = list_json();
-        assert_eq!(
-            inuse[0]["use"],
-            json!(2),
-            "the rule holds a reference: {inuse}"
-        );
+        assert_eq!(inuse[0]["use"], json!(2), "the rule holds a reference: {inuse}");
         let r = zonetp(&["timeout", "delete", "busy"]);
         if r.status == 1 {
-            assert!(
-                r.stderr
-                    .contains("in use by a connection, rule or flow (EBUSY)"),
-                "{}",
-                r.stderr
-            );
+            assert!(r.stderr.contains("in use by a connection, rule or flow (EBUSY)"), "{}", r.stderr);
             assert_eq!(list_json(), inuse, "a refused delete changes nothing");
         } else {
             assert_eq!(r.status, 0, "{}", r.stderr);
@@ -249,20 +105,8 @@ fn delete_in_use_by_an_iptables_rule() {
 #[test]
 fn untracked_l4_protocol_is_eopnotsupp() {
     in_netns(|| {
-        let err = zonetp_err(&[
-            "timeout",
-            "add",
-            "x",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "200",
-            "timeout=3",
-        ]);
-        assert!(
-            err.contains("does not track this L4 protocol (EOPNOTSUPP)"),
-            "{err}"
-        );
+        let err = zonetp_err(&["timeout", "add", "x", "--l3", "ipv4", "--l4", "200", "timeout=3"]);
+        assert!(err.contains("does not track this L4 protocol (EOPNOTSUPP)"), "{err}");
         assert_eq!(list_json(), json!([]));
         let err = zonetp_err(&["timeout", "defaults", "get", "--l3", "ipv4", "--l4", "200"]);
         assert!(err.contains("EOPNOTSUPP"), "{err}");
@@ -274,10 +118,7 @@ fn names_longer_than_31_bytes_are_refused_before_sending() {
     in_netns(|| {
         let long = "n".repeat(32);
         let err = zonetp_err(&["timeout", "add", &long, "--l3", "ipv4", "--l4", "udp"]);
-        assert!(
-            err.contains("32 bytes long") && err.contains("at most 31"),
-            "{err}"
-        );
+        assert!(err.contains("32 bytes long") && err.contains("at most 31"), "{err}");
         let err = zonetp_err(&["timeout", "add", "", "--l3", "ipv4", "--l4", "udp"]);
         assert!(err.contains("empty"), "{err}");
         assert_eq!(list_json(), json!([]));
@@ -290,32 +131,11 @@ fn names_longer_than_31_bytes_are_refused_before_sending() {
 #[test]
 fn zero_is_kept_and_wrapping_values_are_refused() {
     in_netns(|| {
-        zonetp_ok(&[
-            "timeout",
-            "add",
-            "zero",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "unreplied=0",
-        ]);
+        zonetp_ok(&["timeout", "add", "zero", "--l3", "ipv4", "--l4", "udp", "unreplied=0"]);
         assert_eq!(nfct_get("zero").2[0], ("UNREPLIED".into(), 0));
         let before = list_json();
-        let err = zonetp_err(&[
-            "timeout",
-            "add",
-            "big",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "replied=4294967295",
-        ]);
-        assert!(
-            err.contains("replied=4294967295 is too large") && err.contains("32 bits"),
-            "{err}"
-        );
+        let err = zonetp_err(&["timeout", "add", "big", "--l3", "ipv4", "--l4", "udp", "replied=4294967295"]);
+        assert!(err.contains("replied=4294967295 is too large") && err.contains("32 bits"), "{err}");
         let err = zonetp_err(&[
             "timeout",
             "replace",
@@ -327,16 +147,8 @@ fn zero_is_kept_and_wrapping_values_are_refused() {
             "unreplied=4294967295",
         ]);
         assert!(err.contains("too large"), "{err}");
-        let err = zonetp_err(&[
-            "timeout",
-            "add",
-            "huge",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "replied=4294967296",
-        ]);
+        let err =
+            zonetp_err(&["timeout", "add", "huge", "--l3", "ipv4", "--l4", "udp", "replied=4294967296"]);
         assert!(err.contains("not a whole number of seconds"), "{err}");
         assert_eq!(list_json(), before);
     });
@@ -354,26 +166,9 @@ fn bad_usage_exits_2() {
     }
     let r = zonetp(&["timeout", "add", "x", "--l3", "ipx", "--l4", "udp"]);
     assert_eq!(r.status, 1);
-    assert!(
-        r.stderr.contains("unknown L3 protocol \"ipx\""),
-        "{}",
-        r.stderr
-    );
-    let r = zonetp(&[
-        "timeout",
-        "add",
-        "x",
-        "--l3",
-        "ipv4",
-        "--l4",
-        "udp",
-        "established=3",
-    ]);
-    assert!(
-        r.stderr.contains("unknown udp state \"established\""),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("unknown L3 protocol \"ipx\""), "{}", r.stderr);
+    let r = zonetp(&["timeout", "add", "x", "--l3", "ipv4", "--l4", "udp", "established=3"]);
+    assert!(r.stderr.contains("unknown udp state \"established\""), "{}", r.stderr);
 }
 
 #[test]
@@ -381,41 +176,16 @@ fn defaults_are_per_namespace() {
     in_netns(|| {
         let before = zonetp_ok(&["timeout", "defaults", "get", "--l3", "ipv4", "--l4", "udp"]);
         assert_eq!(before.trim(), "ipv4 udp unreplied=30 replied=120");
-        zonetp_ok(&[
-            "timeout",
-            "defaults",
-            "set",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "unreplied=44",
-        ]);
+        zonetp_ok(&["timeout", "defaults", "set", "--l3", "ipv4", "--l4", "udp", "unreplied=44"]);
         let after = zonetp_ok(&["timeout", "defaults", "get", "--l3", "ipv4", "--l4", "udp"]);
         assert_eq!(after.trim(), "ipv4 udp unreplied=44 replied=120");
         // A new object takes the changed default for states it leaves out.
-        zonetp_ok(&[
-            "timeout",
-            "add",
-            "d",
-            "--l3",
-            "ipv4",
-            "--l4",
-            "udp",
-            "replied=5",
-        ]);
-        assert_eq!(
-            nfct_get("d").2,
-            vec![("UNREPLIED".into(), 44), ("REPLIED".into(), 5)]
-        );
+        zonetp_ok(&["timeout", "add", "d", "--l3", "ipv4", "--l4", "udp", "replied=5"]);
+        assert_eq!(nfct_get("d").2, vec![("UNREPLIED".into(), 44), ("REPLIED".into(), 5)]);
     });
     in_netns(|| {
         let fresh = zonetp_ok(&["timeout", "defaults", "get", "--l3", "ipv4", "--l4", "udp"]);
-        assert_eq!(
-            fresh.trim(),
-            "ipv4 udp unreplied=30 replied=120",
-            "another namespace is untouched"
-        );
+        assert_eq!(fresh.trim(), "ipv4 udp unreplied=30 replied=120", "another namespace is untouched");
     });
 }
 
@@ -447,15 +217,9 @@ fn batches_and_multipart_dumps() {
         }
         // A batch with failures reports each request on its own.
         let mixed = vec![
-            CtTimeoutRequest::Delete {
-                name: Some(listed[0].name.clone()),
-            },
-            CtTimeoutRequest::Delete {
-                name: Some(zonetp::cttimeout::ObjectName::new("nope").unwrap()),
-            },
-            CtTimeoutRequest::Delete {
-                name: Some(listed[1].name.clone()),
-            },
+            CtTimeoutRequest::Delete { name: Some(listed[0].name.clone()) },
+            CtTimeoutRequest::Delete { name: Some(zonetp::cttimeout::ObjectName::new("nope").unwrap()) },
+            CtTimeoutRequest::Delete { name: Some(listed[1].name.clone()) },
         ];
         let results = client.batch(&mixed).unwrap();
         assert!(results[0].is_ok() && results[2].is_ok());

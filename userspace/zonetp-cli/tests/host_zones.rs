@@ -39,11 +39,7 @@ impl Db {
 }
 
 fn names(v: &Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_owned())
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect()
 }
 
 /// Objects in the kernel by name: (l3, l4, states as nfct shows them).
@@ -51,13 +47,7 @@ fn nfct_objects() -> Vec<String> {
     let out = tool_ok("nfct", &["list", "timeout"]);
     out.lines()
         .filter(|l| l.starts_with('.'))
-        .map(|l| {
-            l.trim_start_matches('.')
-                .split(' ')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
         .collect()
 }
 
@@ -93,21 +83,11 @@ fn config_then_sync_gives_exactly_the_ovs_objects() {
         assert_eq!(got, six(1));
         assert_eq!(
             nfct_get("ovs_tp_1_udp4"),
-            (
-                2,
-                17,
-                vec![("UNREPLIED".into(), 1), ("REPLIED".into(), 120)]
-            )
+            (2, 17, vec![("UNREPLIED".into(), 1), ("REPLIED".into(), 120)])
         );
         assert_eq!(nfct_get("ovs_tp_1_udp6").0, 10);
-        assert_eq!(
-            nfct_get("ovs_tp_1_icmp4"),
-            (2, 1, vec![("TIMEOUT".into(), 2)])
-        );
-        assert_eq!(
-            nfct_get("ovs_tp_1_icmpv6"),
-            (10, 58, vec![("TIMEOUT".into(), 2)])
-        );
+        assert_eq!(nfct_get("ovs_tp_1_icmp4"), (2, 1, vec![("TIMEOUT".into(), 2)]));
+        assert_eq!(nfct_get("ovs_tp_1_icmpv6"), (10, 58, vec![("TIMEOUT".into(), 2)]));
         let tcp = nfct_get("ovs_tp_1_tcp6").2;
         assert!(
             tcp.contains(&("ESTABLISHED".into(), 100)) && tcp.contains(&("RETRANS".into(), 7)),
@@ -125,54 +105,20 @@ fn changing_a_key_replaces_only_its_objects() {
     in_netns(|| {
         let db = Db::new("change");
         db.ok(&["add-dp", "system"]);
-        db.ok(&[
-            "add-zone-tp",
-            "system",
-            "zone=5",
-            "udp_single=1",
-            "icmp_first=2",
-        ]);
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1", "icmp_first=2"]);
         db.sync();
-        db.ok(&[
-            "--may-exist",
-            "add-zone-tp",
-            "system",
-            "zone=5",
-            "udp_single=9",
-            "icmp_first=2",
-        ]);
+        db.ok(&["--may-exist", "add-zone-tp", "system", "zone=5", "udp_single=9", "icmp_first=2"]);
         let r = db.sync();
-        assert_eq!(
-            names(&r["replaced"]),
-            vec!["ovs_tp_1_udp4", "ovs_tp_1_udp6"]
-        );
+        assert_eq!(names(&r["replaced"]), vec!["ovs_tp_1_udp4", "ovs_tp_1_udp6"]);
         assert!(names(&r["created"]).is_empty() && names(&r["deleted"]).is_empty());
         assert_eq!(nfct_get("ovs_tp_1_udp4").2[0], ("UNREPLIED".into(), 9));
         // Dropping a key returns that state to the kernel's default.
-        db.ok(&[
-            "--may-exist",
-            "add-zone-tp",
-            "system",
-            "zone=5",
-            "udp_single=9",
-        ]);
+        db.ok(&["--may-exist", "add-zone-tp", "system", "zone=5", "udp_single=9"]);
         let r = db.sync();
-        assert_eq!(
-            names(&r["replaced"]),
-            vec!["ovs_tp_1_icmp4", "ovs_tp_1_icmpv6"]
-        );
+        assert_eq!(names(&r["replaced"]), vec!["ovs_tp_1_icmp4", "ovs_tp_1_icmpv6"]);
         assert_eq!(nfct_get("ovs_tp_1_icmp4").2, vec![("TIMEOUT".into(), 30)]);
         // A change made behind zonetp's back is repaired.
-        zonetp_ok(&[
-            "timeout",
-            "replace",
-            "ovs_tp_1_udp6",
-            "--l3",
-            "ipv6",
-            "--l4",
-            "udp",
-            "unreplied=3",
-        ]);
+        zonetp_ok(&["timeout", "replace", "ovs_tp_1_udp6", "--l3", "ipv6", "--l4", "udp", "unreplied=3"]);
         tool_ok("nfct", &["delete", "timeout", "ovs_tp_1_tcp4"]);
         let r = db.sync();
         assert_eq!(names(&r["created"]), vec!["ovs_tp_1_tcp4"]);
@@ -188,21 +134,7 @@ fn deleting_a_zone_policy_removes_its_objects_and_retries_while_in_use() {
         db.ok(&["add-dp", "system"]);
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
         db.sync();
-        tool_ok(
-            "iptables",
-            &[
-                "-t",
-                "raw",
-                "-A",
-                "PREROUTING",
-                "-p",
-                "udp",
-                "-j",
-                "CT",
-                "--timeout",
-                "ovs_tp_1_udp4",
-            ],
-        );
+        iptables_ct_rule("ovs_tp_1_udp4");
         db.ok(&["del-zone-tp", "system", "zone=5"]);
         let r = db.sync();
         let pending = names(&r["pending"]);
@@ -223,10 +155,7 @@ fn deleting_a_zone_policy_removes_its_objects_and_retries_while_in_use() {
             tool_ok("iptables", &["-t", "raw", "-F"]);
             let r = db.sync();
             assert_eq!(names(&r["deleted"]), vec!["ovs_tp_1_udp4"]);
-            assert!(
-                !std::fs::read_to_string(&db.0).unwrap().contains("retired"),
-                "the id is free again"
-            );
+            assert!(!std::fs::read_to_string(&db.0).unwrap().contains("retired"), "the id is free again");
         }
         tool_ok("iptables", &["-t", "raw", "-F"]);
         db.ok(&["del-zone-tp", "--if-exists", "system", "zone=6"]);
@@ -239,36 +168,10 @@ fn deleting_a_zone_policy_removes_its_objects_and_retries_while_in_use() {
 fn objects_the_configuration_does_not_explain_are_cleaned_up_and_others_kept() {
     in_netns(|| {
         let db = Db::new("strays");
-        tool_ok(
-            "nfct",
-            &[
-                "add",
-                "timeout",
-                "ovs_tp_77_tcp4",
-                "inet",
-                "tcp",
-                "established",
-                "5",
-            ],
-        );
-        tool_ok(
-            "nfct",
-            &["add", "timeout", "web", "inet", "udp", "unreplied", "5"],
-        );
-        tool_ok(
-            "nfct",
-            &[
-                "add",
-                "timeout",
-                "ovs_tp_x_tcp4",
-                "inet",
-                "tcp",
-                "established",
-                "5",
-            ],
-        );
-        let dry: Value =
-            serde_json::from_str(&db.ok(&["--format", "json", "sync", "--dry-run"])).unwrap();
+        tool_ok("nfct", &["add", "timeout", "ovs_tp_77_tcp4", "inet", "tcp", "established", "5"]);
+        tool_ok("nfct", &["add", "timeout", "web", "inet", "udp", "unreplied", "5"]);
+        tool_ok("nfct", &["add", "timeout", "ovs_tp_x_tcp4", "inet", "tcp", "established", "5"]);
+        let dry: Value = serde_json::from_str(&db.ok(&["--format", "json", "sync", "--dry-run"])).unwrap();
         assert_eq!(dry["plan"], json!(["delete ovs_tp_77_tcp4"]));
         assert_eq!(nfct_objects().len(), 3, "a dry run changes nothing");
         let r = db.sync();
@@ -288,30 +191,19 @@ fn resolve_falls_back_to_zone_zero_then_to_kernel_defaults() {
     };
     assert_eq!(db.ok(&args("zone=5", "ipv4", "udp")).trim(), "none");
     db.ok(&["add-zone-tp", "system", "zone=0", "udp_single=3"]);
-    assert_eq!(
-        db.ok(&args("zone=5", "ipv4", "udp")).trim(),
-        "ovs_tp_1_udp4"
-    );
+    assert_eq!(db.ok(&args("zone=5", "ipv4", "udp")).trim(), "ovs_tp_1_udp4");
     db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
-    assert_eq!(
-        db.ok(&args("zone=5", "ipv6", "icmpv6")).trim(),
-        "ovs_tp_2_icmpv6"
-    );
-    assert_eq!(
-        db.ok(&args("zone=9", "ipv6", "tcp")).trim(),
-        "ovs_tp_1_tcp6"
-    );
-    let j: Value = serde_json::from_str(&db.ok(&[
-        "--format", "json", "resolve", "system", "zone=9", "--l3", "ipv4", "--l4", "icmp",
-    ]))
+    assert_eq!(db.ok(&args("zone=5", "ipv6", "icmpv6")).trim(), "ovs_tp_2_icmpv6");
+    assert_eq!(db.ok(&args("zone=9", "ipv6", "tcp")).trim(), "ovs_tp_1_tcp6");
+    let j: Value = serde_json::from_str(
+        &db.ok(&["--format", "json", "resolve", "system", "zone=9", "--l3", "ipv4", "--l4", "icmp"]),
+    )
     .unwrap();
     assert_eq!(
         j,
         json!({"datapath": "system", "zone": 9, "policy_zone": 0, "policy_id": 1, "object": "ovs_tp_1_icmp4"})
     );
-    assert!(db
-        .err(&args("zone=5", "ipv4", "icmpv6"))
-        .contains("not ipv4 icmpv6"));
+    assert!(db.err(&args("zone=5", "ipv4", "icmpv6")).contains("not ipv4 icmpv6"));
 }
 
 #[test]
@@ -322,19 +214,9 @@ fn ovs_vsctl_outputs_and_refusals() {
         "zonetp: datapath system does not exist\n"
     );
     db.ok(&["add-dp", "system"]);
-    db.ok(&[
-        "add-zone-tp",
-        "system",
-        "zone=1",
-        "icmp_reply=2",
-        "icmp_first=1",
-    ]);
+    db.ok(&["add-zone-tp", "system", "zone=1", "icmp_reply=2", "icmp_first=1"]);
     let r = zonetp(&db.args(&["add-zone-tp", "system", "zone=10", "udp_first=5"]));
-    assert!(
-        r.stderr.contains("no timeout for udp_first"),
-        "the ignored key is named: {}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("no timeout for udp_first"), "the ignored key is named: {}", r.stderr);
     assert_eq!(
         db.ok(&["list-zone-tp", "system"]),
         "Zone:1, Timeout Policies: icmp_first=1 icmp_reply=2\nZone:10, Timeout Policies: udp_first=5\n"
@@ -347,18 +229,9 @@ fn ovs_vsctl_outputs_and_refusals() {
         db.err(&["add-zone-tp", "system", "zone=UNKNOWN", "udp_first=1"]),
         "zonetp: invalid zone argument, zone=UNKNOWN\n"
     );
-    assert_eq!(
-        db.err(&["del-zone-tp", "system", "zone=11"]),
-        "zonetp: zone id 11 does not have a policy\n"
-    );
-    assert_eq!(
-        db.err(&["list-zone-tp", "netdev"]),
-        "zonetp: datapath: netdev record not found\n"
-    );
-    assert_eq!(
-        db.err(&["add-zone-tp", "system", "zone=2"]),
-        "zonetp: No timeout policy\n"
-    );
+    assert_eq!(db.err(&["del-zone-tp", "system", "zone=11"]), "zonetp: zone id 11 does not have a policy\n");
+    assert_eq!(db.err(&["list-zone-tp", "netdev"]), "zonetp: datapath: netdev record not found\n");
+    assert_eq!(db.err(&["add-zone-tp", "system", "zone=2"]), "zonetp: No timeout policy\n");
     assert!(db
         .err(&["add-zone-tp", "system", "zone=2", "udp_bogus=1"])
         .contains("udp_bogus is not a valid timeout policy key"));
@@ -378,32 +251,17 @@ fn values_the_kernel_would_wrap_fail_the_sync_by_name() {
     in_netns(|| {
         let db = Db::new("wrap");
         db.ok(&["add-dp", "system"]);
-        db.ok(&[
-            "add-zone-tp",
-            "system",
-            "zone=1",
-            "udp_single=4294967295",
-            "tcp_established=10",
-        ]);
+        db.ok(&["add-zone-tp", "system", "zone=1", "udp_single=4294967295", "tcp_established=10"]);
         let r = zonetp(&db.args(&["sync"]));
         assert_eq!(r.status, 1);
         assert!(
-            r.stderr
-                .contains("ovs_tp_1_udp4: timeout unreplied=4294967295 is too large"),
+            r.stderr.contains("ovs_tp_1_udp4: timeout unreplied=4294967295 is too large"),
             "{}",
             r.stderr
         );
         let mut got = nfct_objects();
         got.sort();
-        assert_eq!(
-            got,
-            vec![
-                "ovs_tp_1_icmp4",
-                "ovs_tp_1_icmpv6",
-                "ovs_tp_1_tcp4",
-                "ovs_tp_1_tcp6"
-            ]
-        );
+        assert_eq!(got, vec!["ovs_tp_1_icmp4", "ovs_tp_1_icmpv6", "ovs_tp_1_tcp4", "ovs_tp_1_tcp6"]);
     });
 }
 
@@ -434,13 +292,7 @@ fn eight_concurrent_writers_lose_nothing() {
     let lines = db.ok(&["list-zone-tp", "system"]);
     assert_eq!(lines.lines().count(), 80, "{lines}");
     for z in 0..80 {
-        assert!(
-            lines.contains(&format!(
-                "Zone:{z}, Timeout Policies: udp_single={}\n",
-                z + 1
-            )),
-            "zone {z}"
-        );
+        assert!(lines.contains(&format!("Zone:{z}, Timeout Policies: udp_single={}\n", z + 1)), "zone {z}");
     }
 }
 
@@ -450,20 +302,10 @@ fn garbage_or_truncated_files_give_a_clear_error_and_stay_untouched() {
     db.ok(&["add-dp", "system"]);
     db.ok(&["add-zone-tp", "system", "zone=1", "udp_single=1"]);
     let good = std::fs::read_to_string(&db.0).unwrap();
-    for bad in [
-        good[..good.len() - 10].to_owned(),
-        "garbage".to_owned(),
-        String::new(),
-    ] {
+    for bad in [good[..good.len() - 10].to_owned(), "garbage".to_owned(), String::new()] {
         std::fs::write(&db.0, &bad).unwrap();
         let e = db.err(&["add-zone-tp", "system", "zone=2", "udp_single=1"]);
-        assert!(
-            e.starts_with(&format!(
-                "zonetp: cannot read zonetp database {}",
-                db.0.display()
-            )),
-            "{e}"
-        );
+        assert!(e.starts_with(&format!("zonetp: cannot read zonetp database {}", db.0.display())), "{e}");
         assert!(e.contains("left as it is"), "{e}");
         db.err(&["list-zone-tp", "system"]);
         assert_eq!(std::fs::read_to_string(&db.0).unwrap(), bad);
@@ -496,11 +338,7 @@ fn kill_9_during_writes_leaves_the_old_or_the_new_file() {
         }
         let _ = child.wait();
         let r = zonetp(&db.args(&["list-zone-tp", "system"]));
-        assert_eq!(
-            r.status, 0,
-            "round {round}: the file must stay readable: {}",
-            r.stderr
-        );
+        assert_eq!(r.status, 0, "round {round}: the file must stay readable: {}", r.stderr);
     }
 }
 
@@ -518,19 +356,13 @@ fn watch_mode_follows_the_file_and_stops_on_sigterm() {
         db.ok(&["add-zone-tp", "system", "zone=3", "icmp_first=4"]);
         let deadline = Instant::now() + Duration::from_secs(15);
         while nfct_objects().len() < 6 {
-            assert!(
-                Instant::now() < deadline,
-                "the watcher did not push the new zone"
-            );
+            assert!(Instant::now() < deadline, "the watcher did not push the new zone");
             std::thread::sleep(Duration::from_millis(100));
         }
         assert_eq!(nfct_get("ovs_tp_1_icmp4").2, vec![("TIMEOUT".into(), 4)]);
         db.ok(&["del-zone-tp", "system", "zone=3"]);
         while !nfct_objects().is_empty() {
-            assert!(
-                Instant::now() < deadline,
-                "the watcher did not remove the zone's objects"
-            );
+            assert!(Instant::now() < deadline, "the watcher did not remove the zone's objects");
             std::thread::sleep(Duration::from_millis(100));
         }
         // SAFETY: kill(2) on our own child.
@@ -538,11 +370,7 @@ fn watch_mode_follows_the_file_and_stops_on_sigterm() {
             libc::kill(child.id() as i32, libc::SIGTERM);
         }
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "clean exit on SIGTERM: {:?}",
-            out.status
-        );
+        assert!(out.status.success(), "clean exit on SIGTERM: {:?}", out.status);
         assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
         assert!(String::from_utf8_lossy(&out.stdout).contains("created ovs_tp_1_icmp4"));
     });

@@ -22,17 +22,12 @@ const RUNS: usize = 5;
 fn requests() -> Vec<CtTimeoutRequest> {
     (1..=POLICIES)
         .flat_map(|id| {
-            let p = TimeoutPolicy::parse(&[
-                format!("udp_single={id}"),
-                format!("tcp_established={}", id + 100),
-            ])
-            .unwrap();
+            let p =
+                TimeoutPolicy::parse(&[format!("udp_single={id}"), format!("tcp_established={}", id + 100)])
+                    .unwrap();
             p.kernel_objects(id)
         })
-        .map(|object| CtTimeoutRequest::New {
-            object,
-            mode: NewMode::CreateOrReplace,
-        })
+        .map(|object| CtTimeoutRequest::New { object, mode: NewMode::CreateOrReplace })
         .collect()
 }
 
@@ -77,11 +72,7 @@ fn one_by_one() -> Duration {
         let mut c = CtTimeoutClient::open().unwrap();
         let t = Instant::now();
         for r in &reqs {
-            c.batch(std::slice::from_ref(r))
-                .unwrap()
-                .pop()
-                .unwrap()
-                .unwrap();
+            c.batch(std::slice::from_ref(r)).unwrap().pop().unwrap().unwrap();
         }
         let d = t.elapsed();
         assert_eq!(c.list().unwrap().len(), reqs.len());
@@ -94,9 +85,7 @@ fn nfct() -> Duration {
         let reqs = requests();
         let t = Instant::now();
         for r in &reqs {
-            let CtTimeoutRequest::New { object, .. } = r else {
-                unreachable!()
-            };
+            let CtTimeoutRequest::New { object, .. } = r else { unreachable!() };
             let mut args = vec![
                 "add".to_owned(),
                 "timeout".to_owned(),
@@ -122,9 +111,7 @@ fn nfct() -> Duration {
 fn main() {
     // cargo bench passes --bench; nothing to filter here.
     let n = requests().len();
-    println!(
-        "creating {n} cttimeout objects ({POLICIES} zone policies), median of {RUNS} runs each"
-    );
+    println!("creating {n} cttimeout objects ({POLICIES} zone policies), median of {RUNS} runs each");
     let mut results = Vec::new();
     for (name, f) in [
         ("zonetp batched", batched as fn() -> Duration),

@@ -76,10 +76,7 @@ pub fn parse_zone_arg(arg: &str) -> Result<u16> {
         Some(d) => (true, d),
         None => (false, n.strip_prefix('+').unwrap_or(n)),
     };
-    let value = if let Some(hex) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
+    let value = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
         i64::from_str_radix(hex, 16)
     } else if digits.len() > 1 && digits.starts_with('0') {
         i64::from_str_radix(&digits[1..], 8)
@@ -88,11 +85,8 @@ pub fn parse_zone_arg(arg: &str) -> Result<u16> {
     }
     .map_err(|_| invalid())?;
     let value = if neg { -value } else { value };
-    u16::try_from(value).map_err(|_| {
-        Error::Invalid(format!(
-            "zone {value} is not in the valid range 0 to 65535 (inclusive)"
-        ))
-    })
+    u16::try_from(value)
+        .map_err(|_| Error::Invalid(format!("zone {value} is not in the valid range 0 to 65535 (inclusive)")))
 }
 
 /// Where `resolve` found a zone's policy.
@@ -120,13 +114,9 @@ impl Config {
         }
         for (id, p) in &self.timeout_policies {
             if *id == 0 || *id > MAX_POLICY_ID {
-                return Err(Error::Store(format!(
-                    "timeout policy id {id} is outside 1..{MAX_POLICY_ID}"
-                )));
+                return Err(Error::Store(format!("timeout policy id {id} is outside 1..{MAX_POLICY_ID}")));
             }
-            p.timeouts
-                .validate()
-                .map_err(|e| Error::Store(format!("timeout policy {id}: {e}")))?;
+            p.timeouts.validate().map_err(|e| Error::Store(format!("timeout policy {id}: {e}")))?;
         }
         for (dp, d) in &self.datapaths {
             for (zone, z) in &d.ct_zones {
@@ -143,15 +133,11 @@ impl Config {
     }
 
     fn datapath_mut(&mut self, name: &str) -> Result<&mut Datapath> {
-        self.datapaths
-            .get_mut(name)
-            .ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
+        self.datapaths.get_mut(name).ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
     }
 
     pub fn datapath(&self, name: &str) -> Result<&Datapath> {
-        self.datapaths
-            .get(name)
-            .ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
+        self.datapaths.get(name).ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
     }
 
     pub fn add_dp(&mut self, name: &str, may_exist: bool) -> Result<()> {
@@ -186,55 +172,29 @@ impl Config {
         policy: TimeoutPolicy,
         may_exist: bool,
     ) -> Result<u32> {
-        let has_policy = self
-            .datapath(dp)?
-            .ct_zones
-            .get(&zone)
-            .is_some_and(|z| z.timeout_policy.is_some());
+        let has_policy = self.datapath(dp)?.ct_zones.get(&zone).is_some_and(|z| z.timeout_policy.is_some());
         if has_policy && !may_exist {
-            return Err(Error::Invalid(format!(
-                "zone id {zone} already has a policy"
-            )));
+            return Err(Error::Invalid(format!("zone id {zone} already has a policy")));
         }
-        let current = self
-            .datapath(dp)?
-            .ct_zones
-            .get(&zone)
-            .and_then(|z| z.timeout_policy);
-        let id = match self
-            .timeout_policies
-            .iter()
-            .find(|(_, p)| p.timeouts == policy)
-        {
+        let current = self.datapath(dp)?.ct_zones.get(&zone).and_then(|z| z.timeout_policy);
+        let id = match self.timeout_policies.iter().find(|(_, p)| p.timeouts == policy) {
             Some((id, _)) => *id,
             // The zone's own policy, used by no other zone, changes in
             // place: its kernel objects are replaced, not made anew, so
             // only the objects whose keys changed are touched.
             None if current.is_some_and(|id| self.zones_using(id) == 1) => {
                 let id = current.expect("checked");
-                self.timeout_policies
-                    .get_mut(&id)
-                    .expect("validated reference")
-                    .timeouts = policy;
+                self.timeout_policies.get_mut(&id).expect("validated reference").timeouts = policy;
                 id
             }
             None => {
                 let id = self.free_policy_id()?;
-                self.timeout_policies.insert(
-                    id,
-                    PolicyRecord {
-                        timeouts: policy,
-                        external_ids: ExternalIds::new(),
-                    },
-                );
+                self.timeout_policies
+                    .insert(id, PolicyRecord { timeouts: policy, external_ids: ExternalIds::new() });
                 id
             }
         };
-        self.datapath_mut(dp)?
-            .ct_zones
-            .entry(zone)
-            .or_default()
-            .timeout_policy = Some(id);
+        self.datapath_mut(dp)?.ct_zones.entry(zone).or_default().timeout_policy = Some(id);
         self.collect_garbage();
         Ok(id)
     }
@@ -243,14 +203,9 @@ impl Config {
     /// zone uses it).
     pub fn del_zone_tp(&mut self, dp: &str, zone: u16, if_exists: bool) -> Result<()> {
         let d = self.datapath_mut(dp)?;
-        let has_policy = d
-            .ct_zones
-            .get(&zone)
-            .is_some_and(|z| z.timeout_policy.is_some());
+        let has_policy = d.ct_zones.get(&zone).is_some_and(|z| z.timeout_policy.is_some());
         if !has_policy && !if_exists {
-            return Err(Error::Invalid(format!(
-                "zone id {zone} does not have a policy"
-            )));
+            return Err(Error::Invalid(format!("zone id {zone} does not have a policy")));
         }
         d.ct_zones.remove(&zone);
         self.collect_garbage();
@@ -267,9 +222,7 @@ impl Config {
 
     /// The lowest id in 1..=MAX_POLICY_ID neither in use nor retired.
     fn free_policy_id(&self) -> Result<u32> {
-        let taken = |id: &u32| {
-            self.timeout_policies.contains_key(id) || self.retired_policy_ids.contains(id)
-        };
+        let taken = |id: &u32| self.timeout_policies.contains_key(id) || self.retired_policy_ids.contains(id);
         (1..=MAX_POLICY_ID)
             .find(|id| !taken(id))
             .ok_or_else(|| Error::Invalid("no free timeout policy id is left".into()))
@@ -284,12 +237,8 @@ impl Config {
             .flat_map(|d| d.ct_zones.values())
             .filter_map(|z| z.timeout_policy)
             .collect();
-        let unused: Vec<u32> = self
-            .timeout_policies
-            .keys()
-            .filter(|id| !used.contains(id))
-            .copied()
-            .collect();
+        let unused: Vec<u32> =
+            self.timeout_policies.keys().filter(|id| !used.contains(id)).copied().collect();
         for id in unused {
             self.timeout_policies.remove(&id);
             self.retired_policy_ids.insert(id);
@@ -305,12 +254,7 @@ impl Config {
                 "zone timeout policies cover ipv4/ipv6 with tcp, udp, icmp (ipv4) and icmpv6 (ipv6), not {l3} {l4}"
             )));
         }
-        let policy_of = |z: u16| {
-            d.ct_zones
-                .get(&z)
-                .and_then(|r| r.timeout_policy)
-                .map(|id| (z, id))
-        };
+        let policy_of = |z: u16| d.ct_zones.get(&z).and_then(|r| r.timeout_policy).map(|id| (z, id));
         let found = policy_of(zone).or_else(|| policy_of(0));
         Ok(Resolution {
             datapath: dp.to_owned(),
@@ -330,10 +274,7 @@ impl Config {
         Ok(d.ct_zones
             .iter()
             .map(|(zone, z)| {
-                let policies = match z
-                    .timeout_policy
-                    .and_then(|id| self.timeout_policies.get(&id))
-                {
+                let policies = match z.timeout_policy.and_then(|id| self.timeout_policies.get(&id)) {
                     Some(p) => p.timeouts.to_words(),
                     None => "system default".to_owned(),
                 };
@@ -360,31 +301,20 @@ mod tests {
     #[test]
     fn ovs_vsctl_refusals() {
         let mut c = with_system();
-        let e = c
-            .add_zone_tp("netdev", 1, tp(&["udp_first=1"]), false)
-            .unwrap_err();
+        let e = c.add_zone_tp("netdev", 1, tp(&["udp_first=1"]), false).unwrap_err();
         assert_eq!(e.to_string(), "datapath netdev does not exist");
-        c.add_zone_tp("system", 2, tp(&["udp_first=1"]), false)
-            .unwrap();
-        let e = c
-            .add_zone_tp("system", 2, tp(&["udp_first=2"]), false)
-            .unwrap_err();
+        c.add_zone_tp("system", 2, tp(&["udp_first=1"]), false).unwrap();
+        let e = c.add_zone_tp("system", 2, tp(&["udp_first=2"]), false).unwrap_err();
         assert_eq!(e.to_string(), "zone id 2 already has a policy");
         let e = c.del_zone_tp("system", 11, false).unwrap_err();
         assert_eq!(e.to_string(), "zone id 11 does not have a policy");
         c.del_zone_tp("system", 11, true).unwrap();
-        assert_eq!(
-            c.list_zone_tp("nope").unwrap_err().to_string(),
-            "datapath: nope record not found"
-        );
+        assert_eq!(c.list_zone_tp("nope").unwrap_err().to_string(), "datapath: nope record not found");
         assert_eq!(
             parse_zone_arg("zone=UNKNOWN").unwrap_err().to_string(),
             "invalid zone argument, zone=UNKNOWN"
         );
-        assert_eq!(
-            parse_zone_arg("5").unwrap_err().to_string(),
-            "invalid zone argument, 5"
-        );
+        assert_eq!(parse_zone_arg("5").unwrap_err().to_string(), "invalid zone argument, 5");
         assert!(parse_zone_arg("zone=65536")
             .unwrap_err()
             .to_string()
@@ -398,21 +328,9 @@ mod tests {
     #[test]
     fn identical_policies_share_an_id_and_ids_are_lowest_free() {
         let mut c = with_system();
-        assert_eq!(
-            c.add_zone_tp("system", 1, tp(&["udp_first=1", "icmp_reply=2"]), false)
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            c.add_zone_tp("system", 2, tp(&["icmp_reply=2", "udp_first=1"]), false)
-                .unwrap(),
-            1
-        );
-        assert_eq!(
-            c.add_zone_tp("system", 3, tp(&["udp_first=3"]), false)
-                .unwrap(),
-            2
-        );
+        assert_eq!(c.add_zone_tp("system", 1, tp(&["udp_first=1", "icmp_reply=2"]), false).unwrap(), 1);
+        assert_eq!(c.add_zone_tp("system", 2, tp(&["icmp_reply=2", "udp_first=1"]), false).unwrap(), 1);
+        assert_eq!(c.add_zone_tp("system", 3, tp(&["udp_first=3"]), false).unwrap(), 2);
         assert_eq!(
             c.list_zone_tp("system").unwrap(),
             vec![
@@ -422,40 +340,17 @@ mod tests {
             ]
         );
         // --may-exist on a policy no other zone shares changes it in place.
-        assert_eq!(
-            c.add_zone_tp("system", 3, tp(&["udp_first=4"]), true)
-                .unwrap(),
-            2
-        );
+        assert_eq!(c.add_zone_tp("system", 3, tp(&["udp_first=4"]), true).unwrap(), 2);
         // A shared one is left to the other zone; this zone gets a new id.
-        assert_eq!(
-            c.add_zone_tp("system", 2, tp(&["udp_first=9"]), true)
-                .unwrap(),
-            3
-        );
-        assert_eq!(
-            c.timeout_policies[&1].timeouts.to_words(),
-            "icmp_reply=2 udp_first=1"
-        );
+        assert_eq!(c.add_zone_tp("system", 2, tp(&["udp_first=9"]), true).unwrap(), 3);
+        assert_eq!(c.timeout_policies[&1].timeouts.to_words(), "icmp_reply=2 udp_first=1");
         // Moving to an identical policy retires the old id, which is not reused.
-        assert_eq!(
-            c.add_zone_tp("system", 3, tp(&["udp_first=9"]), true)
-                .unwrap(),
-            3
-        );
+        assert_eq!(c.add_zone_tp("system", 3, tp(&["udp_first=9"]), true).unwrap(), 3);
         assert!(!c.timeout_policies.contains_key(&2));
         assert!(c.retired_policy_ids.contains(&2));
-        assert_eq!(
-            c.add_zone_tp("system", 4, tp(&["udp_first=5"]), false)
-                .unwrap(),
-            4
-        );
+        assert_eq!(c.add_zone_tp("system", 4, tp(&["udp_first=5"]), false).unwrap(), 4);
         c.retired_policy_ids.clear(); // what sync does once the kernel let go
-        assert_eq!(
-            c.add_zone_tp("system", 5, tp(&["udp_first=6"]), false)
-                .unwrap(),
-            2
-        );
+        assert_eq!(c.add_zone_tp("system", 5, tp(&["udp_first=6"]), false).unwrap(), 2);
     }
 
     #[test]
@@ -463,53 +358,32 @@ mod tests {
         let mut c = with_system();
         let r = c.resolve("system", 5, L3Proto::IPV4, L4Proto::UDP).unwrap();
         assert_eq!((r.policy_zone, r.object), (None, None));
-        c.add_zone_tp("system", 0, tp(&["udp_single=9"]), false)
-            .unwrap();
+        c.add_zone_tp("system", 0, tp(&["udp_single=9"]), false).unwrap();
         let r = c.resolve("system", 5, L3Proto::IPV4, L4Proto::UDP).unwrap();
-        assert_eq!(
-            (r.policy_zone, r.object.as_deref()),
-            (Some(0), Some("ovs_tp_1_udp4"))
-        );
-        c.add_zone_tp("system", 5, tp(&["udp_single=1"]), false)
-            .unwrap();
-        let r = c
-            .resolve("system", 5, L3Proto::IPV6, L4Proto::ICMPV6)
-            .unwrap();
-        assert_eq!(
-            (r.policy_zone, r.object.as_deref()),
-            (Some(5), Some("ovs_tp_2_icmpv6"))
-        );
-        assert!(c
-            .resolve("system", 5, L3Proto::IPV4, L4Proto::ICMPV6)
-            .is_err());
+        assert_eq!((r.policy_zone, r.object.as_deref()), (Some(0), Some("ovs_tp_1_udp4")));
+        c.add_zone_tp("system", 5, tp(&["udp_single=1"]), false).unwrap();
+        let r = c.resolve("system", 5, L3Proto::IPV6, L4Proto::ICMPV6).unwrap();
+        assert_eq!((r.policy_zone, r.object.as_deref()), (Some(5), Some("ovs_tp_2_icmpv6")));
+        assert!(c.resolve("system", 5, L3Proto::IPV4, L4Proto::ICMPV6).is_err());
         assert!(c.resolve("system", 5, L3Proto::IPV4, L4Proto(132)).is_err());
     }
 
     #[test]
     fn deleting_a_datapath_retires_its_policies() {
         let mut c = with_system();
-        c.add_zone_tp("system", 1, tp(&["udp_first=1"]), false)
-            .unwrap();
+        c.add_zone_tp("system", 1, tp(&["udp_first=1"]), false).unwrap();
         c.del_dp("system", false).unwrap();
         assert!(c.timeout_policies.is_empty());
         assert!(c.retired_policy_ids.contains(&1));
-        assert_eq!(
-            c.del_dp("system", false).unwrap_err().to_string(),
-            "datapath system does not exist"
-        );
+        assert_eq!(c.del_dp("system", false).unwrap_err().to_string(), "datapath system does not exist");
         c.del_dp("system", true).unwrap();
     }
 
     #[test]
     fn validation_catches_dangling_references() {
         let mut c = with_system();
-        c.add_zone_tp("system", 1, tp(&["udp_first=1"]), false)
-            .unwrap();
+        c.add_zone_tp("system", 1, tp(&["udp_first=1"]), false).unwrap();
         c.timeout_policies.clear();
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("refers to timeout policy 1"));
+        assert!(c.validate().unwrap_err().to_string().contains("refers to timeout policy 1"));
     }
 }

@@ -42,12 +42,7 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
     #[error("cannot {} {what}: {}", op.verb(), cause(*op, *errno, text.as_deref()))]
-    Kernel {
-        op: Op,
-        what: String,
-        errno: i32,
-        text: Option<String>,
-    },
+    Kernel { op: Op, what: String, errno: i32, text: Option<String> },
     #[error("netlink socket: {0}")]
     Io(#[from] io::Error),
     #[error("malformed reply from the kernel: {0}")]

@@ -16,70 +16,22 @@ pub struct TimeoutKey {
 
 /// The 16 keys in `ct-dpif.h` order.
 pub const TIMEOUT_KEYS: &[TimeoutKey] = &[
-    TimeoutKey {
-        name: "tcp_syn_sent",
-        kernel: &[(L4Proto::TCP, 1)],
-    },
-    TimeoutKey {
-        name: "tcp_syn_recv",
-        kernel: &[(L4Proto::TCP, 2)],
-    },
-    TimeoutKey {
-        name: "tcp_established",
-        kernel: &[(L4Proto::TCP, 3)],
-    },
-    TimeoutKey {
-        name: "tcp_fin_wait",
-        kernel: &[(L4Proto::TCP, 4)],
-    },
-    TimeoutKey {
-        name: "tcp_close_wait",
-        kernel: &[(L4Proto::TCP, 5)],
-    },
-    TimeoutKey {
-        name: "tcp_last_ack",
-        kernel: &[(L4Proto::TCP, 6)],
-    },
-    TimeoutKey {
-        name: "tcp_time_wait",
-        kernel: &[(L4Proto::TCP, 7)],
-    },
-    TimeoutKey {
-        name: "tcp_close",
-        kernel: &[(L4Proto::TCP, 8)],
-    },
-    TimeoutKey {
-        name: "tcp_syn_sent2",
-        kernel: &[(L4Proto::TCP, 9)],
-    },
-    TimeoutKey {
-        name: "tcp_retransmit",
-        kernel: &[(L4Proto::TCP, 10)],
-    },
-    TimeoutKey {
-        name: "tcp_unack",
-        kernel: &[(L4Proto::TCP, 11)],
-    },
-    TimeoutKey {
-        name: "udp_first",
-        kernel: &[],
-    },
-    TimeoutKey {
-        name: "udp_single",
-        kernel: &[(L4Proto::UDP, 1)],
-    },
-    TimeoutKey {
-        name: "udp_multiple",
-        kernel: &[(L4Proto::UDP, 2)],
-    },
-    TimeoutKey {
-        name: "icmp_first",
-        kernel: &[(L4Proto::ICMP, 1), (L4Proto::ICMPV6, 1)],
-    },
-    TimeoutKey {
-        name: "icmp_reply",
-        kernel: &[],
-    },
+    TimeoutKey { name: "tcp_syn_sent", kernel: &[(L4Proto::TCP, 1)] },
+    TimeoutKey { name: "tcp_syn_recv", kernel: &[(L4Proto::TCP, 2)] },
+    TimeoutKey { name: "tcp_established", kernel: &[(L4Proto::TCP, 3)] },
+    TimeoutKey { name: "tcp_fin_wait", kernel: &[(L4Proto::TCP, 4)] },
+    TimeoutKey { name: "tcp_close_wait", kernel: &[(L4Proto::TCP, 5)] },
+    TimeoutKey { name: "tcp_last_ack", kernel: &[(L4Proto::TCP, 6)] },
+    TimeoutKey { name: "tcp_time_wait", kernel: &[(L4Proto::TCP, 7)] },
+    TimeoutKey { name: "tcp_close", kernel: &[(L4Proto::TCP, 8)] },
+    TimeoutKey { name: "tcp_syn_sent2", kernel: &[(L4Proto::TCP, 9)] },
+    TimeoutKey { name: "tcp_retransmit", kernel: &[(L4Proto::TCP, 10)] },
+    TimeoutKey { name: "tcp_unack", kernel: &[(L4Proto::TCP, 11)] },
+    TimeoutKey { name: "udp_first", kernel: &[] },
+    TimeoutKey { name: "udp_single", kernel: &[(L4Proto::UDP, 1)] },
+    TimeoutKey { name: "udp_multiple", kernel: &[(L4Proto::UDP, 2)] },
+    TimeoutKey { name: "icmp_first", kernel: &[(L4Proto::ICMP, 1), (L4Proto::ICMPV6, 1)] },
+    TimeoutKey { name: "icmp_reply", kernel: &[] },
 ];
 
 pub fn timeout_key(name: &str) -> Option<&'static TimeoutKey> {
@@ -116,10 +68,7 @@ pub fn object_name(id: u32, l3: L3Proto, l4: L4Proto) -> Option<String> {
 pub fn policy_id_of(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(OBJECT_PREFIX)?;
     let (id, suffix) = rest.split_once('_')?;
-    if !KERNEL_PROTOCOLS.iter().any(|(_, _, s)| *s == suffix)
-        || id.is_empty()
-        || id.starts_with('+')
-    {
+    if !KERNEL_PROTOCOLS.iter().any(|(_, _, s)| *s == suffix) || id.is_empty() || id.starts_with('+') {
         return None;
     }
     id.parse().ok()
@@ -128,16 +77,7 @@ pub fn policy_id_of(name: &str) -> Option<u32> {
 /// A set of timeouts by OVS key, e.g. `udp_single=30`. Keys print sorted,
 /// as OVSDB keeps a map's keys.
 #[derive(
-    Clone,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
+    Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 #[serde(transparent)]
 pub struct TimeoutPolicy(pub BTreeMap<String, u32>);
@@ -151,9 +91,7 @@ impl TimeoutPolicy {
         let mut map = BTreeMap::new();
         for word in words {
             let (key, value) = word.split_once('=').ok_or_else(|| {
-                Error::Invalid(format!(
-                    "invalid timeout policy argument, {word} (expected KEY=SECONDS)"
-                ))
+                Error::Invalid(format!("invalid timeout policy argument, {word} (expected KEY=SECONDS)"))
             })?;
             check_key(key)?;
             let seconds: u32 = value.parse().map_err(|_| {
@@ -215,11 +153,7 @@ impl TimeoutPolicy {
 
     /// `key=value key=value`, keys sorted.
     pub fn to_words(&self) -> String {
-        self.0
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -244,14 +178,8 @@ mod tests {
 
     #[test]
     fn names_follow_ovs() {
-        assert_eq!(
-            object_name(1, L3Proto::IPV4, L4Proto::UDP).unwrap(),
-            "ovs_tp_1_udp4"
-        );
-        assert_eq!(
-            object_name(7, L3Proto::IPV6, L4Proto::ICMPV6).unwrap(),
-            "ovs_tp_7_icmpv6"
-        );
+        assert_eq!(object_name(1, L3Proto::IPV4, L4Proto::UDP).unwrap(), "ovs_tp_1_udp4");
+        assert_eq!(object_name(7, L3Proto::IPV6, L4Proto::ICMPV6).unwrap(), "ovs_tp_7_icmpv6");
         assert_eq!(
             object_name(MAX_POLICY_ID, L3Proto::IPV6, L4Proto::TCP).unwrap(),
             "ovs_tp_4294967294_tcp6"
@@ -265,21 +193,10 @@ mod tests {
 
     #[test]
     fn keys_map_to_kernel_attributes() {
-        let p = policy(&[
-            "tcp_retransmit=5",
-            "tcp_unack=6",
-            "udp_single=1",
-            "udp_multiple=2",
-            "icmp_first=3",
-        ]);
-        assert_eq!(
-            p.kernel_timeouts(L4Proto::TCP),
-            Timeouts::from([(10, 5), (11, 6)])
-        );
-        assert_eq!(
-            p.kernel_timeouts(L4Proto::UDP),
-            Timeouts::from([(1, 1), (2, 2)])
-        );
+        let p =
+            policy(&["tcp_retransmit=5", "tcp_unack=6", "udp_single=1", "udp_multiple=2", "icmp_first=3"]);
+        assert_eq!(p.kernel_timeouts(L4Proto::TCP), Timeouts::from([(10, 5), (11, 6)]));
+        assert_eq!(p.kernel_timeouts(L4Proto::UDP), Timeouts::from([(1, 1), (2, 2)]));
         assert_eq!(p.kernel_timeouts(L4Proto::ICMP), Timeouts::from([(1, 3)]));
         assert_eq!(p.kernel_timeouts(L4Proto::ICMPV6), Timeouts::from([(1, 3)]));
         let objs = p.kernel_objects(3);
@@ -316,9 +233,6 @@ mod tests {
         assert!(e(&["udp_first=-1"]).contains("not in the valid range 0 to 4294967295"));
         assert!(e(&["udp_first=4294967296"]).contains("not in the valid range"));
         assert!(e(&["udp_first"]).contains("invalid timeout policy argument, udp_first"));
-        assert_eq!(
-            policy(&["udp_first=4294967295"]).to_words(),
-            "udp_first=4294967295"
-        );
+        assert_eq!(policy(&["udp_first=4294967295"]).to_words(), "udp_first=4294967295");
     }
 }

@@ -14,8 +14,7 @@ use crate::config::Config;
 use crate::cttimeout::message::parse_defaults;
 use crate::cttimeout::object::{check_timeouts, format_timeouts};
 use crate::cttimeout::{
-    CtTimeoutClient, CtTimeoutObject, CtTimeoutRequest, L3Proto, L4Proto, NewMode, ObjectName,
-    Timeouts,
+    CtTimeoutClient, CtTimeoutObject, CtTimeoutRequest, L3Proto, L4Proto, NewMode, ObjectName, Timeouts,
 };
 use crate::error::{Error, Result};
 use crate::netlink::ParseError;
@@ -30,11 +29,7 @@ pub fn desired_objects(config: &Config, dp: &str) -> Desired {
     let Some(d) = config.datapaths.get(dp) else {
         return out;
     };
-    let ids: BTreeSet<u32> = d
-        .ct_zones
-        .values()
-        .filter_map(|z| z.timeout_policy)
-        .collect();
+    let ids: BTreeSet<u32> = d.ct_zones.values().filter_map(|z| z.timeout_policy).collect();
     for id in ids {
         if let Some(p) = config.timeout_policies.get(&id) {
             out.0.extend(p.timeouts.kernel_objects(id));
@@ -72,17 +67,8 @@ impl Action {
     pub fn describe(&self) -> String {
         match self {
             Action::Create(o) | Action::Replace(o) => {
-                let verb = if matches!(self, Action::Create(_)) {
-                    "create"
-                } else {
-                    "replace"
-                };
-                let mut words = vec![
-                    verb.to_owned(),
-                    o.name.to_string(),
-                    o.l3.to_string(),
-                    o.l4.to_string(),
-                ];
+                let verb = if matches!(self, Action::Create(_)) { "create" } else { "replace" };
+                let mut words = vec![verb.to_owned(), o.name.to_string(), o.l3.to_string(), o.l4.to_string()];
                 words.extend(format_timeouts(o.l4, &o.timeouts));
                 words.join(" ")
             }
@@ -107,12 +93,7 @@ pub type Defaults = BTreeMap<(L3Proto, L4Proto), Timeouts>;
 /// L3/L4 agree and every state has the policy's value or, for a state the
 /// policy leaves unset, the kernel's default (what a create or replace
 /// would give it).
-pub fn plan(
-    desired: &Desired,
-    current: &[CtTimeoutObject],
-    defaults: &Defaults,
-    max_seconds: u32,
-) -> Plan {
+pub fn plan(desired: &Desired, current: &[CtTimeoutObject], defaults: &Defaults, max_seconds: u32) -> Plan {
     let mut p = Plan::default();
     let current: BTreeMap<&str, &CtTimeoutObject> = current
         .iter()
@@ -149,10 +130,7 @@ pub fn plan(
 
 /// The values an object has once the kernel made it from `want`.
 fn expected(want: &CtTimeoutObject, defaults: &Defaults) -> Timeouts {
-    let mut t = defaults
-        .get(&(want.l3, want.l4))
-        .cloned()
-        .unwrap_or_default();
+    let mut t = defaults.get(&(want.l3, want.l4)).cloned().unwrap_or_default();
     t.extend(want.timeouts.iter().map(|(k, v)| (*k, *v)));
     t
 }
@@ -165,10 +143,8 @@ pub fn kernel_defaults(client: &mut CtTimeoutClient) -> Result<Defaults> {
         .collect();
     let mut out = Defaults::new();
     for ((l3, l4, _), replies) in KERNEL_PROTOCOLS.iter().zip(client.batch(&requests)?) {
-        let reply = replies?
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Parse(ParseError("no defaults".into())))?;
+        let reply =
+            replies?.into_iter().next().ok_or_else(|| Error::Parse(ParseError("no defaults".into())))?;
         out.insert((*l3, *l4), parse_defaults(&reply)?.2);
     }
     Ok(out)
@@ -213,26 +189,13 @@ pub fn sync(
         config.datapath(dp)?;
     }
     let desired = desired_objects(&config, dp);
-    let mut report = SyncReport {
-        datapath: dp.to_owned(),
-        dry_run,
-        ..Default::default()
-    };
+    let mut report = SyncReport { datapath: dp.to_owned(), dry_run, ..Default::default() };
     if let Some(d) = config.datapaths.get(dp) {
-        let ids: BTreeSet<u32> = d
-            .ct_zones
-            .values()
-            .filter_map(|z| z.timeout_policy)
-            .collect();
+        let ids: BTreeSet<u32> = d.ct_zones.values().filter_map(|z| z.timeout_policy).collect();
         let mut keys = BTreeSet::new();
         for id in ids {
             if let Some(p) = config.timeout_policies.get(&id) {
-                keys.extend(
-                    p.timeouts
-                        .userspace_only_keys()
-                        .into_iter()
-                        .map(str::to_owned),
-                );
+                keys.extend(p.timeouts.userspace_only_keys().into_iter().map(str::to_owned));
             }
         }
         report.ignored_keys = keys.into_iter().collect();
@@ -241,11 +204,7 @@ pub fn sync(
     let defaults = kernel_defaults(client)?;
     let plan = plan(&desired, &current, &defaults, client.max_seconds());
     report.unchanged = plan.unchanged;
-    report.failed = plan
-        .refused
-        .iter()
-        .map(|(n, e)| (n.clone(), e.to_string()))
-        .collect();
+    report.failed = plan.refused.iter().map(|(n, e)| (n.clone(), e.to_string())).collect();
     report.plan = plan.actions.iter().map(Action::describe).collect();
     if dry_run {
         return Ok(report);
@@ -255,13 +214,10 @@ pub fn sync(
         .actions
         .iter()
         .map(|a| match a {
-            Action::Create(o) | Action::Replace(o) => CtTimeoutRequest::New {
-                object: o.clone(),
-                mode: NewMode::CreateOrReplace,
-            },
-            Action::Delete(n) => CtTimeoutRequest::Delete {
-                name: Some(n.clone()),
-            },
+            Action::Create(o) | Action::Replace(o) => {
+                CtTimeoutRequest::New { object: o.clone(), mode: NewMode::CreateOrReplace }
+            }
+            Action::Delete(n) => CtTimeoutRequest::Delete { name: Some(n.clone()) },
         })
         .collect();
     let results = client.batch(&requests)?;
@@ -286,10 +242,8 @@ pub fn sync(
     let seen_retired = config.retired_policy_ids.clone();
     store.update(|c| {
         let policies: BTreeSet<u32> = c.timeout_policies.keys().copied().collect();
-        c.retired_policy_ids
-            .retain(|id| !seen_retired.contains(id) || pending_ids.contains(id));
-        c.retired_policy_ids
-            .extend(pending_ids.iter().filter(|id| !policies.contains(id)));
+        c.retired_policy_ids.retain(|id| !seen_retired.contains(id) || pending_ids.contains(id));
+        c.retired_policy_ids.extend(pending_ids.iter().filter(|id| !policies.contains(id)));
         Ok(())
     })?;
     Ok(report)
@@ -302,17 +256,13 @@ mod tests {
 
     /// Kernel-like defaults: state 9 is 120 for every pair.
     fn defaults() -> Defaults {
-        KERNEL_PROTOCOLS
-            .iter()
-            .map(|(l3, l4, _)| ((*l3, *l4), Timeouts::from([(9, 120)])))
-            .collect()
+        KERNEL_PROTOCOLS.iter().map(|(l3, l4, _)| ((*l3, *l4), Timeouts::from([(9, 120)]))).collect()
     }
 
     fn config_with(words: &[&str]) -> Config {
         let mut c = Config::default();
         c.add_dp("system", false).unwrap();
-        let p =
-            TimeoutPolicy::parse(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>()).unwrap();
+        let p = TimeoutPolicy::parse(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>()).unwrap();
         c.add_zone_tp("system", 5, p, false).unwrap();
         c
     }
@@ -344,37 +294,16 @@ mod tests {
         let c = config_with(&["udp_single=1"]);
         let desired = desired_objects(&c, "system");
         let mut kernel: Vec<_> = desired.0.iter().map(kernel_has).collect();
-        let udp4 = kernel
-            .iter_mut()
-            .find(|o| o.name.as_str() == "ovs_tp_1_udp4")
-            .unwrap();
+        let udp4 = kernel.iter_mut().find(|o| o.name.as_str() == "ovs_tp_1_udp4").unwrap();
         udp4.timeouts.insert(1, 30);
+        kernel.push(CtTimeoutObject::new("web", L3Proto::IPV4, L4Proto::UDP, Default::default()).unwrap());
         kernel.push(
-            CtTimeoutObject::new("web", L3Proto::IPV4, L4Proto::UDP, Default::default()).unwrap(),
+            CtTimeoutObject::new("ovs_tp_9_tcp4", L3Proto::IPV4, L4Proto::TCP, Default::default()).unwrap(),
         );
-        kernel.push(
-            CtTimeoutObject::new(
-                "ovs_tp_9_tcp4",
-                L3Proto::IPV4,
-                L4Proto::TCP,
-                Default::default(),
-            )
-            .unwrap(),
-        );
-        let mut wrong = CtTimeoutObject::new(
-            "ovs_tp_1_tcp6",
-            L3Proto::IPV4,
-            L4Proto::UDP,
-            Default::default(),
-        )
-        .unwrap();
+        let mut wrong =
+            CtTimeoutObject::new("ovs_tp_1_tcp6", L3Proto::IPV4, L4Proto::UDP, Default::default()).unwrap();
         // A state left at a value other than the default is a difference too.
-        kernel
-            .iter_mut()
-            .find(|o| o.name.as_str() == "ovs_tp_1_icmp4")
-            .unwrap()
-            .timeouts
-            .insert(9, 7);
+        kernel.iter_mut().find(|o| o.name.as_str() == "ovs_tp_1_icmp4").unwrap().timeouts.insert(9, 7);
         wrong.use_count = Some(1);
         kernel.retain(|o| o.name.as_str() != "ovs_tp_1_tcp6");
         kernel.push(wrong);
@@ -396,12 +325,7 @@ mod tests {
     #[test]
     fn values_the_kernel_would_wrap_are_refused() {
         let c = config_with(&["udp_single=4294967295"]);
-        let p = plan(
-            &desired_objects(&c, "system"),
-            &[],
-            &defaults(),
-            u32::MAX / 1000,
-        );
+        let p = plan(&desired_objects(&c, "system"), &[], &defaults(), u32::MAX / 1000);
         assert_eq!(p.refused.len(), 2, "udp4 and udp6");
         assert_eq!(p.actions.len(), 4);
     }

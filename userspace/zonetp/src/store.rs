@@ -36,10 +36,7 @@ impl Lock {
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::Store(format!(
-                    "cannot lock {}: {err}",
-                    path.display()
-                )));
+                return Err(Error::Store(format!("cannot lock {}: {err}", path.display())));
             }
         }
     }
@@ -50,11 +47,7 @@ impl Store {
     pub fn locate(explicit: Option<&Path>) -> Self {
         let path = explicit
             .map(Path::to_path_buf)
-            .or_else(|| {
-                std::env::var_os(PATH_ENV)
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
+            .or_else(|| std::env::var_os(PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH));
         Self { path }
     }
@@ -76,11 +69,8 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => return Err(self.unreadable(e.to_string())),
         };
-        let config: Config =
-            serde_json::from_str(&text).map_err(|e| self.unreadable(e.to_string()))?;
-        config
-            .validate()
-            .map_err(|e| self.unreadable(e.to_string()))?;
+        let config: Config = serde_json::from_str(&text).map_err(|e| self.unreadable(e.to_string()))?;
+        config.validate().map_err(|e| self.unreadable(e.to_string()))?;
         Ok(config)
     }
 
@@ -110,20 +100,15 @@ impl Store {
     }
 
     fn write(&self, config: &Config) -> Result<()> {
-        let fail = |what: &str, e: io::Error| {
-            Error::Store(format!("cannot {what} {}: {e}", self.path.display()))
-        };
+        let fail =
+            |what: &str, e: io::Error| Error::Store(format!("cannot {what} {}: {e}", self.path.display()));
         let mut text = serde_json::to_string_pretty(config).expect("configuration serializes");
         text.push('\n');
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(format!(".tmp.{}", std::process::id()));
         let tmp = PathBuf::from(tmp);
         let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
+            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             fs::rename(&tmp, &self.path)
@@ -132,14 +117,8 @@ impl Store {
             let _ = fs::remove_file(&tmp);
             return Err(fail("write", e));
         }
-        let dir = self
-            .path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| fail("sync the directory of", e))
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| fail("sync the directory of", e))
     }
 }
 
@@ -170,12 +149,7 @@ mod tests {
         let s = temp_store("garbage");
         s.update(|c| c.add_dp("system", false)).unwrap();
         let good = fs::read_to_string(s.path()).unwrap();
-        for bad in [
-            &good[..good.len() / 2],
-            "",
-            "\u{0}\u{1}binary",
-            "{\"schema_version\": 99}",
-        ] {
+        for bad in [&good[..good.len() / 2], "", "\u{0}\u{1}binary", "{\"schema_version\": 99}"] {
             fs::write(s.path(), bad).unwrap();
             let e = s.read().unwrap_err().to_string();
             assert!(e.starts_with("cannot read zonetp database"), "{e}");

@@ -23,23 +23,14 @@ pub fn flow_protocols(key: &FlowKey) -> Option<(L3Proto, L4Proto)> {
 
 /// Fills the timeout of every committing ct action that has none, from the
 /// zone configuration of datapath `dp`.
-pub fn fill_timeouts(
-    config: &Config,
-    dp: &str,
-    key: &FlowKey,
-    actions: &mut [Action],
-) -> Result<()> {
+pub fn fill_timeouts(config: &Config, dp: &str, key: &FlowKey, actions: &mut [Action]) -> Result<()> {
     for action in actions.iter_mut() {
         let Action::Ct(ct) = action else { continue };
         if !(ct.commit || ct.force_commit) || ct.timeout.is_some() {
             continue;
         }
         let d = config.datapath(dp)?;
-        let has_policy = |z: u16| {
-            d.ct_zones
-                .get(&z)
-                .is_some_and(|r| r.timeout_policy.is_some())
-        };
+        let has_policy = |z: u16| d.ct_zones.get(&z).is_some_and(|r| r.timeout_policy.is_some());
         if !has_policy(ct.zone) && !has_policy(0) {
             continue; // kernel defaults
         }
@@ -60,11 +51,7 @@ pub fn fill_timeouts(
 
 /// Refuses a flow whose ct actions name a timeout object the kernel does
 /// not have, or has for another L3/L4 than the flow's.
-pub fn check_timeouts(
-    client: &mut CtTimeoutClient,
-    key: &FlowKey,
-    actions: &[Action],
-) -> Result<()> {
+pub fn check_timeouts(client: &mut CtTimeoutClient, key: &FlowKey, actions: &[Action]) -> Result<()> {
     for action in actions {
         let Action::Ct(ct) = action else { continue };
         let Some(name) = &ct.timeout else { continue };
@@ -100,13 +87,7 @@ mod tests {
     fn config() -> Config {
         let mut c = Config::default();
         c.add_dp("system", false).unwrap();
-        c.add_zone_tp(
-            "system",
-            5,
-            TimeoutPolicy::parse(&["udp_single=1".into()]).unwrap(),
-            false,
-        )
-        .unwrap();
+        c.add_zone_tp("system", 5, TimeoutPolicy::parse(&["udp_single=1".into()]).unwrap(), false).unwrap();
         c
     }
 
@@ -125,16 +106,8 @@ mod tests {
             xlate(&c, udp, "ct(commit,zone=5),2").unwrap(),
             "ct(commit,zone=5,timeout=ovs_tp_1_udp4),2"
         );
-        assert_eq!(
-            xlate(&c, udp, "ct(zone=5),2").unwrap(),
-            "ct(zone=5),2",
-            "no commit, no timeout"
-        );
-        assert_eq!(
-            xlate(&c, udp, "ct(commit,zone=6),2").unwrap(),
-            "ct(commit,zone=6),2",
-            "no policy"
-        );
+        assert_eq!(xlate(&c, udp, "ct(zone=5),2").unwrap(), "ct(zone=5),2", "no commit, no timeout");
+        assert_eq!(xlate(&c, udp, "ct(commit,zone=6),2").unwrap(), "ct(commit,zone=6),2", "no policy");
         assert_eq!(
             xlate(&c, "eth_type(0x86dd),ipv6(proto=58)", "ct(commit,zone=5)").unwrap(),
             "ct(commit,zone=5,timeout=ovs_tp_1_icmpv6)"
@@ -157,21 +130,9 @@ mod tests {
     #[test]
     fn zone_zero_applies_to_other_zones() {
         let mut c = config();
-        c.add_zone_tp(
-            "system",
-            0,
-            TimeoutPolicy::parse(&["udp_single=3".into()]).unwrap(),
-            false,
-        )
-        .unwrap();
+        c.add_zone_tp("system", 0, TimeoutPolicy::parse(&["udp_single=3".into()]).unwrap(), false).unwrap();
         let udp = "eth_type(0x0800),ipv4(proto=17)";
-        assert_eq!(
-            xlate(&c, udp, "ct(commit,zone=9)").unwrap(),
-            "ct(commit,zone=9,timeout=ovs_tp_2_udp4)"
-        );
-        assert_eq!(
-            xlate(&c, udp, "ct(commit)").unwrap(),
-            "ct(commit,timeout=ovs_tp_2_udp4)"
-        );
+        assert_eq!(xlate(&c, udp, "ct(commit,zone=9)").unwrap(), "ct(commit,zone=9,timeout=ovs_tp_2_udp4)");
+        assert_eq!(xlate(&c, udp, "ct(commit)").unwrap(), "ct(commit,timeout=ovs_tp_2_udp4)");
     }
 }

@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 
 use zonetp::cttimeout::message::parse_object;
-use zonetp::cttimeout::{
-    CtTimeoutObject, CtTimeoutRequest, L3Proto, L4Proto, NewMode, ObjectName, Timeouts,
-};
+use zonetp::cttimeout::{CtTimeoutObject, CtTimeoutRequest, L3Proto, L4Proto, NewMode, ObjectName, Timeouts};
 
 const SEQ: u32 = 0x0102_0304;
 const GOLDEN: &str = include_str!("../../../tests/golden/cttimeout.golden");
@@ -19,10 +17,8 @@ fn golden() -> HashMap<&'static str, Vec<u8>> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let (name, hex) = l.split_once(' ').expect("case hex");
-            let bytes = (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-                .collect();
+            let bytes =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
             (name, bytes)
         })
         .collect()
@@ -42,102 +38,30 @@ fn cases() -> Vec<(&'static str, CtTimeoutRequest)> {
     let tcp_all: Vec<(u16, u32)> = (0..11).map(|i| (i + 1, 100 + i as u32)).collect();
     let udp_both: Timeouts = [(1, 10), (2, 20)].into();
     vec![
-        (
-            "new_ovs_udp4",
-            new(
-                obj("ovs_tp_1_udp4", L3::IPV4, 17, &[(1, 30)]),
-                CreateOrReplace,
-            ),
-        ),
-        (
-            "new_udp4_both",
-            new(obj("t1", L3::IPV4, 17, &[(1, 10), (2, 20)]), Create),
-        ),
-        (
-            "new_tcp6_all",
-            new(obj("ovs_tp_4294967294_tcp6", L3::IPV6, 6, &tcp_all), Create),
-        ),
-        (
-            "replace_tcp4_est",
-            new(obj("web", L3::IPV4, 6, &[(3, 432000)]), Replace),
-        ),
-        (
-            "new_icmp4",
-            new(
-                obj("ovs_tp_7_icmp4", L3::IPV4, 1, &[(1, 1)]),
-                CreateOrReplace,
-            ),
-        ),
-        (
-            "new_icmpv6",
-            new(
-                obj("ovs_tp_7_icmpv6", L3::IPV6, 58, &[(1, 7)]),
-                CreateOrReplace,
-            ),
-        ),
-        (
-            "new_gre4",
-            new(obj("gre", L3::IPV4, 47, &[(1, 30), (2, 180)]), Create),
-        ),
-        (
-            "new_sctp4",
-            new(
-                obj("sctp", L3::IPV4, 132, &[(1, 10), (4, 4000), (7, 3)]),
-                Create,
-            ),
-        ),
-        (
-            "new_dccp6",
-            new(obj("dccp", L3::IPV6, 33, &[(4, 1000)]), Create),
-        ),
-        (
-            "new_udplite4",
-            new(obj("lite", L3::IPV4, 136, &[(2, 99)]), Create),
-        ),
-        (
-            "new_generic4",
-            new(obj("gen", L3::IPV4, 255, &[(1, 600)]), Create),
-        ),
-        (
-            "new_udp4_big",
-            new(obj("big", L3::IPV4, 17, &[(2, 4294967)]), Create),
-        ),
-        (
-            "get_one",
-            CtTimeoutRequest::Get {
-                name: ObjectName::new("ovs_tp_1_udp4").unwrap(),
-            },
-        ),
+        ("new_ovs_udp4", new(obj("ovs_tp_1_udp4", L3::IPV4, 17, &[(1, 30)]), CreateOrReplace)),
+        ("new_udp4_both", new(obj("t1", L3::IPV4, 17, &[(1, 10), (2, 20)]), Create)),
+        ("new_tcp6_all", new(obj("ovs_tp_4294967294_tcp6", L3::IPV6, 6, &tcp_all), Create)),
+        ("replace_tcp4_est", new(obj("web", L3::IPV4, 6, &[(3, 432000)]), Replace)),
+        ("new_icmp4", new(obj("ovs_tp_7_icmp4", L3::IPV4, 1, &[(1, 1)]), CreateOrReplace)),
+        ("new_icmpv6", new(obj("ovs_tp_7_icmpv6", L3::IPV6, 58, &[(1, 7)]), CreateOrReplace)),
+        ("new_gre4", new(obj("gre", L3::IPV4, 47, &[(1, 30), (2, 180)]), Create)),
+        ("new_sctp4", new(obj("sctp", L3::IPV4, 132, &[(1, 10), (4, 4000), (7, 3)]), Create)),
+        ("new_dccp6", new(obj("dccp", L3::IPV6, 33, &[(4, 1000)]), Create)),
+        ("new_udplite4", new(obj("lite", L3::IPV4, 136, &[(2, 99)]), Create)),
+        ("new_generic4", new(obj("gen", L3::IPV4, 255, &[(1, 600)]), Create)),
+        ("new_udp4_big", new(obj("big", L3::IPV4, 17, &[(2, 4294967)]), Create)),
+        ("get_one", CtTimeoutRequest::Get { name: ObjectName::new("ovs_tp_1_udp4").unwrap() }),
         ("dump", CtTimeoutRequest::Dump),
-        (
-            "delete_one",
-            CtTimeoutRequest::Delete {
-                name: Some(ObjectName::new("ovs_tp_1_udp4").unwrap()),
-            },
-        ),
+        ("delete_one", CtTimeoutRequest::Delete { name: Some(ObjectName::new("ovs_tp_1_udp4").unwrap()) }),
         ("delete_unused", CtTimeoutRequest::Delete { name: None }),
-        (
-            "default_get_udp4",
-            CtTimeoutRequest::DefaultGet {
-                l3: L3::IPV4,
-                l4: L4Proto::UDP,
-            },
-        ),
+        ("default_get_udp4", CtTimeoutRequest::DefaultGet { l3: L3::IPV4, l4: L4Proto::UDP }),
         (
             "default_set_udp4",
-            CtTimeoutRequest::DefaultSet {
-                l3: L3::IPV4,
-                l4: L4Proto::UDP,
-                timeouts: udp_both,
-            },
+            CtTimeoutRequest::DefaultSet { l3: L3::IPV4, l4: L4Proto::UDP, timeouts: udp_both },
         ),
         (
             "default_set_tcp6_est",
-            CtTimeoutRequest::DefaultSet {
-                l3: L3::IPV6,
-                l4: L4Proto::TCP,
-                timeouts: [(3, 432000)].into(),
-            },
+            CtTimeoutRequest::DefaultSet { l3: L3::IPV6, l4: L4Proto::TCP, timeouts: [(3, 432000)].into() },
         ),
     ]
 }
@@ -152,9 +76,7 @@ fn emitted_bytes_equal_libnetfilter_cttimeout() {
     let cases = cases();
     assert_eq!(cases.len(), golden.len(), "every golden case is covered");
     for (name, req) in cases {
-        let want = golden
-            .get(name)
-            .unwrap_or_else(|| panic!("no golden case {name}"));
+        let want = golden.get(name).unwrap_or_else(|| panic!("no golden case {name}"));
         assert_eq!(hex(&req.emit(SEQ)), hex(want), "case {name}");
     }
 }
@@ -163,8 +85,7 @@ fn emitted_bytes_equal_libnetfilter_cttimeout() {
 fn golden_bytes_parse_back_to_the_request() {
     let golden = golden();
     for (name, req) in cases() {
-        let parsed =
-            CtTimeoutRequest::parse(&golden[name]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let parsed = CtTimeoutRequest::parse(&golden[name]).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(parsed, req, "case {name}");
     }
 }
@@ -211,8 +132,5 @@ fn truncated_and_garbage_replies_are_errors() {
     }
     let mut wrong_subsys = good.clone();
     wrong_subsys[5] = 1;
-    assert!(parse_object(&wrong_subsys)
-        .unwrap_err()
-        .to_string()
-        .contains("not cttimeout"));
+    assert!(parse_object(&wrong_subsys).unwrap_err().to_string().contains("not cttimeout"));
 }

@@ -6,12 +6,7 @@
 use zonetp::ovs::datapath::{Families, FlowInfo, OvsRequest};
 use zonetp::ovs::{Action, FlowKey};
 
-const F: Families = Families {
-    datapath: 0x1c,
-    vport: 0x1d,
-    flow: 0x1e,
-    packet: 0x1f,
-};
+const F: Families = Families { datapath: 0x1c, vport: 0x1d, flow: 0x1e, packet: 0x1f };
 
 fn hdr(len: u32, family: u16, flags: u16, cmd: u8, version: u8, ifindex: i32) -> Vec<u8> {
     let mut v = Vec::new();
@@ -28,7 +23,7 @@ fn attr(kind: u16, payload: &[u8]) -> Vec<u8> {
     let mut v = ((4 + payload.len()) as u16).to_le_bytes().to_vec();
     v.extend_from_slice(&kind.to_le_bytes());
     v.extend_from_slice(payload);
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
     v
@@ -46,10 +41,7 @@ fn msg(h: Vec<u8>, attrs: &[Vec<u8>]) -> Vec<u8> {
 
 #[test]
 fn datapath_new() {
-    let got = OvsRequest::DpNew {
-        name: "ovs-system".into(),
-    }
-    .emit(&F);
+    let got = OvsRequest::DpNew { name: "ovs-system".into() }.emit(&F);
     let want = msg(
         // REQUEST|ACK|EXCL|CREATE, OVS_DP_CMD_NEW, OVS_DATAPATH_VERSION 2
         hdr(0, 0x1c, 0x0605, 1, 2, 0),
@@ -64,12 +56,7 @@ fn datapath_new() {
 
 #[test]
 fn vport_new_netdev() {
-    let got = OvsRequest::VportNew {
-        dp_ifindex: 7,
-        name: "veth0".into(),
-        port_no: Some(1),
-    }
-    .emit(&F);
+    let got = OvsRequest::VportNew { dp_ifindex: 7, name: "veth0".into(), port_no: Some(1) }.emit(&F);
     let want = msg(
         hdr(0, 0x1d, 0x0605, 1, 1, 7),
         &[
@@ -86,12 +73,7 @@ fn vport_new_netdev() {
 fn flow_new_with_ct_timeout() {
     let key = FlowKey::parse("in_port(1),eth_type(0x0800),ipv4(proto=17)").unwrap();
     let actions = Action::parse_list("ct(commit,zone=5,timeout=ovs_tp_1_udp4),2").unwrap();
-    let got = OvsRequest::FlowNew {
-        dp_ifindex: 7,
-        key,
-        actions,
-    }
-    .emit(&F);
+    let got = OvsRequest::FlowNew { dp_ifindex: 7, key, actions }.emit(&F);
     let ipv4_key = [0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0];
     let ipv4_mask = [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0];
     let keys = [
@@ -126,16 +108,9 @@ fn flow_new_with_ct_timeout() {
 
 #[test]
 fn flow_dump_and_delete_all() {
+    assert_eq!(OvsRequest::FlowDump { dp_ifindex: 7 }.emit(&F), msg(hdr(0, 0x1e, 0x0301, 3, 1, 7), &[]));
     assert_eq!(
-        OvsRequest::FlowDump { dp_ifindex: 7 }.emit(&F),
-        msg(hdr(0, 0x1e, 0x0301, 3, 1, 7), &[])
-    );
-    assert_eq!(
-        OvsRequest::FlowDel {
-            dp_ifindex: 7,
-            key: None
-        }
-        .emit(&F),
+        OvsRequest::FlowDel { dp_ifindex: 7, key: None }.emit(&F),
         msg(hdr(0, 0x1e, 0x0005, 2, 1, 7), &[])
     );
 }
@@ -143,29 +118,14 @@ fn flow_dump_and_delete_all() {
 #[test]
 fn a_kernel_flow_dump_reply_parses() {
     // As the kernel sends it: KEY (every attribute), MASK, STATS, ACTIONS.
-    let keys = [
-        attr(20, &0u32.to_le_bytes()),
-        attr(3, &2u32.to_le_bytes()),
-        attr(6, &[0x08, 0x00]),
-    ]
-    .concat();
-    let masks = [
-        attr(20, &[0xff; 4]),
-        attr(3, &[0xff; 4]),
-        attr(6, &[0xff, 0xff]),
-    ]
-    .concat();
+    let keys = [attr(20, &0u32.to_le_bytes()), attr(3, &2u32.to_le_bytes()), attr(6, &[0x08, 0x00])].concat();
+    let masks = [attr(20, &[0xff; 4]), attr(3, &[0xff; 4]), attr(6, &[0xff, 0xff])].concat();
     let stats = [3u64.to_le_bytes(), 252u64.to_le_bytes()].concat();
     let ct = attr(2, &5u16.to_le_bytes());
     let actions = [attr(12, &ct), attr(1, &1u32.to_le_bytes())].concat();
     let reply = msg(
         hdr(0, 0x1e, 0x0002, 1, 1, 7),
-        &[
-            attr(1, &keys),
-            attr(7, &masks),
-            attr(3, &stats),
-            attr(2, &actions),
-        ],
+        &[attr(1, &keys), attr(7, &masks), attr(3, &stats), attr(2, &actions)],
     );
     let f = FlowInfo::parse(&reply).unwrap();
     assert_eq!(f.key.format(), "in_port(2),eth_type(0x0800),recirc_id(0)");

@@ -31,13 +31,8 @@ pub struct Run {
 }
 
 fn run(mut cmd: Command) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let Output { status, stdout, stderr } =
+        cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     Run {
         status: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -61,11 +56,7 @@ pub fn zonetp_ok(args: &[&str]) -> String {
 /// Runs zonetp and insists on exit status 1 with one error line.
 pub fn zonetp_err(args: &[&str]) -> String {
     let r = zonetp(args);
-    assert_eq!(
-        r.status, 1,
-        "zonetp {args:?} should fail with 1, got {}: {}{}",
-        r.status, r.stdout, r.stderr
-    );
+    assert_eq!(r.status, 1, "zonetp {args:?} should fail with 1, got {}: {}{}", r.status, r.stdout, r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "one error line: {}", r.stderr);
     assert!(r.stderr.starts_with("zonetp: "), "{}", r.stderr);
     r.stderr
@@ -79,11 +70,7 @@ pub fn tool(program: &str, args: &[&str]) -> Run {
 
 pub fn tool_ok(program: &str, args: &[&str]) -> String {
     let r = tool(program, args);
-    assert_eq!(
-        r.status, 0,
-        "{program} {args:?} failed: {}{}",
-        r.stdout, r.stderr
-    );
+    assert_eq!(r.status, 0, "{program} {args:?} failed: {}{}", r.stdout, r.stderr);
     r.stdout
 }
 
@@ -110,4 +97,10 @@ pub fn nfct_get(name: &str) -> (u32, u32, Vec<(String, u32)>) {
         }
     }
     (l3, l4, states)
+}
+
+/// Makes timeout object `name` in use: an iptables rule in the raw table
+/// attaches it to UDP connections (`-j CT --timeout NAME`).
+pub fn iptables_ct_rule(name: &str) {
+    tool_ok("iptables", &["-t", "raw", "-A", "PREROUTING", "-p", "udp", "-j", "CT", "--timeout", name]);
 }

@@ -15,10 +15,7 @@ pub struct CtTimeoutClient {
 
 impl CtTimeoutClient {
     pub fn open() -> Result<Self> {
-        Ok(Self {
-            sock: NetlinkSocket::open(NETLINK_NETFILTER)?,
-            max_seconds: max_timeout_seconds(),
-        })
+        Ok(Self { sock: NetlinkSocket::open(NETLINK_NETFILTER)?, max_seconds: max_timeout_seconds() })
     }
 
     /// The largest timeout this kernel stores without wrapping.
@@ -46,36 +43,20 @@ impl CtTimeoutClient {
         for r in requests {
             self.validate(r)?;
         }
-        let outcomes = self
-            .sock
-            .transact(requests.iter().map(|r| r.emit(0)).collect())?;
-        Ok(requests
-            .iter()
-            .zip(outcomes)
-            .map(|(req, out)| into_result(req, out))
-            .collect())
+        let outcomes = self.sock.transact(requests.iter().map(|r| r.emit(0)).collect())?;
+        Ok(requests.iter().zip(outcomes).map(|(req, out)| into_result(req, out)).collect())
     }
 
     fn one(&mut self, request: CtTimeoutRequest) -> Result<Vec<Vec<u8>>> {
-        self.batch(std::slice::from_ref(&request))?
-            .pop()
-            .expect("one outcome per request")
+        self.batch(std::slice::from_ref(&request))?.pop().expect("one outcome per request")
     }
 
     pub fn create(&mut self, object: &CtTimeoutObject) -> Result<()> {
-        self.one(CtTimeoutRequest::New {
-            object: object.clone(),
-            mode: NewMode::Create,
-        })
-        .map(drop)
+        self.one(CtTimeoutRequest::New { object: object.clone(), mode: NewMode::Create }).map(drop)
     }
 
     pub fn replace(&mut self, object: &CtTimeoutObject) -> Result<()> {
-        self.one(CtTimeoutRequest::New {
-            object: object.clone(),
-            mode: NewMode::Replace,
-        })
-        .map(drop)
+        self.one(CtTimeoutRequest::New { object: object.clone(), mode: NewMode::Replace }).map(drop)
     }
 
     pub fn get(&mut self, name: &ObjectName) -> Result<CtTimeoutObject> {
@@ -91,17 +72,11 @@ impl CtTimeoutClient {
 
     pub fn list(&mut self) -> Result<Vec<CtTimeoutObject>> {
         let replies = self.one(CtTimeoutRequest::Dump)?;
-        replies
-            .iter()
-            .map(|r| parse_object(r).map_err(Error::from))
-            .collect()
+        replies.iter().map(|r| parse_object(r).map_err(Error::from)).collect()
     }
 
     pub fn delete(&mut self, name: &ObjectName) -> Result<()> {
-        self.one(CtTimeoutRequest::Delete {
-            name: Some(name.clone()),
-        })
-        .map(drop)
+        self.one(CtTimeoutRequest::Delete { name: Some(name.clone()) }).map(drop)
     }
 
     /// `DELETE` without a name: the kernel drops every object it can.
@@ -111,19 +86,13 @@ impl CtTimeoutClient {
 
     pub fn default_get(&mut self, l3: L3Proto, l4: L4Proto) -> Result<Timeouts> {
         let replies = self.one(CtTimeoutRequest::DefaultGet { l3, l4 })?;
-        let first = replies
-            .first()
-            .ok_or_else(|| Error::Parse(crate::netlink::ParseError("no reply".into())))?;
+        let first =
+            replies.first().ok_or_else(|| Error::Parse(crate::netlink::ParseError("no reply".into())))?;
         Ok(parse_defaults(first)?.2)
     }
 
     pub fn default_set(&mut self, l3: L3Proto, l4: L4Proto, timeouts: &Timeouts) -> Result<()> {
-        self.one(CtTimeoutRequest::DefaultSet {
-            l3,
-            l4,
-            timeouts: timeouts.clone(),
-        })
-        .map(drop)
+        self.one(CtTimeoutRequest::DefaultSet { l3, l4, timeouts: timeouts.clone() }).map(drop)
     }
 }
 
@@ -132,12 +101,7 @@ fn into_result(req: &CtTimeoutRequest, out: Outcome) -> Result<Vec<Vec<u8>>> {
         Ok(()) => Ok(out.replies),
         Err(e) => {
             let (op, what) = describe(req);
-            Err(Error::Kernel {
-                op,
-                what,
-                errno: e.errno,
-                text: e.text,
-            })
+            Err(Error::Kernel { op, what, errno: e.errno, text: e.text })
         }
     }
 }
@@ -145,18 +109,12 @@ fn into_result(req: &CtTimeoutRequest, out: Outcome) -> Result<Vec<Vec<u8>>> {
 fn describe(req: &CtTimeoutRequest) -> (Op, String) {
     match req {
         CtTimeoutRequest::New { object, mode } => (
-            if *mode == NewMode::Create {
-                Op::Create
-            } else {
-                Op::Replace
-            },
+            if *mode == NewMode::Create { Op::Create } else { Op::Replace },
             format!("timeout \"{}\" ({} {})", object.name, object.l3, object.l4),
         ),
         CtTimeoutRequest::Get { name } => (Op::Get, format!("timeout \"{name}\"")),
         CtTimeoutRequest::Dump => (Op::List, "timeouts".into()),
-        CtTimeoutRequest::Delete { name: Some(name) } => {
-            (Op::Delete, format!("timeout \"{name}\""))
-        }
+        CtTimeoutRequest::Delete { name: Some(name) } => (Op::Delete, format!("timeout \"{name}\"")),
         CtTimeoutRequest::Delete { name: None } => (Op::Delete, "all timeouts".into()),
         CtTimeoutRequest::DefaultGet { l3, l4 } => (Op::DefaultGet, format!("{l3} {l4}")),
         CtTimeoutRequest::DefaultSet { l3, l4, .. } => (Op::DefaultSet, format!("{l3} {l4}")),

@@ -99,14 +99,7 @@ impl CtTimeoutRequest {
     /// L4PROTO, then DATA (flagged nested) with the set states ascending.
     pub fn emit(&self, seq: u32) -> Vec<u8> {
         let mut msg = MessageBuilder::new(msg_type(self.command()), self.flags(), seq);
-        msg.header(
-            &NfGenMsg {
-                family: libc::AF_UNSPEC as u8,
-                version: NFNETLINK_V0,
-                res_id: 0,
-            }
-            .bytes(),
-        );
+        msg.header(&NfGenMsg { family: libc::AF_UNSPEC as u8, version: NFNETLINK_V0, res_id: 0 }.bytes());
         let mut w = AttrWriter::new(msg.buf());
         match self {
             Self::New { object, .. } => {
@@ -132,12 +125,7 @@ impl CtTimeoutRequest {
         let (header, body) = split(buf)?;
         let cmd = check_type(&header)?;
         let fields = Fields::parse(body)?;
-        let need_name = || {
-            fields
-                .name
-                .clone()
-                .ok_or_else(|| ParseError("missing CTA_TIMEOUT_NAME".into()))
-        };
+        let need_name = || fields.name.clone().ok_or_else(|| ParseError("missing CTA_TIMEOUT_NAME".into()));
         let need_protos = || match (fields.l3, fields.l4) {
             (Some(l3), Some(l4)) => Ok((l3, l4)),
             _ => Err(ParseError("missing CTA_TIMEOUT_L3PROTO or L4PROTO".into())),
@@ -153,19 +141,14 @@ impl CtTimeoutRequest {
                 };
                 let (l3, l4) = need_protos()?;
                 let name = ObjectName::new(&need_name()?).map_err(|e| ParseError(e.to_string()))?;
-                let object = CtTimeoutObject {
-                    name,
-                    l3,
-                    l4,
-                    timeouts: fields.timeouts,
-                    use_count: fields.use_count,
-                };
+                let object =
+                    CtTimeoutObject { name, l3, l4, timeouts: fields.timeouts, use_count: fields.use_count };
                 Self::New { object, mode }
             }
             IPCTNL_MSG_TIMEOUT_GET if header.flags & NLM_F_DUMP == NLM_F_DUMP => Self::Dump,
-            IPCTNL_MSG_TIMEOUT_GET => Self::Get {
-                name: ObjectName::new(&need_name()?).map_err(|e| ParseError(e.to_string()))?,
-            },
+            IPCTNL_MSG_TIMEOUT_GET => {
+                Self::Get { name: ObjectName::new(&need_name()?).map_err(|e| ParseError(e.to_string()))? }
+            }
             IPCTNL_MSG_TIMEOUT_DELETE => Self::Delete {
                 name: fields
                     .name
@@ -180,11 +163,7 @@ impl CtTimeoutRequest {
             }
             IPCTNL_MSG_TIMEOUT_DEFAULT_SET => {
                 let (l3, l4) = need_protos()?;
-                Self::DefaultSet {
-                    l3,
-                    l4,
-                    timeouts: fields.timeouts,
-                }
+                Self::DefaultSet { l3, l4, timeouts: fields.timeouts }
             }
             other => return Err(ParseError(format!("unknown cttimeout command {other}"))),
         })
@@ -205,9 +184,7 @@ fn split(buf: &[u8]) -> Result<(NlMsgHeader, &[u8]), ParseError> {
     let header = NlMsgHeader::parse(buf)?;
     let len = header.len as usize;
     if len < NLMSG_HDRLEN + NfGenMsg::LEN || len > buf.len() {
-        return Err(ParseError(format!(
-            "cttimeout message has bad length {len}"
-        )));
+        return Err(ParseError(format!("cttimeout message has bad length {len}")));
     }
     NfGenMsg::parse(&buf[NLMSG_HDRLEN..])?;
     Ok((header, &buf[NLMSG_HDRLEN + NfGenMsg::LEN..len]))
@@ -215,10 +192,7 @@ fn split(buf: &[u8]) -> Result<(NlMsgHeader, &[u8]), ParseError> {
 
 fn check_type(header: &NlMsgHeader) -> Result<u8, ParseError> {
     if (header.kind >> 8) as u8 != NFNL_SUBSYS_CTNETLINK_TIMEOUT {
-        return Err(ParseError(format!(
-            "message type {:#06x} is not cttimeout",
-            header.kind
-        )));
+        return Err(ParseError(format!("message type {:#06x} is not cttimeout", header.kind)));
     }
     Ok(header.kind as u8)
 }
@@ -260,24 +234,15 @@ impl Fields {
 pub fn parse_object(buf: &[u8]) -> Result<CtTimeoutObject, ParseError> {
     let (header, body) = split(buf)?;
     if check_type(&header)? != IPCTNL_MSG_TIMEOUT_NEW {
-        return Err(ParseError(format!(
-            "expected a cttimeout NEW message, got type {:#06x}",
-            header.kind
-        )));
+        return Err(ParseError(format!("expected a cttimeout NEW message, got type {:#06x}", header.kind)));
     }
     let f = Fields::parse(body)?;
-    let name = f
-        .name
-        .ok_or_else(|| ParseError("object without a name".into()))?;
+    let name = f.name.ok_or_else(|| ParseError("object without a name".into()))?;
     Ok(CtTimeoutObject {
         // The kernel only holds names it validated; keep what it says.
         name: ObjectName::new(&name).map_err(|e| ParseError(e.to_string()))?,
-        l3: f
-            .l3
-            .ok_or_else(|| ParseError(format!("object {name} without L3 protocol")))?,
-        l4: f
-            .l4
-            .ok_or_else(|| ParseError(format!("object {name} without L4 protocol")))?,
+        l3: f.l3.ok_or_else(|| ParseError(format!("object {name} without L3 protocol")))?,
+        l4: f.l4.ok_or_else(|| ParseError(format!("object {name} without L4 protocol")))?,
         timeouts: f.timeouts,
         use_count: f.use_count,
     })

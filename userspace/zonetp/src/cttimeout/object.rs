@@ -25,9 +25,7 @@ impl ObjectName {
             )));
         }
         if name.contains('\0') {
-            return Err(Error::Invalid(
-                "timeout object name contains a NUL byte".into(),
-            ));
+            return Err(Error::Invalid("timeout object name contains a NUL byte".into()));
         }
         Ok(Self(name.to_owned()))
     }
@@ -52,9 +50,8 @@ pub type Timeouts = BTreeMap<u16, u32>;
 pub fn parse_timeouts(l4: L4Proto, words: &[String]) -> Result<Timeouts> {
     let mut out = Timeouts::new();
     for word in words {
-        let (state, value) = word
-            .split_once('=')
-            .ok_or_else(|| Error::Invalid(format!("\"{word}\" is not STATE=SECONDS")))?;
+        let (state, value) =
+            word.split_once('=').ok_or_else(|| Error::Invalid(format!("\"{word}\" is not STATE=SECONDS")))?;
         let attr = l4.state_attr(state).map_err(Error::Invalid)?;
         let seconds: u32 = value.parse().map_err(|_| {
             Error::Invalid(format!(
@@ -91,13 +88,7 @@ pub struct CtTimeoutObject {
 
 impl CtTimeoutObject {
     pub fn new(name: &str, l3: L3Proto, l4: L4Proto, timeouts: Timeouts) -> Result<Self> {
-        Ok(Self {
-            name: ObjectName::new(name)?,
-            l3,
-            l4,
-            timeouts,
-            use_count: None,
-        })
+        Ok(Self { name: ObjectName::new(name)?, l3, l4, timeouts, use_count: None })
     }
 }
 
@@ -111,15 +102,11 @@ pub fn max_timeout_seconds() -> u32 {
 /// The running kernel's HZ: `ZONETP_KERNEL_HZ`, else `CONFIG_HZ` from
 /// `/boot/config-$(uname -r)`, else 1000 (the largest, so the safest bound).
 pub fn kernel_hz() -> u32 {
-    if let Some(hz) = std::env::var("ZONETP_KERNEL_HZ")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(hz) = std::env::var("ZONETP_KERNEL_HZ").ok().and_then(|v| v.parse().ok()) {
         return hz;
     }
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let config =
-        std::fs::read_to_string(format!("/boot/config-{}", release.trim())).unwrap_or_default();
+    let config = std::fs::read_to_string(format!("/boot/config-{}", release.trim())).unwrap_or_default();
     config
         .lines()
         .find_map(|l| l.strip_prefix("CONFIG_HZ=")?.parse::<u32>().ok())
@@ -131,10 +118,7 @@ pub fn kernel_hz() -> u32 {
 pub fn check_timeouts(l4: L4Proto, timeouts: &Timeouts, max: u32) -> Result<()> {
     for (attr, secs) in timeouts {
         if *secs > max {
-            let state = l4
-                .state_name(*attr)
-                .map(str::to_owned)
-                .unwrap_or_else(|| attr.to_string());
+            let state = l4.state_name(*attr).map(str::to_owned).unwrap_or_else(|| attr.to_string());
             return Err(Error::Invalid(format!(
                 "timeout {state}={secs} is too large: the kernel stores seconds*HZ in 32 bits, \
                  so at most {max} seconds fit (HZ={})",
@@ -151,10 +135,7 @@ mod tests {
 
     #[test]
     fn names_are_bounded() {
-        assert!(ObjectName::new("")
-            .unwrap_err()
-            .to_string()
-            .contains("empty"));
+        assert!(ObjectName::new("").unwrap_err().to_string().contains("empty"));
         assert!(ObjectName::new(&"a".repeat(31)).is_ok());
         let e = ObjectName::new(&"a".repeat(32)).unwrap_err().to_string();
         assert!(e.contains("32 bytes") && e.contains("at most 31"), "{e}");
@@ -163,8 +144,7 @@ mod tests {
 
     #[test]
     fn timeouts_parse_and_refuse_garbage() {
-        let t =
-            parse_timeouts(L4Proto::UDP, &["replied=20".into(), "UNREPLIED=10".into()]).unwrap();
+        let t = parse_timeouts(L4Proto::UDP, &["replied=20".into(), "UNREPLIED=10".into()]).unwrap();
         assert_eq!(t.into_iter().collect::<Vec<_>>(), vec![(1, 10), (2, 20)]);
         assert!(parse_timeouts(L4Proto::UDP, &["replied".into()]).is_err());
         assert!(parse_timeouts(L4Proto::UDP, &["replied=-1".into()]).is_err());
@@ -177,12 +157,7 @@ mod tests {
         let t: Timeouts = [(2u16, 4_294_967)].into();
         assert!(check_timeouts(L4Proto::UDP, &t, u32::MAX / 1000).is_ok());
         let t: Timeouts = [(2u16, 4_294_968)].into();
-        let e = check_timeouts(L4Proto::UDP, &t, u32::MAX / 1000)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("replied=4294968") && e.contains("HZ=1000"),
-            "{e}"
-        );
+        let e = check_timeouts(L4Proto::UDP, &t, u32::MAX / 1000).unwrap_err().to_string();
+        assert!(e.contains("replied=4294968") && e.contains("HZ=1000"), "{e}");
     }
 }

@@ -73,31 +73,11 @@ pub const L4_TRACKERS: &[L4Tracker] = &[
             "unack",
         ],
     },
-    L4Tracker {
-        number: 17,
-        name: "udp",
-        states: &["unreplied", "replied"],
-    },
-    L4Tracker {
-        number: 1,
-        name: "icmp",
-        states: &["timeout"],
-    },
-    L4Tracker {
-        number: 58,
-        name: "icmpv6",
-        states: &["timeout"],
-    },
-    L4Tracker {
-        number: 136,
-        name: "udplite",
-        states: &["unreplied", "replied"],
-    },
-    L4Tracker {
-        number: 47,
-        name: "gre",
-        states: &["unreplied", "replied"],
-    },
+    L4Tracker { number: 17, name: "udp", states: &["unreplied", "replied"] },
+    L4Tracker { number: 1, name: "icmp", states: &["timeout"] },
+    L4Tracker { number: 58, name: "icmpv6", states: &["timeout"] },
+    L4Tracker { number: 136, name: "udplite", states: &["unreplied", "replied"] },
+    L4Tracker { number: 47, name: "gre", states: &["unreplied", "replied"] },
     L4Tracker {
         number: 132,
         name: "sctp",
@@ -115,15 +95,9 @@ pub const L4_TRACKERS: &[L4Tracker] = &[
     L4Tracker {
         number: 33,
         name: "dccp",
-        states: &[
-            "request", "respond", "partopen", "open", "closereq", "closing", "timewait",
-        ],
+        states: &["request", "respond", "partopen", "open", "closereq", "closing", "timewait"],
     },
-    L4Tracker {
-        number: 255,
-        name: "generic",
-        states: GENERIC_STATES,
-    },
+    L4Tracker { number: 255, name: "generic", states: GENERIC_STATES },
 ];
 
 /// Other spellings accepted on input (nfct prints `UNACKNOWLEDGED`).
@@ -142,18 +116,14 @@ impl L4Proto {
     /// A tracker name (`tcp`, `udp`, ...) or a number.
     pub fn parse(s: &str) -> Result<Self, String> {
         let lower = s.to_ascii_lowercase();
-        if let Some(t) = L4_TRACKERS
-            .iter()
-            .find(|t| t.name == lower || (lower == "ipv6-icmp" && t.number == 58))
+        if let Some(t) =
+            L4_TRACKERS.iter().find(|t| t.name == lower || (lower == "ipv6-icmp" && t.number == 58))
         {
             return Ok(L4Proto(t.number));
         }
         lower.parse::<u8>().map(L4Proto).map_err(|_| {
             let names: Vec<_> = L4_TRACKERS.iter().map(|t| t.name).collect();
-            format!(
-                "unknown L4 protocol \"{s}\" (expected one of {} or a number)",
-                names.join(", ")
-            )
+            format!("unknown L4 protocol \"{s}\" (expected one of {} or a number)", names.join(", "))
         })
     }
 
@@ -171,22 +141,10 @@ impl L4Proto {
     /// The attribute type of a state name, case-insensitive.
     pub fn state_attr(self, state: &str) -> Result<u16, String> {
         let lower = state.to_ascii_lowercase();
-        let canonical = STATE_ALIASES
-            .iter()
-            .find(|(a, _)| *a == lower)
-            .map(|(_, c)| *c)
-            .unwrap_or(&lower);
-        self.states()
-            .iter()
-            .position(|s| *s == canonical)
-            .map(|i| i as u16 + 1)
-            .ok_or_else(|| {
-                format!(
-                    "unknown {} state \"{state}\" (expected one of {})",
-                    self,
-                    self.states().join(", ")
-                )
-            })
+        let canonical = STATE_ALIASES.iter().find(|(a, _)| *a == lower).map(|(_, c)| *c).unwrap_or(&lower);
+        self.states().iter().position(|s| *s == canonical).map(|i| i as u16 + 1).ok_or_else(|| {
+            format!("unknown {} state \"{state}\" (expected one of {})", self, self.states().join(", "))
+        })
     }
 
     /// The state name of an attribute type, if the tracker has one.
@@ -228,9 +186,6 @@ mod tests {
         assert_eq!(L4Proto::parse("132").unwrap().to_string(), "sctp");
         assert_eq!(L4Proto::parse("253").unwrap().states(), &["timeout"]);
         assert!(L4Proto::parse("quic").unwrap_err().contains("tcp, udp"));
-        assert!(L4Proto::UDP
-            .state_attr("established")
-            .unwrap_err()
-            .contains("unreplied, replied"));
+        assert!(L4Proto::UDP.state_attr("established").unwrap_err().contains("unreplied, replied"));
     }
 }

@@ -99,12 +99,7 @@ pub struct Attr<'a> {
 impl<'a> Attr<'a> {
     fn exact<const N: usize>(&self) -> Result<[u8; N], ParseError> {
         self.payload.try_into().map_err(|_| {
-            ParseError(format!(
-                "attribute {} has {} bytes, expected {}",
-                self.kind,
-                self.payload.len(),
-                N
-            ))
+            ParseError(format!("attribute {} has {} bytes, expected {}", self.kind, self.payload.len(), N))
         })
     }
     pub fn u8(&self) -> Result<u8, ParseError> {
@@ -127,11 +122,7 @@ impl<'a> Attr<'a> {
     }
     /// A string attribute; a trailing NUL (and anything after it) is dropped.
     pub fn cstr(&self) -> Result<&'a str, ParseError> {
-        let end = self
-            .payload
-            .iter()
-            .position(|&b| b == 0)
-            .unwrap_or(self.payload.len());
+        let end = self.payload.iter().position(|&b| b == 0).unwrap_or(self.payload.len());
         std::str::from_utf8(&self.payload[..end])
             .map_err(|_| ParseError(format!("attribute {} is not UTF-8", self.kind)))
     }
@@ -166,14 +157,9 @@ impl<'a> Iterator for AttrIter<'a> {
         let kind = u16::from_ne_bytes([self.rest[2], self.rest[3]]) & NLA_TYPE_MASK;
         if len < NLA_HDRLEN || len > self.rest.len() {
             self.rest = &[];
-            return Some(Err(ParseError(format!(
-                "attribute {kind} has bad length {len}"
-            ))));
+            return Some(Err(ParseError(format!("attribute {kind} has bad length {len}"))));
         }
-        let attr = Attr {
-            kind,
-            payload: &self.rest[NLA_HDRLEN..len],
-        };
+        let attr = Attr { kind, payload: &self.rest[NLA_HDRLEN..len] };
         self.rest = &self.rest[align4(len).min(self.rest.len())..];
         Some(Ok(attr))
     }

@@ -44,13 +44,7 @@ impl NlMsgHeader {
         }
         let u32_at = |i: usize| u32::from_ne_bytes(buf[i..i + 4].try_into().unwrap());
         let u16_at = |i: usize| u16::from_ne_bytes(buf[i..i + 2].try_into().unwrap());
-        Ok(Self {
-            len: u32_at(0),
-            kind: u16_at(4),
-            flags: u16_at(6),
-            seq: u32_at(8),
-            pid: u32_at(12),
-        })
+        Ok(Self { len: u32_at(0), kind: u16_at(4), flags: u16_at(6), seq: u32_at(8), pid: u32_at(12) })
     }
 }
 
@@ -113,11 +107,7 @@ impl NfGenMsg {
         if buf.len() < Self::LEN {
             return Err(ParseError("truncated nfgenmsg".into()));
         }
-        Ok(Self {
-            family: buf[0],
-            version: buf[1],
-            res_id: u16::from_be_bytes([buf[2], buf[3]]),
-        })
+        Ok(Self { family: buf[0], version: buf[1], res_id: u16::from_be_bytes([buf[2], buf[3]]) })
     }
 }
 
@@ -146,14 +136,9 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Result<RawMessage<'_>, Parse
         let len = header.len as usize;
         if len < NLMSG_HDRLEN || len > rest.len() {
             rest = &[];
-            return Some(Err(ParseError(format!(
-                "netlink message has bad length {len}"
-            ))));
+            return Some(Err(ParseError(format!("netlink message has bad length {len}"))));
         }
-        let msg = RawMessage {
-            header,
-            payload: &rest[NLMSG_HDRLEN..len],
-        };
+        let msg = RawMessage { header, payload: &rest[NLMSG_HDRLEN..len] };
         rest = &rest[align4(len).min(rest.len())..];
         Some(Ok(msg))
     })
@@ -177,11 +162,8 @@ impl ErrorMessage {
         let echoed = NlMsgHeader::parse(&payload[4..])?;
         let mut text = None;
         if header.flags & NLM_F_ACK_TLVS != 0 {
-            let echoed_len = if header.flags & NLM_F_CAPPED != 0 {
-                NLMSG_HDRLEN
-            } else {
-                echoed.len as usize
-            };
+            let echoed_len =
+                if header.flags & NLM_F_CAPPED != 0 { NLMSG_HDRLEN } else { echoed.len as usize };
             let start = (4 + align4(echoed_len)).min(payload.len());
             for attr in AttrIter::new(&payload[start..]).flatten() {
                 if attr.kind == NLMSGERR_ATTR_MSG {

@@ -6,8 +6,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::message::{
-    messages, set_seq, ErrorMessage, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN,
-    NLM_F_DUMP_INTR,
+    messages, set_seq, ErrorMessage, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_DUMP_INTR,
 };
 use super::ParseError;
 
@@ -35,10 +34,7 @@ pub struct Outcome {
 
 impl Default for Outcome {
     fn default() -> Self {
-        Outcome {
-            replies: Vec::new(),
-            status: Ok(()),
-        }
+        Outcome { replies: Vec::new(), status: Ok(()) }
     }
 }
 
@@ -69,13 +65,7 @@ pub struct NetlinkSocket {
 impl NetlinkSocket {
     pub fn open(protocol: i32) -> io::Result<Self> {
         // SAFETY: socket(2) with constant arguments; the result is checked.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                protocol,
-            )
-        };
+        let raw = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, protocol) };
         if raw < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -86,33 +76,17 @@ impl NetlinkSocket {
         addr.nl_family = libc::AF_NETLINK as u16;
         let addr_len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
         // SAFETY: `addr` is a valid sockaddr_nl of `addr_len` bytes.
-        if unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                &addr as *const _ as *const libc::sockaddr,
-                addr_len,
-            )
-        } < 0
-        {
+        if unsafe { libc::bind(fd.as_raw_fd(), &addr as *const _ as *const libc::sockaddr, addr_len) } < 0 {
             return Err(io::Error::last_os_error());
         }
         let mut len = addr_len;
         // SAFETY: getsockname writes at most `len` bytes into `addr`.
-        if unsafe {
-            libc::getsockname(
-                fd.as_raw_fd(),
-                &mut addr as *mut _ as *mut libc::sockaddr,
-                &mut len,
-            )
-        } < 0
+        if unsafe { libc::getsockname(fd.as_raw_fd(), &mut addr as *mut _ as *mut libc::sockaddr, &mut len) }
+            < 0
         {
             return Err(io::Error::last_os_error());
         }
-        let sock = Self {
-            fd,
-            port_id: addr.nl_pid,
-            next_seq: 1,
-        };
+        let sock = Self { fd, port_id: addr.nl_pid, next_seq: 1 };
         // Best effort: older kernels lack these options and still work.
         let _ = sock.set_opt(NETLINK_EXT_ACK, 1);
         let _ = sock.set_opt(NETLINK_CAP_ACK, 1);
@@ -181,10 +155,7 @@ impl NetlinkSocket {
             if rc >= 0 {
                 let n = rc as usize;
                 if n > buf.len() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "netlink reply truncated",
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "netlink reply truncated"));
                 }
                 return Ok(n);
             }
@@ -236,10 +207,7 @@ impl NetlinkSocket {
                             if msg.payload.len() >= 4 {
                                 let e = i32::from_ne_bytes(msg.payload[0..4].try_into().unwrap());
                                 if e < 0 {
-                                    outcome.status = Err(ErrorMessage {
-                                        errno: -e,
-                                        text: None,
-                                    });
+                                    outcome.status = Err(ErrorMessage { errno: -e, text: None });
                                 }
                             }
                             if msg.header.flags & NLM_F_DUMP_INTR != 0 && outcome.status.is_ok() {

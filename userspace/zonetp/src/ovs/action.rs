@@ -130,7 +130,9 @@ impl Action {
                         .ok_or_else(|| perr(format!("recirc \"{inner}\" is not a 32-bit number")));
                 }
                 num(a).and_then(|v| u32::try_from(v).ok()).map(Action::Output).ok_or_else(|| {
-                    perr(format!("unknown action \"{a}\" (expected a port number, ct(...), recirc(N) or drop)"))
+                    perr(format!(
+                        "unknown action \"{a}\" (expected a port number, ct(...), recirc(N) or drop)"
+                    ))
                 })
             })
             .collect()
@@ -206,9 +208,7 @@ impl Action {
                                 ct.mark = Some((v, m));
                             }
                             OVS_CT_ATTR_TIMEOUT => ct.timeout = Some(c.cstr()?.to_owned()),
-                            other => {
-                                return Err(ParseError(format!("unsupported ct attribute {other}")))
-                            }
+                            other => return Err(ParseError(format!("unsupported ct attribute {other}"))),
                         }
                     }
                     out.push(Action::Ct(ct));

@@ -107,56 +107,28 @@ impl OvsRequest {
     pub fn emit(&self, f: &Families) -> Vec<u8> {
         let ack = NLM_F_REQUEST | NLM_F_ACK;
         let (family, flags, cmd, version, ifindex) = match self {
-            Self::DpNew { .. } => (
-                f.datapath,
-                ack | NLM_F_CREATE | NLM_F_EXCL,
-                CMD_NEW,
-                OVS_DATAPATH_VERSION,
-                0,
-            ),
+            Self::DpNew { .. } => {
+                (f.datapath, ack | NLM_F_CREATE | NLM_F_EXCL, CMD_NEW, OVS_DATAPATH_VERSION, 0)
+            }
             Self::DpDel { .. } => (f.datapath, ack, CMD_DEL, OVS_DATAPATH_VERSION, 0),
             Self::DpGet { .. } => (f.datapath, ack, CMD_GET, OVS_DATAPATH_VERSION, 0),
-            Self::VportNew { dp_ifindex, .. } => (
-                f.vport,
-                ack | NLM_F_CREATE | NLM_F_EXCL,
-                CMD_NEW,
-                OVS_VPORT_VERSION,
-                *dp_ifindex,
-            ),
-            Self::VportDel { dp_ifindex, .. } => {
-                (f.vport, ack, CMD_DEL, OVS_VPORT_VERSION, *dp_ifindex)
+            Self::VportNew { dp_ifindex, .. } => {
+                (f.vport, ack | NLM_F_CREATE | NLM_F_EXCL, CMD_NEW, OVS_VPORT_VERSION, *dp_ifindex)
             }
-            Self::VportDump { dp_ifindex } => (
-                f.vport,
-                NLM_F_REQUEST | NLM_F_DUMP,
-                CMD_GET,
-                OVS_VPORT_VERSION,
-                *dp_ifindex,
-            ),
-            Self::FlowNew { dp_ifindex, .. } => (
-                f.flow,
-                ack | NLM_F_CREATE | NLM_F_EXCL,
-                CMD_NEW,
-                OVS_FLOW_VERSION,
-                *dp_ifindex,
-            ),
-            Self::FlowDel { dp_ifindex, .. } => {
-                (f.flow, ack, CMD_DEL, OVS_FLOW_VERSION, *dp_ifindex)
+            Self::VportDel { dp_ifindex, .. } => (f.vport, ack, CMD_DEL, OVS_VPORT_VERSION, *dp_ifindex),
+            Self::VportDump { dp_ifindex } => {
+                (f.vport, NLM_F_REQUEST | NLM_F_DUMP, CMD_GET, OVS_VPORT_VERSION, *dp_ifindex)
             }
-            Self::FlowDump { dp_ifindex } => (
-                f.flow,
-                NLM_F_REQUEST | NLM_F_DUMP,
-                CMD_GET,
-                OVS_FLOW_VERSION,
-                *dp_ifindex,
-            ),
-            Self::PacketProbe { dp_ifindex, .. } => (
-                f.packet,
-                ack,
-                OVS_PACKET_CMD_EXECUTE,
-                OVS_PACKET_VERSION,
-                *dp_ifindex,
-            ),
+            Self::FlowNew { dp_ifindex, .. } => {
+                (f.flow, ack | NLM_F_CREATE | NLM_F_EXCL, CMD_NEW, OVS_FLOW_VERSION, *dp_ifindex)
+            }
+            Self::FlowDel { dp_ifindex, .. } => (f.flow, ack, CMD_DEL, OVS_FLOW_VERSION, *dp_ifindex),
+            Self::FlowDump { dp_ifindex } => {
+                (f.flow, NLM_F_REQUEST | NLM_F_DUMP, CMD_GET, OVS_FLOW_VERSION, *dp_ifindex)
+            }
+            Self::PacketProbe { dp_ifindex, .. } => {
+                (f.packet, ack, OVS_PACKET_CMD_EXECUTE, OVS_PACKET_VERSION, *dp_ifindex)
+            }
         };
         let mut m = genl_message(family, flags, cmd, version);
         m.header(&ifindex.to_ne_bytes()); // struct ovs_header
@@ -189,12 +161,7 @@ impl OvsRequest {
                 }
                 w.nest_end(nest);
             }
-            Self::PacketProbe {
-                packet,
-                key,
-                actions,
-                ..
-            } => {
+            Self::PacketProbe { packet, key, actions, .. } => {
                 w.put(OVS_PACKET_ATTR_PACKET, packet);
                 let nest = w.nest_start(OVS_PACKET_ATTR_KEY, false);
                 for a in &key.attrs {
@@ -214,10 +181,7 @@ fn ovs_body(buf: &[u8]) -> Result<(i32, &[u8]), ParseError> {
     if body.len() < 4 {
         return Err(ParseError("truncated ovs_header".into()));
     }
-    Ok((
-        i32::from_ne_bytes(body[..4].try_into().unwrap()),
-        &body[4..],
-    ))
+    Ok((i32::from_ne_bytes(body[..4].try_into().unwrap()), &body[4..]))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -231,19 +195,13 @@ pub struct DatapathInfo {
 impl DatapathInfo {
     pub fn parse(buf: &[u8]) -> Result<Self, ParseError> {
         let (ifindex, attrs) = ovs_body(buf)?;
-        let mut info = DatapathInfo {
-            name: String::new(),
-            ifindex,
-            stats: None,
-        };
+        let mut info = DatapathInfo { name: String::new(), ifindex, stats: None };
         for a in AttrIter::new(attrs) {
             let a = a?;
             match a.kind {
                 OVS_DP_ATTR_NAME => info.name = a.cstr()?.to_owned(),
                 OVS_DP_ATTR_STATS if a.payload.len() >= 32 => {
-                    let v = |i: usize| {
-                        u64::from_ne_bytes(a.payload[i * 8..i * 8 + 8].try_into().unwrap())
-                    };
+                    let v = |i: usize| u64::from_ne_bytes(a.payload[i * 8..i * 8 + 8].try_into().unwrap());
                     info.stats = Some([v(0), v(1), v(2), v(3)]);
                 }
                 _ => {}
@@ -263,11 +221,7 @@ pub struct VportInfo {
 impl VportInfo {
     pub fn parse(buf: &[u8]) -> Result<Self, ParseError> {
         let (_, attrs) = ovs_body(buf)?;
-        let mut v = VportInfo {
-            port_no: 0,
-            name: String::new(),
-            kind: 0,
-        };
+        let mut v = VportInfo { port_no: 0, name: String::new(), kind: 0 };
         for a in AttrIter::new(attrs) {
             let a = a?;
             match a.kind {
@@ -310,16 +264,7 @@ impl FlowInfo {
                 _ => {}
             }
         }
-        let key = FlowKey::decode(
-            key.ok_or_else(|| ParseError("flow without a key".into()))?,
-            mask,
-        )?;
-        Ok(FlowInfo {
-            key,
-            actions,
-            packets,
-            bytes,
-            used,
-        })
+        let key = FlowKey::decode(key.ok_or_else(|| ParseError("flow without a key".into()))?, mask)?;
+        Ok(FlowInfo { key, actions, packets, bytes, used })
     }
 }

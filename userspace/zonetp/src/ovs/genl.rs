@@ -27,21 +27,14 @@ pub fn genl_message(family: u16, flags: u16, cmd: u8, version: u8) -> MessageBui
 pub fn split_genl(buf: &[u8]) -> Result<(u8, &[u8]), ParseError> {
     let len = crate::netlink::NlMsgHeader::parse(buf)?.len as usize;
     if len < NLMSG_HDRLEN + GENL_HDRLEN || len > buf.len() {
-        return Err(ParseError(format!(
-            "generic netlink message has bad length {len}"
-        )));
+        return Err(ParseError(format!("generic netlink message has bad length {len}")));
     }
     Ok((buf[NLMSG_HDRLEN], &buf[NLMSG_HDRLEN + GENL_HDRLEN..len]))
 }
 
 /// Resolves a generic netlink family name to its id.
 pub fn resolve_family(sock: &mut NetlinkSocket, name: &str) -> Result<u16> {
-    let mut m = genl_message(
-        GENL_ID_CTRL,
-        NLM_F_REQUEST | NLM_F_ACK,
-        CTRL_CMD_GETFAMILY,
-        1,
-    );
+    let mut m = genl_message(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_ACK, CTRL_CMD_GETFAMILY, 1);
     AttrWriter::new(m.buf()).put_cstr(CTRL_ATTR_FAMILY_NAME, name);
     let out = sock.transact(vec![m.finish()])?.pop().expect("one outcome");
     if let Err(e) = out.status {
@@ -52,21 +45,14 @@ pub fn resolve_family(sock: &mut NetlinkSocket, name: &str) -> Result<u16> {
             text: Some(if e.errno == libc::ENOENT {
                 format!(
                     "is the {} module loaded?",
-                    if name.starts_with("ovs_") {
-                        "openvswitch"
-                    } else {
-                        "right"
-                    }
+                    if name.starts_with("ovs_") { "openvswitch" } else { "right" }
                 )
             } else {
                 e.text.unwrap_or_default()
             }),
         });
     }
-    let reply = out
-        .replies
-        .first()
-        .ok_or_else(|| ParseError(format!("no answer for family {name}")))?;
+    let reply = out.replies.first().ok_or_else(|| ParseError(format!("no answer for family {name}")))?;
     let (_, body) = split_genl(reply)?;
     for attr in AttrIter::new(body) {
         let attr = attr?;

@@ -54,7 +54,7 @@ enum Kind {
 }
 
 impl Kind {
-    fn len(self) -> usize {
+    const fn len(self) -> usize {
         match self {
             Kind::U8 | Kind::Frag => 1,
             Kind::Be16 | Kind::U16 => 2,
@@ -75,6 +75,29 @@ const fn f(name: &'static str, offset: usize, kind: Kind) -> Field {
     Field { name, offset, kind }
 }
 
+const PORTS: &[Field] = &[f("src", 0, Kind::Be16), f("dst", 2, Kind::Be16)];
+const TYPE_CODE: &[Field] = &[f("type", 0, Kind::U8), f("code", 1, Kind::U8)];
+
+/// An attribute written `name(value)`.
+const fn scalar(name: &'static str, attr: u16, kind: Kind) -> KeySpec {
+    const U16: &[Field] = &[f("", 0, Kind::U16)];
+    const BE16: &[Field] = &[f("", 0, Kind::Be16)];
+    const CT_STATE: &[Field] = &[f("", 0, Kind::CtState)];
+    const U32: &[Field] = &[f("", 0, Kind::U32)];
+    let fields = match kind {
+        Kind::U16 => U16,
+        Kind::Be16 => BE16,
+        Kind::CtState => CT_STATE,
+        _ => U32,
+    };
+    KeySpec { name, attr, len: kind.len(), scalar: true, fields }
+}
+
+/// An attribute written `name(field=value,...)`.
+const fn fields(name: &'static str, attr: u16, len: usize, fields: &'static [Field]) -> KeySpec {
+    KeySpec { name, attr, len, scalar: false, fields }
+}
+
 struct KeySpec {
     name: &'static str,
     attr: u16,
@@ -85,33 +108,15 @@ struct KeySpec {
 }
 
 const KEYS: &[KeySpec] = &[
-    KeySpec {
-        name: "in_port",
-        attr: OVS_KEY_ATTR_IN_PORT,
-        len: 4,
-        scalar: true,
-        fields: &[f("", 0, Kind::U32)],
-    },
-    KeySpec {
-        name: "eth",
-        attr: OVS_KEY_ATTR_ETHERNET,
-        len: 12,
-        scalar: false,
-        fields: &[f("src", 0, Kind::Mac), f("dst", 6, Kind::Mac)],
-    },
-    KeySpec {
-        name: "eth_type",
-        attr: OVS_KEY_ATTR_ETHERTYPE,
-        len: 2,
-        scalar: true,
-        fields: &[f("", 0, Kind::Be16)],
-    },
-    KeySpec {
-        name: "ipv4",
-        attr: OVS_KEY_ATTR_IPV4,
-        len: 12,
-        scalar: false,
-        fields: &[
+    scalar("priority", OVS_KEY_ATTR_PRIORITY, Kind::U32),
+    scalar("in_port", OVS_KEY_ATTR_IN_PORT, Kind::U32),
+    fields("eth", OVS_KEY_ATTR_ETHERNET, 12, &[f("src", 0, Kind::Mac), f("dst", 6, Kind::Mac)]),
+    scalar("eth_type", OVS_KEY_ATTR_ETHERTYPE, Kind::Be16),
+    fields(
+        "ipv4",
+        OVS_KEY_ATTR_IPV4,
+        12,
+        &[
             f("src", 0, Kind::Ip4),
             f("dst", 4, Kind::Ip4),
             f("proto", 8, Kind::U8),
@@ -119,13 +124,12 @@ const KEYS: &[KeySpec] = &[
             f("ttl", 10, Kind::U8),
             f("frag", 11, Kind::Frag),
         ],
-    },
-    KeySpec {
-        name: "ipv6",
-        attr: OVS_KEY_ATTR_IPV6,
-        len: 40,
-        scalar: false,
-        fields: &[
+    ),
+    fields(
+        "ipv6",
+        OVS_KEY_ATTR_IPV6,
+        40,
+        &[
             f("src", 0, Kind::Ip6),
             f("dst", 16, Kind::Ip6),
             f("label", 32, Kind::Be32),
@@ -134,97 +138,31 @@ const KEYS: &[KeySpec] = &[
             f("hlimit", 38, Kind::U8),
             f("frag", 39, Kind::Frag),
         ],
-    },
-    KeySpec {
-        name: "tcp",
-        attr: OVS_KEY_ATTR_TCP,
-        len: 4,
-        scalar: false,
-        fields: &[f("src", 0, Kind::Be16), f("dst", 2, Kind::Be16)],
-    },
-    KeySpec {
-        name: "udp",
-        attr: OVS_KEY_ATTR_UDP,
-        len: 4,
-        scalar: false,
-        fields: &[f("src", 0, Kind::Be16), f("dst", 2, Kind::Be16)],
-    },
-    KeySpec {
-        name: "icmp",
-        attr: OVS_KEY_ATTR_ICMP,
-        len: 2,
-        scalar: false,
-        fields: &[f("type", 0, Kind::U8), f("code", 1, Kind::U8)],
-    },
-    KeySpec {
-        name: "icmpv6",
-        attr: OVS_KEY_ATTR_ICMPV6,
-        len: 2,
-        scalar: false,
-        fields: &[f("type", 0, Kind::U8), f("code", 1, Kind::U8)],
-    },
-    KeySpec {
-        name: "arp",
-        attr: OVS_KEY_ATTR_ARP,
-        len: 24,
-        scalar: false,
-        fields: &[
+    ),
+    fields("tcp", OVS_KEY_ATTR_TCP, 4, PORTS),
+    fields("udp", OVS_KEY_ATTR_UDP, 4, PORTS),
+    fields("icmp", OVS_KEY_ATTR_ICMP, 2, TYPE_CODE),
+    fields("icmpv6", OVS_KEY_ATTR_ICMPV6, 2, TYPE_CODE),
+    fields(
+        "arp",
+        OVS_KEY_ATTR_ARP,
+        24,
+        &[
             f("sip", 0, Kind::Ip4),
             f("tip", 4, Kind::Ip4),
             f("op", 8, Kind::Be16),
             f("sha", 10, Kind::Mac),
             f("tha", 16, Kind::Mac),
         ],
-    },
-    KeySpec {
-        name: "skb_mark",
-        attr: OVS_KEY_ATTR_SKB_MARK,
-        len: 4,
-        scalar: true,
-        fields: &[f("", 0, Kind::U32)],
-    },
-    KeySpec {
-        name: "sctp",
-        attr: OVS_KEY_ATTR_SCTP,
-        len: 4,
-        scalar: false,
-        fields: &[f("src", 0, Kind::Be16), f("dst", 2, Kind::Be16)],
-    },
-    KeySpec {
-        name: "tcp_flags",
-        attr: OVS_KEY_ATTR_TCP_FLAGS,
-        len: 2,
-        scalar: true,
-        fields: &[f("", 0, Kind::Be16)],
-    },
-    KeySpec {
-        name: "recirc_id",
-        attr: OVS_KEY_ATTR_RECIRC_ID,
-        len: 4,
-        scalar: true,
-        fields: &[f("", 0, Kind::U32)],
-    },
-    KeySpec {
-        name: "ct_state",
-        attr: OVS_KEY_ATTR_CT_STATE,
-        len: 4,
-        scalar: true,
-        fields: &[f("", 0, Kind::CtState)],
-    },
-    KeySpec {
-        name: "ct_zone",
-        attr: OVS_KEY_ATTR_CT_ZONE,
-        len: 2,
-        scalar: true,
-        fields: &[f("", 0, Kind::U16)],
-    },
-    KeySpec {
-        name: "ct_mark",
-        attr: OVS_KEY_ATTR_CT_MARK,
-        len: 4,
-        scalar: true,
-        fields: &[f("", 0, Kind::U32)],
-    },
+    ),
+    scalar("skb_mark", OVS_KEY_ATTR_SKB_MARK, Kind::U32),
+    fields("sctp", OVS_KEY_ATTR_SCTP, 4, PORTS),
+    scalar("tcp_flags", OVS_KEY_ATTR_TCP_FLAGS, Kind::Be16),
+    scalar("dp_hash", OVS_KEY_ATTR_DP_HASH, Kind::U32),
+    scalar("recirc_id", OVS_KEY_ATTR_RECIRC_ID, Kind::U32),
+    scalar("ct_state", OVS_KEY_ATTR_CT_STATE, Kind::CtState),
+    scalar("ct_zone", OVS_KEY_ATTR_CT_ZONE, Kind::U16),
+    scalar("ct_mark", OVS_KEY_ATTR_CT_MARK, Kind::U32),
 ];
 
 /// `OVS_CS_F_*` flags as ovs-dpctl spells them.
@@ -318,27 +256,15 @@ fn read_uint(b: &[u8], kind: Kind) -> u64 {
 }
 
 /// Parses one field value (with optional `/mask`) into key and mask bytes.
-fn parse_field(
-    field: &Field,
-    text: &str,
-    key: &mut [u8],
-    mask: &mut [u8],
-) -> Result<(), ParseError> {
+fn parse_field(field: &Field, text: &str, key: &mut [u8], mask: &mut [u8]) -> Result<(), ParseError> {
     let bad = || {
         perr(format!(
             "invalid value \"{text}\" for {}",
-            if field.name.is_empty() {
-                "field"
-            } else {
-                field.name
-            }
+            if field.name.is_empty() { "field" } else { field.name }
         ))
     };
     let n = field.kind.len();
-    let (k, m) = (
-        &mut key[field.offset..field.offset + n],
-        &mut mask[field.offset..field.offset + n],
-    );
+    let (k, m) = (&mut key[field.offset..field.offset + n], &mut mask[field.offset..field.offset + n]);
     if field.kind == Kind::CtState {
         if let Some((v, mk)) = text.split_once('/') {
             write_uint(k, Kind::U32, parse_num(v).ok_or_else(bad)?);
@@ -350,12 +276,11 @@ fn parse_field(
         while !rest.is_empty() {
             let sign = rest.as_bytes()[0];
             if sign != b'+' && sign != b'-' {
-                return Err(perr(format!("ct_state \"{text}\": expected +flag or -flag (new est rel rpl inv trk snat dnat)")));
+                return Err(perr(format!(
+                    "ct_state \"{text}\": expected +flag or -flag (new est rel rpl inv trk snat dnat)"
+                )));
             }
-            let end = rest[1..]
-                .find(['+', '-'])
-                .map(|i| i + 1)
-                .unwrap_or(rest.len());
+            let end = rest[1..].find(['+', '-']).map(|i| i + 1).unwrap_or(rest.len());
             let name = &rest[1..end];
             let (_, bit) = CT_STATE_FLAGS
                 .iter()
@@ -420,11 +345,7 @@ fn format_value(kind: Kind, b: &[u8]) -> String {
     match kind {
         Kind::Ip4 => Ipv4Addr::from(<[u8; 4]>::try_from(b).unwrap()).to_string(),
         Kind::Ip6 => Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap()).to_string(),
-        Kind::Mac => b
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<Vec<_>>()
-            .join(":"),
+        Kind::Mac => b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":"),
         Kind::Frag => match b[0] {
             0 => "no".into(),
             1 => "first".into(),
@@ -445,18 +366,12 @@ fn format_value(kind: Kind, b: &[u8]) -> String {
 
 fn format_field(field: &Field, key: &[u8], mask: &[u8]) -> Option<String> {
     let n = field.kind.len();
-    let (k, m) = (
-        &key[field.offset..field.offset + n],
-        &mask[field.offset..field.offset + n],
-    );
+    let (k, m) = (&key[field.offset..field.offset + n], &mask[field.offset..field.offset + n]);
     if m.iter().all(|b| *b == 0) {
         return None;
     }
     if field.kind == Kind::CtState {
-        let (v, mk) = (
-            read_uint(k, Kind::U32) as u32,
-            read_uint(m, Kind::U32) as u32,
-        );
+        let (v, mk) = (read_uint(k, Kind::U32) as u32, read_uint(m, Kind::U32) as u32);
         let known: u32 = CT_STATE_FLAGS.iter().map(|(_, b)| b).sum();
         if mk & !known != 0 {
             return Some(format!("{v:#x}/{mk:#x}"));
@@ -495,8 +410,7 @@ impl FlowKey {
 
     /// The exact EtherType, when the flow matches one.
     pub fn eth_type(&self) -> Option<u16> {
-        self.exact(OVS_KEY_ATTR_ETHERTYPE, 0, Kind::Be16)
-            .map(|v| v as u16)
+        self.exact(OVS_KEY_ATTR_ETHERTYPE, 0, Kind::Be16).map(|v| v as u16)
     }
 
     /// The exact IP protocol, when the flow matches one.
@@ -564,10 +478,7 @@ impl FlowKey {
                 .ok_or_else(|| perr(format!("\"{item}\" is not name(...)")))?;
             let spec = spec_by_name(name).ok_or_else(|| {
                 let names: Vec<_> = KEYS.iter().map(|s| s.name).collect();
-                perr(format!(
-                    "unknown match field \"{name}\" (expected one of {})",
-                    names.join(", ")
-                ))
+                perr(format!("unknown match field \"{name}\" (expected one of {})", names.join(", ")))
             })?;
             if key.get(spec.attr).is_some() {
                 return Err(perr(format!("{name} is given twice")));
@@ -582,17 +493,13 @@ impl FlowKey {
                     let (fname, value) = part
                         .split_once('=')
                         .ok_or_else(|| perr(format!("{name}: \"{part}\" is not field=value")))?;
-                    let field = spec
-                        .fields
-                        .iter()
-                        .find(|f| f.name == fname)
-                        .ok_or_else(|| {
-                            let names: Vec<_> = spec.fields.iter().map(|f| f.name).collect();
-                            perr(format!(
-                                "{name} has no field \"{fname}\" (expected one of {})",
-                                names.join(", ")
-                            ))
-                        })?;
+                    let field = spec.fields.iter().find(|f| f.name == fname).ok_or_else(|| {
+                        let names: Vec<_> = spec.fields.iter().map(|f| f.name).collect();
+                        perr(format!(
+                            "{name} has no field \"{fname}\" (expected one of {})",
+                            names.join(", ")
+                        ))
+                    })?;
                     parse_field(field, value, &mut k, &mut m)
                         .map_err(|e| perr(format!("{name}: {}", e.0)))?;
                 }
@@ -666,16 +573,9 @@ impl FlowKey {
                 None => vec![0xff; a.payload.len()],
             };
             if m.len() != a.payload.len() {
-                return Err(perr(format!(
-                    "key attribute {} and its mask differ in length",
-                    a.kind
-                )));
+                return Err(perr(format!("key attribute {} and its mask differ in length", a.kind)));
             }
-            out.attrs.push(KeyAttr {
-                attr: a.kind,
-                key: a.payload.to_vec(),
-                mask: m,
-            });
+            out.attrs.push(KeyAttr { attr: a.kind, key: a.payload.to_vec(), mask: m });
         }
         out.attrs.sort_by_key(|a| a.attr);
         Ok(out)
