@@ -2,12 +2,21 @@
 /*
  * C side of zonetp.ko: wrappers for static inline kernel helpers that Rust
  * cannot call directly, plus the module's version string and test parameter.
- * Linked into the same zonetp.ko as rust-module/zonetp.rs.
+ * Linked into the same zonetp.ko as rust-module/zonetp.rs.  No logic lives
+ * here: each function is one inline helper or macro.
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/netlink.h>
+#include <linux/refcount.h>
+#include <linux/skbuff.h>
+#include <net/netlink.h>
+#include <net/sock.h>
 #include <net/netns/generic.h>
+#include <net/netfilter/nf_conntrack_l4proto.h>
+#include <net/netfilter/nf_conntrack_timeout.h>
 #include <net/netfilter/nf_conntrack_zones.h>
+#include <linux/netfilter/nfnetlink.h>
 
 #include "zonetp_compat.h"
 
@@ -39,4 +48,140 @@ void *zonetp_compat_net_generic(const struct net *net, unsigned int id)
 bool zonetp_compat_fail_init(void)
 {
 	return fail_init;
+}
+
+void zonetp_compat_module_get(void)
+{
+	__module_get(THIS_MODULE);
+}
+
+void zonetp_compat_module_put(void)
+{
+	module_put(THIS_MODULE);
+}
+
+void zonetp_compat_timeout_ref_init(struct nf_ct_timeout *t)
+{
+	refcount_set(&t->refcnt, 1);
+}
+
+bool zonetp_compat_timeout_ref_get(struct nf_ct_timeout *t)
+{
+	return refcount_inc_not_zero(&t->refcnt);
+}
+
+u32 zonetp_compat_timeout_ref_read(const struct nf_ct_timeout *t)
+{
+	return refcount_read(&t->refcnt);
+}
+
+void zonetp_compat_timeout_ref_put(struct nf_ct_timeout *t)
+{
+	if (refcount_dec_and_test(&t->refcnt))
+		kfree_rcu(t, rcu);
+}
+
+void zonetp_compat_set_timeout_hook(const struct nf_ct_timeout_hooks *hooks)
+{
+	RCU_INIT_POINTER(nf_ct_timeout_hook, hooks);
+}
+
+unsigned int *zonetp_compat_default_timeouts(struct net *net, u8 l4num)
+{
+	switch (l4num) {
+	case IPPROTO_ICMP:
+		return &nf_icmp_pernet(net)->timeout;
+	case IPPROTO_TCP:
+		return nf_tcp_pernet(net)->timeouts;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		return nf_udp_pernet(net)->timeouts;
+	case IPPROTO_DCCP:
+#ifdef CONFIG_NF_CT_PROTO_DCCP
+		return nf_dccp_pernet(net)->dccp_timeout;
+#endif
+		return NULL;
+	case IPPROTO_ICMPV6:
+		return &nf_icmpv6_pernet(net)->timeout;
+	case IPPROTO_SCTP:
+#ifdef CONFIG_NF_CT_PROTO_SCTP
+		return nf_sctp_pernet(net)->timeouts;
+#endif
+		return NULL;
+	case IPPROTO_GRE:
+#ifdef CONFIG_NF_CT_PROTO_GRE
+		return nf_gre_pernet(net)->timeouts;
+#endif
+		return NULL;
+	case 255:
+		return &nf_generic_pernet(net)->timeout;
+	default:
+		WARN_ONCE(1, "Missing timeouts for proto %d", l4num);
+		return NULL;
+	}
+}
+
+struct sk_buff *zonetp_compat_nlmsg_new(void)
+{
+	return nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+}
+
+void zonetp_compat_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+unsigned int zonetp_compat_skb_len(const struct sk_buff *skb)
+{
+	return skb->len;
+}
+
+u32 zonetp_compat_skb_portid(const struct sk_buff *skb)
+{
+	return NETLINK_CB(skb).portid;
+}
+
+struct net *zonetp_compat_skb_net(const struct sk_buff *skb)
+{
+	return sock_net(skb->sk);
+}
+
+struct nlmsghdr *zonetp_compat_nfnl_msg_put(struct sk_buff *skb, u32 portid,
+					    u32 seq, int type, int flags)
+{
+	return nfnl_msg_put(skb, portid, seq, type, flags, AF_UNSPEC,
+			    NFNETLINK_V0, 0);
+}
+
+void zonetp_compat_nlmsg_end(struct sk_buff *skb, struct nlmsghdr *nlh)
+{
+	nlmsg_end(skb, nlh);
+}
+
+void zonetp_compat_nlmsg_cancel(struct sk_buff *skb, struct nlmsghdr *nlh)
+{
+	nlmsg_cancel(skb, nlh);
+}
+
+struct nlattr *zonetp_compat_nla_nest_start(struct sk_buff *skb, int type)
+{
+	return nla_nest_start(skb, type);
+}
+
+void zonetp_compat_nla_nest_end(struct sk_buff *skb, struct nlattr *start)
+{
+	nla_nest_end(skb, start);
+}
+
+int zonetp_compat_netlink_dump_start(struct sock *ssk, struct sk_buff *skb,
+				     const struct nlmsghdr *nlh,
+				     int (*dump)(struct sk_buff *skb,
+						 struct netlink_callback *cb))
+{
+	struct netlink_dump_control c = {
+		.dump = dump,
+		.module = THIS_MODULE,
+	};
+
+	return netlink_dump_start(ssk, skb, nlh, &c);
 }

@@ -83,7 +83,9 @@ fn delete_in_use_by_an_iptables_rule() {
         zonetp_ok(&["timeout", "add", "busy", "--l3", "ipv4", "--l4", "udp", "unreplied=10"]);
         iptables_ct_rule("busy");
         let inuse = list_json();
-        assert_eq!(inuse[0]["use"], json!(2), "the rule holds a reference: {inuse}");
+        // The rule holds references (6.18: one; 6.12: two, the look-up's and
+        // the conntrack template's).
+        assert!(inuse[0]["use"].as_u64().unwrap() >= 2, "the rule holds a reference: {inuse}");
         let r = zonetp(&["timeout", "delete", "busy"]);
         if r.status == 1 {
             assert!(r.stderr.contains("in use by a connection, rule or flow (EBUSY)"), "{}", r.stderr);

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The nfnetlink subsystem NFNL_SUBSYS_CTNETLINK_TIMEOUT: attribute policy
+//! (one table), callbacks and registration.
+
+use kernel::prelude::*;
+
+use crate::ffi as b;
+use crate::handlers::{self, ATTR_MAX};
+
+/// Static C data with pointers in it (read-only after build).
+#[repr(transparent)]
+struct Shared<T>(T);
+
+// SAFETY: only ever read, by the nfnetlink core and us.
+unsafe impl<T> Sync for Shared<T> {}
+
+const fn policy(ty: u32, len: u16) -> b::nla_policy {
+    // SAFETY: all-zero is a valid nla_policy (NLA_UNSPEC, no validation).
+    let mut p: b::nla_policy = unsafe { core::mem::zeroed() };
+    p.type_ = ty as u8;
+    p.len = len;
+    p
+}
+
+/// The attribute policy shared by every request (upstream's
+/// cttimeout_nla_policy): NAME a NUL-terminated string of at most 31 bytes.
+static POLICY: Shared<[b::nla_policy; ATTR_MAX + 1]> = Shared({
+    let mut t = [policy(0, 0); ATTR_MAX + 1];
+    t[b::ctattr_timeout_CTA_TIMEOUT_NAME as usize] =
+        policy(b::NLA_NUL_STRING, (b::CTNL_TIMEOUT_NAME_MAX - 1) as u16);
+    t[b::ctattr_timeout_CTA_TIMEOUT_L3PROTO as usize] = policy(b::NLA_U16, 0);
+    t[b::ctattr_timeout_CTA_TIMEOUT_L4PROTO as usize] = policy(b::NLA_U8, 0);
+    t[b::ctattr_timeout_CTA_TIMEOUT_DATA as usize] = policy(b::NLA_NESTED, 0);
+    t
+});
+
+type Call = unsafe extern "C" fn(*mut b::sk_buff, *const b::nfnl_info, *const *const b::nlattr) -> i32;
+
+const fn cb(call: Call) -> b::nfnl_callback {
+    b::nfnl_callback {
+        call: Some(call),
+        policy: &POLICY.0 as *const _ as *const b::nla_policy,
+        type_: b::nfnl_callback_type_NFNL_CB_MUTEX,
+        attr_count: ATTR_MAX as u16,
+    }
+}
+
+const CB_COUNT: usize = b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_MAX as usize;
+
+static CALLBACKS: Shared<[b::nfnl_callback; CB_COUNT]> = Shared([
+    cb(handlers::new_timeout),  // IPCTNL_MSG_TIMEOUT_NEW
+    cb(handlers::get_timeout),  // IPCTNL_MSG_TIMEOUT_GET
+    cb(handlers::del_timeout),  // IPCTNL_MSG_TIMEOUT_DELETE
+    cb(handlers::default_set),  // IPCTNL_MSG_TIMEOUT_DEFAULT_SET
+    cb(handlers::default_get),  // IPCTNL_MSG_TIMEOUT_DEFAULT_GET
+]);
+
+static SUBSYS: Shared<b::nfnetlink_subsystem> = Shared({
+    // SAFETY: all-zero is valid (NULL owner and batch callbacks).
+    let mut s: b::nfnetlink_subsystem = unsafe { core::mem::zeroed() };
+    s.name = c"conntrack_timeout".as_ptr().cast();
+    s.subsys_id = b::NFNL_SUBSYS_CTNETLINK_TIMEOUT as u8;
+    s.cb_count = CB_COUNT as u8;
+    s.cb = &CALLBACKS.0 as *const _ as *const b::nfnl_callback;
+    s
+});
+
+/// `nfnetlink_subsys_register`; `EBUSY` when another provider (upstream
+/// nfnetlink_cttimeout) already has the subsystem.
+pub(crate) fn register() -> Result {
+    // SAFETY: SUBSYS and what it points to are static.
+    let r = unsafe { b::nfnetlink_subsys_register(&SUBSYS.0) };
+    if r < 0 {
+        Err(Error::from_errno(r))
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn unregister() {
+    // SAFETY: registered by `register`.
+    unsafe { b::nfnetlink_subsys_unregister(&SUBSYS.0) };
+}

@@ -1,0 +1,123 @@
+#!/bin/bash
+# Usage: tests/vm/run-vm "$(scripts/build-kernel --print-dir)" tests/vm/test-provider-users.sh ZONETP_KO ZONETP_BIN
+#
+# zonetp.ko as the cttimeout provider of its real users: an iptables CT
+# rule (--timeout, in a network namespace of its own) and an openvswitch
+# datapath flow with ct(commit,zone=5,timeout=NAME) resolve the policy
+# through zonetp's nf_ct_timeout_hook; real connections start with the
+# policy's timeout (conntrack entries / [NEW] events) and expire on it.
+# Deleting a policy in use succeeds (Linux 6.12), rmmod is refused while
+# a rule or flow holds a policy, destroying a namespace with live
+# references releases them, and rmmod then succeeds without kernel splats.
+# shellcheck disable=SC2016
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/vm/lib.sh
+. "$here/lib.sh"
+ko=$1 Z=$2
+export ZONETP_DB=/tmp/zonetp-users/conf.json
+mkdir -p /tmp/zonetp-users
+mark="zonetp-test-provider-users-$$"
+echo "$mark" >/dev/kmsg
+DP=ovs-system
+use_of() { "$Z" timeout get "$1" | grep -o 'use=[0-9]*' | cut -d= -f2; }
+expect_use() { local u; u=$(use_of "$1"); echo "$1 use=$u"; [[ $u == "$2" ]]; }
+udp_send() { python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('$1', 0))
+s.sendto(b'zonetp', ('$2', 5000))"; }
+
+check "upstream nfnetlink_cttimeout not loaded" bash -c '! test -d /sys/module/nfnetlink_cttimeout'
+check "insmod zonetp.ko, modprobe openvswitch" bash -c "insmod $ko && modprobe openvswitch"
+
+# ---- iptables CT --timeout in a namespace ----------------------------------
+ipt() { ip netns exec ipt "$@"; }
+ip netns add ipt; ipt ip link set lo up
+check "policy in namespace ipt" ipt "$Z" timeout add pu2 --l3 ipv4 --l4 udp unreplied=2 replied=2
+check "iptables -t raw CT --timeout pu2 (OUTPUT and PREROUTING)" bash -c '
+  ip netns exec ipt iptables -t raw -A OUTPUT -p udp -j CT --timeout pu2 &&
+  ip netns exec ipt iptables -t raw -A PREROUTING -p udp -j CT --timeout pu2 && ip netns exec ipt iptables -t raw -S'
+# Each rule's template holds two references (nf_ct_set_timeout: the hook's
+# find_get and nf_ct_timeout_ext_add), the table one: USE = 1 + 2 per user.
+check "USE is 5 (table + 2 x two rules)" ipt bash -c "$(declare -f use_of expect_use); Z=$Z; expect_use pu2 5"
+check "removing one rule gives its references back (USE 3)" ipt bash -c "
+  iptables -t raw -D PREROUTING -p udp -j CT --timeout pu2 && $(declare -f use_of expect_use); Z=$Z; expect_use pu2 3"
+check "rmmod zonetp refused while rules hold a policy" bash -c '! rmmod zonetp'
+check "a UDP connection starts with the 2 s policy" ipt bash -c "$(declare -f udp_send)
+  udp_send 127.0.0.1 127.0.0.1; conntrack -L -p udp 2>/dev/null | tee /dev/stderr |
+  awk '\$1 == \"udp\" {t=\$3} END {exit !(t != \"\" && t <= 2)}'"
+sleep 3
+check "... and expires on it" ipt bash -c '! conntrack -L -p udp 2>/dev/null | grep -q dport=5000'
+check "delete pu2 while in use succeeds (6.12 semantics)" ipt "$Z" timeout delete pu2
+check "pu2 is gone from the table" ipt bash -c "! nfct get timeout pu2"
+check "rules keep their reference: rmmod still refused" bash -c '! rmmod zonetp'
+check "a new pu2 (udp 4 s) while the rules still hold the old one" ipt bash -c "
+  $Z timeout add pu2 --l3 ipv4 --l4 udp unreplied=4 replied=4 && $Z timeout get pu2"
+check "destroy namespace ipt with live rule references and an object" ip netns del ipt
+
+# ---- openvswitch datapath flow with OVS_CT_ATTR_TIMEOUT --------------------
+ns0() { ip netns exec at_ns0 "$@"; }
+setup_net() {
+  ip netns add at_ns0 && ip netns add at_ns1 || return 1
+  ip link add p0 type veth peer name ovs-p0 && ip link add p1 type veth peer name ovs-p1 || return 1
+  ip link set p0 netns at_ns0 && ip link set p1 netns at_ns1 || return 1
+  ip link set ovs-p0 up && ip link set ovs-p1 up || return 1
+  ns0 ip addr add 10.1.1.1/24 dev p0 && ns0 ip link set p0 up || return 1
+  ip netns exec at_ns1 ip addr add 10.1.1.2/24 dev p1 && ip netns exec at_ns1 ip link set p1 up || return 1
+  "$Z" dp add $DP ovs-p0 ovs-p1
+}
+check "datapath with two veth ports" setup_net
+check "dp show: ct_timeout=true (probe through zonetp's hook)" bash -c "'$Z' dp show $DP | grep -q 'ct_timeout=true'"
+check "policies ovs_udp (2 s) and ovs_icmp (2 s)" bash -c "
+  '$Z' timeout add ovs_udp --l3 ipv4 --l4 udp unreplied=2 replied=2 &&
+  '$Z' timeout add ovs_icmp --l3 ipv4 --l4 icmp timeout=2"
+install_flows() {
+  local f rc=0
+  for f in \
+    "in_port(1),eth_type(0x0806) actions:2" \
+    "in_port(2),eth_type(0x0806) actions:1" \
+    "in_port(1),eth_type(0x0800),ipv4(proto=17) actions:ct(commit,zone=5,timeout=ovs_udp),2" \
+    "in_port(1),eth_type(0x0800),ipv4(proto=1) actions:ct(commit,zone=5,timeout=ovs_icmp),2" \
+    "in_port(2),eth_type(0x0800) actions:ct(zone=5),1"; do
+    "$Z" dp-flow add $DP "$f" || rc=1
+  done
+  "$Z" dp-flow dump $DP
+  return $rc
+}
+check "flows with ct(commit,zone=5,timeout=...)" install_flows
+check "USE of ovs_udp is 3 (table + 2 x flow template)" expect_use ovs_udp 3
+check "rmmod zonetp refused while a flow holds a policy" bash -c '! rmmod zonetp'
+EVENTS=/tmp/zonetp-users/events
+traffic_round() {  # TAG: UDP and ping through the datapath, events recorded
+  conntrack -E -o timestamp >"$EVENTS.$1" 2>/dev/null & local ev=$!
+  sleep 0.5
+  ns0 ping -q -c 2 -i 0.2 -W 1 10.1.1.2 >/dev/null; local rc=$?
+  ns0 bash -c "$(declare -f udp_send); udp_send 10.1.1.1 10.1.1.2" || rc=1
+  sleep 0.5; conntrack -L -w 5 2>/dev/null
+  sleep 3.5
+  kill $ev; wait $ev 2>/dev/null
+  cat "$EVENTS.$1"
+  return $rc
+}
+new_timeout() { awk -v p="$2" '$2 == "[NEW]" && $3 == p && /zone=5/ {print $5; exit}' "$EVENTS.$1"; }
+expect_new() { local t; t=$(new_timeout "$1" "$2"); echo "$2: [NEW] timeout ${t:-none}"; [[ -n $t ]] && ((t <= 2)); }
+expect_gone() { local n; n=$(conntrack -L -w 5 2>/dev/null | grep -c 'zone=5'); echo "$n entries"; ((n == 0)); }
+check "traffic through the datapath" traffic_round r1
+check "UDP connection began with the 2 s policy" expect_new r1 udp
+check "ICMP connection began with the 2 s policy" expect_new r1 icmp
+check "entries expired on the policy" expect_gone
+check "USE of ovs_udp is 3 before the delete (expired entries left none)" expect_use ovs_udp 3
+check "delete ovs_udp while the flow holds it: succeeds (6.12)" "$Z" timeout delete ovs_udp
+check "the flow keeps its reference: rmmod refused" bash -c '! rmmod zonetp'
+check "traffic after the delete" traffic_round r2
+check "the flow's template still applies the deleted policy (2 s)" expect_new r2 udp
+check "delete the flows and the datapath" bash -c "'$Z' dp-flow del $DP && '$Z' dp del $DP"
+check "ovs_icmp back to USE 1 once its flow is gone (no leaked reference)" expect_use ovs_icmp 1
+check "delete the remaining objects" "$Z" timeout delete --all
+ip netns del at_ns0; ip netns del at_ns1
+sleep 3   # netns cleanup runs in a workqueue
+check "zonetp has no users left" bash -c 'r=$(cat /sys/module/zonetp/refcnt); echo refcnt=$r; [[ $r == 0 ]]'
+check "rmmod zonetp" rmmod zonetp
+check "dmesg: loaded/unloaded lines" bash -c "dmesg | sed -n '/$mark/,\$p' | grep -E 'zonetp: (loaded|unloaded)'"
+check "no WARNING/BUG/Oops/refcount/RCU splat in dmesg" dmesg_splats "$mark"
+finish
