@@ -20,9 +20,12 @@ demo:
 
 include mk/kernel.mk
 
-# Benchmarks, side by side in one run, reported as ratios (needs root).
-bench:
+# Benchmarks, side by side in one run, reported as ratios (needs root):
+# pushing policies (userspace), then name look-ups, upstream cttimeout vs
+# zonetp.ko (in a VM on the test kernel).
+bench: module
 	cd userspace && cargo bench -p zonetp --bench sync
+	tests/vm/run-vm "$$(scripts/build-kernel --print-dir)" tests/vm/bench-provider.sh $(CURDIR)/zonetp.ko
 
 # Regenerates the libnetfilter_cttimeout reference bytes.
 golden:
