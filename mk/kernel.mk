@@ -41,7 +41,7 @@ module-clean:
 		zonetp.mod.o Module.symvers modules.order .zonetp.* .Module.symvers.cmd \
 		.module-common.o ..module-common.o.cmd \
 		.modules.order.cmd rust-module/*.o rust-module/.*.cmd rust-module/*.d \
-		rust-module/zonetp_bindings_generated.rs compat/*.o compat/.*.cmd
+		rust-module/.zonetp_bindings_generated.rs compat/*.o compat/.*.cmd
 
 vm-test: module
 	$(ZONETP_KROOT)/tests/vm/run-tests
