@@ -72,6 +72,28 @@ fn errno(r: Result<c_int>) -> c_int {
     r.unwrap_or_else(|e| e.to_errno())
 }
 
+/// The C entry point nfnetlink calls for one message type: it builds the
+/// `Request` view once and turns the handler's `Result` into an errno.
+macro_rules! nfnl_entry {
+    ($entry:ident => $handler:ident) => {
+        pub(crate) unsafe extern "C" fn $entry(
+            skb: *mut b::sk_buff,
+            info: *const b::nfnl_info,
+            cda: *const *const b::nlattr,
+        ) -> c_int {
+            // SAFETY: nfnetlink calls this with its callback arguments.
+            let req = unsafe { Request::new(skb, info, cda) };
+            errno($handler(&req))
+        }
+    };
+}
+
+nfnl_entry!(new_timeout => do_new);
+nfnl_entry!(get_timeout => do_get);
+nfnl_entry!(del_timeout => do_delete);
+nfnl_entry!(default_set => do_default_set);
+nfnl_entry!(default_get => do_default_get);
+
 /// `ctnl_timeout_fill_info`: a NEW message describing `e`.
 fn fill_entry(w: &mut SkbWriter, portid: u32, seq: u32, e: &Entry) -> Option<u32> {
     let flags = if portid != 0 { b::NLM_F_MULTI } else { 0 };
@@ -84,16 +106,6 @@ fn fill_entry(w: &mut SkbWriter, portid: u32, seq: u32, e: &Entry) -> Option<u32
         // SAFETY: the entry's data is a timeout array of `l4`.
         w.nest(DATA, |w| unsafe { l4.write(w, e.data()) })
     })
-}
-
-pub(crate) unsafe extern "C" fn new_timeout(
-    skb: *mut b::sk_buff,
-    info: *const b::nfnl_info,
-    cda: *const *const b::nlattr,
-) -> c_int {
-    // SAFETY: called by nfnetlink with its callback arguments.
-    let req = unsafe { Request::new(skb, info, cda) };
-    errno(do_new(&req))
 }
 
 fn do_new(req: &Request<'_>) -> Result<c_int> {
@@ -131,21 +143,11 @@ fn do_new(req: &Request<'_>) -> Result<c_int> {
     Ok(0)
 }
 
-pub(crate) unsafe extern "C" fn get_timeout(
-    skb: *mut b::sk_buff,
-    info: *const b::nfnl_info,
-    cda: *const *const b::nlattr,
-) -> c_int {
-    // SAFETY: called by nfnetlink with its callback arguments.
-    let req = unsafe { Request::new(skb, info, cda) };
+fn do_get(req: &Request<'_>) -> Result<c_int> {
     if req.flags() & b::NLM_F_DUMP != 0 {
         // SAFETY: the request's socket, skb and header, as netlink_dump_start wants.
-        return unsafe { b::zonetp_compat_netlink_dump_start(req.info.sk, skb, req.info.nlh, Some(dump)) };
+        return Ok(unsafe { b::zonetp_compat_netlink_dump_start(req.info.sk, req.skb, req.info.nlh, Some(dump)) });
     }
-    errno(do_get(&req))
-}
-
-fn do_get(req: &Request<'_>) -> Result<c_int> {
     let name = req.attr(NAME).ok_or(EINVAL)?.nul_str();
     let table = pernet::table(req.net());
     let g = table.lock();
@@ -197,79 +199,52 @@ unsafe extern "C" fn dump(skb: *mut b::sk_buff, cb: *mut b::netlink_callback) ->
     w.len() as c_int
 }
 
-pub(crate) unsafe extern "C" fn del_timeout(
-    skb: *mut b::sk_buff,
-    info: *const b::nfnl_info,
-    cda: *const *const b::nlattr,
-) -> c_int {
-    // SAFETY: called by nfnetlink with its callback arguments.
-    let req = unsafe { Request::new(skb, info, cda) };
+fn do_delete(req: &Request<'_>) -> Result<c_int> {
     let table = pernet::table(req.net());
     let mut g = table.lock();
     let Some(name) = req.attr(NAME) else {
         table.delete_all(&mut g, req.net());
-        return 0;
+        return Ok(0);
     };
-    match table.find(&g, name.nul_str()) {
-        Some(e) => {
-            let e: *const Entry = e;
-            // SAFETY: `e` is live while the mutex is held.
-            table.delete(&mut g, req.net(), unsafe { &*e });
-            0
-        }
-        None => ENOENT.to_errno(),
+    let e: *const Entry = table.find(&g, name.nul_str()).ok_or(ENOENT)?;
+    // SAFETY: `e` is live while the mutex is held.
+    table.delete(&mut g, req.net(), unsafe { &*e });
+    Ok(0)
+}
+
+fn do_default_set(req: &Request<'_>) -> Result<c_int> {
+    let (Some(l4), Some(data)) = (req.attr(L4PROTO), req.attr(DATA)) else {
+        return Err(EINVAL);
+    };
+    let l4 = L4Proto::find(l4.get_u8()).ok_or(EOPNOTSUPP())?;
+    // SAFETY: NULL data: nlattr_to_obj sets the namespace's defaults.
+    unsafe { l4.parse(core::ptr::null_mut(), req.net(), data)? };
+    Ok(0)
+}
+
+fn do_default_get(req: &Request<'_>) -> Result<c_int> {
+    let (Some(l3), Some(l4)) = (req.attr(L3PROTO), req.attr(L4PROTO)) else {
+        return Err(EINVAL);
+    };
+    let l3num = l3.get_be16();
+    let l4 = L4Proto::find(l4.get_u8()).ok_or(EOPNOTSUPP())?;
+    // SAFETY: `net` is the request's live namespace.
+    let timeouts = unsafe { b::zonetp_compat_default_timeouts(req.net(), l4.num()) };
+    if timeouts.is_null() {
+        return Err(EOPNOTSUPP());
     }
-}
-
-pub(crate) unsafe extern "C" fn default_set(
-    skb: *mut b::sk_buff,
-    info: *const b::nfnl_info,
-    cda: *const *const b::nlattr,
-) -> c_int {
-    // SAFETY: called by nfnetlink with its callback arguments.
-    let req = unsafe { Request::new(skb, info, cda) };
-    errno((|| {
-        let (Some(l4), Some(data)) = (req.attr(L4PROTO), req.attr(DATA)) else {
-            return Err(EINVAL);
-        };
-        let l4 = L4Proto::find(l4.get_u8()).ok_or(EOPNOTSUPP())?;
-        // SAFETY: NULL data: nlattr_to_obj sets the namespace's defaults.
-        unsafe { l4.parse(core::ptr::null_mut(), req.net(), data)? };
-        Ok(0)
-    })())
-}
-
-pub(crate) unsafe extern "C" fn default_get(
-    skb: *mut b::sk_buff,
-    info: *const b::nfnl_info,
-    cda: *const *const b::nlattr,
-) -> c_int {
-    // SAFETY: called by nfnetlink with its callback arguments.
-    let req = unsafe { Request::new(skb, info, cda) };
-    errno((|| {
-        let (Some(l3), Some(l4)) = (req.attr(L3PROTO), req.attr(L4PROTO)) else {
-            return Err(EINVAL);
-        };
-        let l3num = l3.get_be16();
-        let l4 = L4Proto::find(l4.get_u8()).ok_or(EOPNOTSUPP())?;
-        // SAFETY: `net` is the request's live namespace.
-        let timeouts = unsafe { b::zonetp_compat_default_timeouts(req.net(), l4.num()) };
-        if timeouts.is_null() {
-            return Err(EOPNOTSUPP());
-        }
-        let mut skb2 = OwnedSkb::new()?;
-        let portid = req.portid();
-        let flags = if portid != 0 { b::NLM_F_MULTI } else { 0 };
-        let ev = msg_type(b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_DEFAULT_SET);
-        let filled = skb2.writer().message(portid, req.nlh().nlmsg_seq, ev, flags, |w| {
-            w.put_be16(L3PROTO, l3num)?;
-            w.put_u8(L4PROTO, l4.num())?;
-            // SAFETY: `timeouts` is the namespace's default array of `l4`.
-            w.nest(DATA, |w| unsafe { l4.write(w, timeouts.cast()) })
-        });
-        if filled.is_none() {
-            return Err(ENOMEM);
-        }
-        Ok(skb2.unicast(req.net(), portid))
-    })())
+    let mut skb2 = OwnedSkb::new()?;
+    let portid = req.portid();
+    let flags = if portid != 0 { b::NLM_F_MULTI } else { 0 };
+    let ev = msg_type(b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_DEFAULT_SET);
+    let filled = skb2.writer().message(portid, req.nlh().nlmsg_seq, ev, flags, |w| {
+        w.put_be16(L3PROTO, l3num)?;
+        w.put_u8(L4PROTO, l4.num())?;
+        // SAFETY: `timeouts` is the namespace's default array of `l4`.
+        w.nest(DATA, |w| unsafe { l4.write(w, timeouts.cast()) })
+    });
+    if filled.is_none() {
+        return Err(ENOMEM);
+    }
+    Ok(skb2.unicast(req.net(), portid))
 }
