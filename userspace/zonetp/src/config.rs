@@ -57,6 +57,13 @@ pub struct PolicyRecord {
     pub external_ids: ExternalIds,
 }
 
+impl Datapath {
+    /// The ids of the policies its zones use.
+    pub fn policy_ids(&self) -> BTreeSet<u32> {
+        self.ct_zones.values().filter_map(|z| z.timeout_policy).collect()
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -231,12 +238,7 @@ impl Config {
     /// Drops policies no zone refers to; their ids stay reserved until
     /// `sync` has removed their kernel objects.
     fn collect_garbage(&mut self) {
-        let used: BTreeSet<u32> = self
-            .datapaths
-            .values()
-            .flat_map(|d| d.ct_zones.values())
-            .filter_map(|z| z.timeout_policy)
-            .collect();
+        let used: BTreeSet<u32> = self.datapaths.values().flat_map(Datapath::policy_ids).collect();
         let unused: Vec<u32> =
             self.timeout_policies.keys().filter(|id| !used.contains(id)).copied().collect();
         for id in unused {

@@ -29,8 +29,7 @@ pub fn desired_objects(config: &Config, dp: &str) -> Desired {
     let Some(d) = config.datapaths.get(dp) else {
         return out;
     };
-    let ids: BTreeSet<u32> = d.ct_zones.values().filter_map(|z| z.timeout_policy).collect();
-    for id in ids {
+    for id in d.policy_ids() {
         if let Some(p) = config.timeout_policies.get(&id) {
             out.0.extend(p.timeouts.kernel_objects(id));
         }
@@ -191,9 +190,8 @@ pub fn sync(
     let desired = desired_objects(&config, dp);
     let mut report = SyncReport { datapath: dp.to_owned(), dry_run, ..Default::default() };
     if let Some(d) = config.datapaths.get(dp) {
-        let ids: BTreeSet<u32> = d.ct_zones.values().filter_map(|z| z.timeout_policy).collect();
         let mut keys = BTreeSet::new();
-        for id in ids {
+        for id in d.policy_ids() {
             if let Some(p) = config.timeout_policies.get(&id) {
                 keys.extend(p.timeouts.userspace_only_keys().into_iter().map(str::to_owned));
             }
