@@ -32,14 +32,7 @@ ZONES=${ZONETP_TEST_ZONES:-24}
 ns0() { ip netns exec at_ns0 "$@"; }
 
 setup_net() {
-  modprobe -a openvswitch nfnetlink_cttimeout || return 1
-  ip netns add at_ns0 && ip netns add at_ns1 || return 1
-  ip link add p0 type veth peer name ovs-p0 && ip link add p1 type veth peer name ovs-p1 || return 1
-  ip link set p0 netns at_ns0 && ip link set p1 netns at_ns1 || return 1
-  ip link set ovs-p0 up && ip link set ovs-p1 up || return 1
-  ns0 ip addr add 10.1.1.1/24 dev p0 && ns0 ip addr add 10.1.1.11/24 dev p0 && ns0 ip link set p0 up || return 1
-  ip netns exec at_ns1 ip addr add 10.1.1.2/24 dev p1 && ip netns exec at_ns1 ip link set p1 up || return 1
-  "$Z" dp add $DP ovs-p0 ovs-p1
+  modprobe -a openvswitch nfnetlink_cttimeout && ovs_two_namespaces "$Z" $DP 10.1.1.11
 }
 
 # Flows of the system test: ARP both ways; from port 1, UDP and ICMP from
@@ -47,18 +40,14 @@ setup_net() {
 # through conntrack in their zone. zonetp fills each commit's timeout.
 install_flows() {
   "$Z" dp-flow del $DP || return 1
-  local f rc=0
-  for f in \
+  add_flows "$Z" $DP \
     "in_port(1),eth_type(0x0806) actions:2" \
     "in_port(2),eth_type(0x0806) actions:1" \
     "in_port(1),eth_type(0x0800),ipv4(src=10.1.1.1,proto=17) actions:ct(commit,zone=5),2" \
     "in_port(1),eth_type(0x0800),ipv4(src=10.1.1.1,proto=1) actions:ct(commit,zone=5),2" \
     "in_port(1),eth_type(0x0800),ipv4(src=10.1.1.11,proto=17) actions:ct(commit,zone=20),2" \
     "in_port(2),eth_type(0x0800),ipv4(dst=10.1.1.1) actions:ct(zone=5),1" \
-    "in_port(2),eth_type(0x0800),ipv4(dst=10.1.1.11) actions:ct(zone=20),1"; do
-    "$Z" dp-flow add $DP "$f" || rc=1
-  done
-  return $rc
+    "in_port(2),eth_type(0x0800),ipv4(dst=10.1.1.11) actions:ct(zone=20),1"
 }
 
 EVENTS=/tmp/zonetp-test/events

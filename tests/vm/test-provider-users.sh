@@ -65,30 +65,20 @@ check "destroy namespace ipt with live rule references and an object" ip netns d
 
 # ---- openvswitch datapath flow with OVS_CT_ATTR_TIMEOUT --------------------
 ns0() { ip netns exec at_ns0 "$@"; }
-setup_net() {
-  ip netns add at_ns0 && ip netns add at_ns1 || return 1
-  ip link add p0 type veth peer name ovs-p0 && ip link add p1 type veth peer name ovs-p1 || return 1
-  ip link set p0 netns at_ns0 && ip link set p1 netns at_ns1 || return 1
-  ip link set ovs-p0 up && ip link set ovs-p1 up || return 1
-  ns0 ip addr add 10.1.1.1/24 dev p0 && ns0 ip link set p0 up || return 1
-  ip netns exec at_ns1 ip addr add 10.1.1.2/24 dev p1 && ip netns exec at_ns1 ip link set p1 up || return 1
-  "$Z" dp add $DP ovs-p0 ovs-p1
-}
+setup_net() { ovs_two_namespaces "$Z" $DP; }
 check "datapath with two veth ports" setup_net
 check "dp show: ct_timeout=true (probe through zonetp's hook)" bash -c "'$Z' dp show $DP | grep -q 'ct_timeout=true'"
 check "policies ovs_udp (2 s) and ovs_icmp (2 s)" bash -c "
   '$Z' timeout add ovs_udp --l3 ipv4 --l4 udp unreplied=2 replied=2 &&
   '$Z' timeout add ovs_icmp --l3 ipv4 --l4 icmp timeout=2"
 install_flows() {
-  local f rc=0
-  for f in \
+  local rc=0
+  add_flows "$Z" $DP \
     "in_port(1),eth_type(0x0806) actions:2" \
     "in_port(2),eth_type(0x0806) actions:1" \
     "in_port(1),eth_type(0x0800),ipv4(proto=17) actions:ct(commit,zone=5,timeout=ovs_udp),2" \
     "in_port(1),eth_type(0x0800),ipv4(proto=1) actions:ct(commit,zone=5,timeout=ovs_icmp),2" \
-    "in_port(2),eth_type(0x0800) actions:ct(zone=5),1"; do
-    "$Z" dp-flow add $DP "$f" || rc=1
-  done
+    "in_port(2),eth_type(0x0800) actions:ct(zone=5),1" || rc=1
   "$Z" dp-flow dump $DP
   return $rc
 }
