@@ -6,8 +6,8 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::ovs::{Action, FlowKey, OvsClient};
-use zonetp::store::Store;
 use zonetp::xlate::{check_timeouts, fill_timeouts};
+use zonetp::zone_store::ZoneStore;
 use zonetp::{Error, Result};
 
 use crate::output::{print_json, Format};
@@ -120,7 +120,7 @@ pub fn run_dp(cmd: DpCommand, format: Format) -> Result<()> {
     }
 }
 
-pub fn run_flow(store: &Store, cmd: FlowCommand, format: Format) -> Result<()> {
+pub fn run_flow(store: &dyn ZoneStore, cmd: FlowCommand, format: Format) -> Result<()> {
     match cmd {
         FlowCommand::Add { datapath, flow, zones_from, no_xlate } => {
             let (m, a) = split_flow(&flow)?;

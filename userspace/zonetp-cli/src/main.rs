@@ -3,17 +3,21 @@
 //! Exit status: 0 success, 1 an error (one line on stderr naming the object
 //! and the cause), 2 a usage error.
 
+mod backend;
 mod dp_cmd;
+mod netns;
 mod output;
+mod ovsdb_sync;
 mod sync_cmd;
 mod timeout_cmd;
+mod vswitchd;
 mod zone_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use backend::Backend;
 use clap::{CommandFactory, Parser, Subcommand};
-use zonetp::store::Store;
 
 use output::Format;
 
@@ -37,9 +41,17 @@ struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
 
-    /// The configuration file [env: ZONETP_DB; default: /var/lib/zonetp/conf.json].
-    #[arg(long, global = true, value_name = "FILE")]
+    /// The configuration: a JSON file, or an Open vSwitch database as
+    /// ovs-vsctl's --db names it (unix:PATH, tcp:IP:PORT, or a comma-separated
+    /// list of the members of a cluster) [env: ZONETP_DB; default:
+    /// /var/lib/zonetp/conf.json].
+    #[arg(long, global = true, value_name = "FILE|REMOTE")]
     db: Option<PathBuf>,
+
+    /// Work on the kernel of network namespace NAME (/run/netns/NAME, as
+    /// `ip -n`); the database is still reached from where zonetp started.
+    #[arg(long, global = true, value_name = "NAME")]
+    netns: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -102,20 +114,36 @@ fn ovs_vsctl_order(mut args: Vec<String>) -> Vec<String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(ovs_vsctl_order(std::env::args().collect()));
-    let store = Store::locate(cli.db.as_deref());
     let format = cli.format;
+    let backend = cli
+        .netns
+        .as_deref()
+        .map(netns::enter)
+        .transpose()
+        .and_then(|dialer| Backend::open(cli.db.as_deref(), dialer));
+    let backend = match backend {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("zonetp: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let store = backend.zones();
     let result = match cli.command {
-        Command::AddDp(a) => zone_cmd::add_dp(&store, a),
-        Command::DelDp(a) => zone_cmd::del_dp(&store, a),
-        Command::ListDp => zone_cmd::list_dp(&store, format),
-        Command::AddZoneTp(a) => zone_cmd::add_zone_tp(&store, a),
-        Command::DelZoneTp(a) => zone_cmd::del_zone_tp(&store, a),
-        Command::ListZoneTp(a) => zone_cmd::list_zone_tp(&store, a, format),
-        Command::Resolve(a) => zone_cmd::resolve(&store, a, format),
-        Command::Sync(a) => sync_cmd::run(&store, a, format),
+        Command::AddDp(a) => zone_cmd::add_dp(store, a),
+        Command::DelDp(a) => zone_cmd::del_dp(store, a),
+        Command::ListDp => zone_cmd::list_dp(store, format),
+        Command::AddZoneTp(a) => zone_cmd::add_zone_tp(store, a),
+        Command::DelZoneTp(a) => zone_cmd::del_zone_tp(store, a),
+        Command::ListZoneTp(a) => zone_cmd::list_zone_tp(store, a, format),
+        Command::Resolve(a) => zone_cmd::resolve(store, a, format),
+        Command::Sync(a) => match &backend {
+            Backend::File(s) => sync_cmd::run(s, a, format),
+            Backend::Ovsdb(s) => ovsdb_sync::run(s, a, format),
+        },
         Command::Timeout(cmd) => timeout_cmd::run(cmd, format),
         Command::Dp(cmd) => dp_cmd::run_dp(cmd, format),
-        Command::DpFlow(cmd) => dp_cmd::run_flow(&store, cmd, format),
+        Command::DpFlow(cmd) => dp_cmd::run_flow(store, cmd, format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

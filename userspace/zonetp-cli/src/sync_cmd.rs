@@ -27,15 +27,19 @@ pub struct Sync {
     /// Seconds between periodic syncs in --watch mode.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub interval: u64,
+    /// Sync even though ovs-vswitchd runs in this network namespace or
+    /// manages the database (it deletes and remakes ovs_tp_* objects itself).
+    #[arg(long)]
+    pub beside_vswitchd: bool,
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
+pub(crate) static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-fn install_signal_handlers() {
+pub(crate) fn install_signal_handlers() {
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
@@ -47,7 +51,7 @@ fn install_signal_handlers() {
     }
 }
 
-fn print_report(r: &SyncReport, format: Format) {
+pub(crate) fn print_report(r: &SyncReport, format: Format) {
     if format == Format::Json {
         print_json(&json!(r));
         return;
@@ -99,6 +103,9 @@ fn stamp(store: &Store) -> Option<(SystemTime, u64)> {
 pub fn run(store: &Store, a: Sync, format: Format) -> Result<()> {
     let explicit = a.datapath.is_some();
     let dp = a.datapath.unwrap_or_else(|| "system".to_owned());
+    if !a.dry_run {
+        crate::vswitchd::check(None, a.beside_vswitchd)?;
+    }
     let mut client = CtTimeoutClient::open()?;
     if !a.watch {
         let report = sync(store, &mut client, &dp, explicit, a.dry_run)?;

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use zonetp::config::parse_zone_arg;
 use zonetp::cttimeout::{L3Proto, L4Proto};
 use zonetp::policy::TimeoutPolicy;
-use zonetp::store::Store;
+use zonetp::zone_store::ZoneStore;
 use zonetp::{Error, Result};
 
 use crate::output::{print_json, Format};
@@ -74,15 +74,15 @@ pub struct Resolve {
     pub l4: String,
 }
 
-pub fn add_dp(store: &Store, a: AddDp) -> Result<()> {
-    store.update(|c| c.add_dp(&a.datapath, a.may_exist))
+pub fn add_dp(store: &dyn ZoneStore, a: AddDp) -> Result<()> {
+    store.add_dp(&a.datapath, a.may_exist)
 }
 
-pub fn del_dp(store: &Store, a: DelDp) -> Result<()> {
-    store.update(|c| c.del_dp(&a.datapath, a.if_exists))
+pub fn del_dp(store: &dyn ZoneStore, a: DelDp) -> Result<()> {
+    store.del_dp(&a.datapath, a.if_exists)
 }
 
-pub fn list_dp(store: &Store, format: Format) -> Result<()> {
+pub fn list_dp(store: &dyn ZoneStore, format: Format) -> Result<()> {
     let config = store.read()?;
     match format {
         Format::Json => print_json(&Value::Array(
@@ -97,23 +97,23 @@ pub fn list_dp(store: &Store, format: Format) -> Result<()> {
     Ok(())
 }
 
-pub fn add_zone_tp(store: &Store, a: AddZoneTp) -> Result<()> {
+pub fn add_zone_tp(store: &dyn ZoneStore, a: AddZoneTp) -> Result<()> {
     let zone = parse_zone_arg(&a.zone)?;
     let policy = TimeoutPolicy::parse(&a.timeouts)?;
     let ignored = policy.userspace_only_keys().join(", ");
-    store.update(|c| c.add_zone_tp(&a.datapath, zone, policy, a.may_exist))?;
+    store.add_zone_tp(&a.datapath, zone, policy, a.may_exist)?;
     if a.datapath == "system" && !ignored.is_empty() {
         eprintln!("zonetp: note: the kernel datapath has no timeout for {ignored}; it ignores them");
     }
     Ok(())
 }
 
-pub fn del_zone_tp(store: &Store, a: DelZoneTp) -> Result<()> {
+pub fn del_zone_tp(store: &dyn ZoneStore, a: DelZoneTp) -> Result<()> {
     let zone = parse_zone_arg(&a.zone)?;
-    store.update(|c| c.del_zone_tp(&a.datapath, zone, a.if_exists))
+    store.del_zone_tp(&a.datapath, zone, a.if_exists)
 }
 
-pub fn list_zone_tp(store: &Store, a: ListZoneTp, format: Format) -> Result<()> {
+pub fn list_zone_tp(store: &dyn ZoneStore, a: ListZoneTp, format: Format) -> Result<()> {
     let config = store.read()?;
     match format {
         Format::Text => config.list_zone_tp(&a.datapath)?.iter().for_each(|l| println!("{l}")),
@@ -138,7 +138,7 @@ pub fn list_zone_tp(store: &Store, a: ListZoneTp, format: Format) -> Result<()> 
     Ok(())
 }
 
-pub fn resolve(store: &Store, a: Resolve, format: Format) -> Result<()> {
+pub fn resolve(store: &dyn ZoneStore, a: Resolve, format: Format) -> Result<()> {
     let zone = parse_zone_arg(&a.zone)?;
     let l3 = L3Proto::parse(&a.l3).map_err(Error::Invalid)?;
     let l4 = L4Proto::parse(&a.l4).map_err(Error::Invalid)?;

@@ -9,9 +9,11 @@ pub mod cttimeout;
 pub mod error;
 pub mod netlink;
 pub mod ovs;
+pub mod ovsdb;
 pub mod policy;
 pub mod reconcile;
 pub mod store;
 pub mod xlate;
+pub mod zone_store;
 
 pub use error::{Error, Result};

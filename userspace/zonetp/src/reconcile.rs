@@ -19,7 +19,7 @@ use crate::cttimeout::{
 use crate::error::{Error, Result};
 use crate::netlink::ParseError;
 use crate::policy::{policy_id_of, KERNEL_PROTOCOLS};
-use crate::store::Store;
+use crate::zone_store::ZoneStore;
 
 /// The kernel objects a datapath's zones call for, by name, in the order
 /// OVS creates them: by policy id, then tcp4, udp4, icmp4, tcp6, udp6,
@@ -175,19 +175,36 @@ impl SyncReport {
 }
 
 /// Runs one reconciliation of datapath `dp` (`explicit`: named by the user,
-/// so it must exist).
+/// so it must exist) from the configuration in `store`.
 pub fn sync(
-    store: &Store,
+    store: &dyn ZoneStore,
     client: &mut CtTimeoutClient,
     dp: &str,
     explicit: bool,
     dry_run: bool,
 ) -> Result<SyncReport> {
     let config = store.read()?;
+    let (report, pending_ids) = sync_config(&config, client, dp, explicit, dry_run)?;
+    if !dry_run {
+        // Keep ids reserved while their objects linger; free those that are gone.
+        store.settle_retired(&config.retired_policy_ids, &pending_ids)?;
+    }
+    Ok(report)
+}
+
+/// Reconciles the kernel with `config`; also returns the ids of policies
+/// whose objects the kernel kept (deletes refused while in use).
+pub fn sync_config(
+    config: &Config,
+    client: &mut CtTimeoutClient,
+    dp: &str,
+    explicit: bool,
+    dry_run: bool,
+) -> Result<(SyncReport, BTreeSet<u32>)> {
     if explicit {
         config.datapath(dp)?;
     }
-    let desired = desired_objects(&config, dp);
+    let desired = desired_objects(config, dp);
     let mut report = SyncReport { datapath: dp.to_owned(), dry_run, ..Default::default() };
     if let Some(d) = config.datapaths.get(dp) {
         let mut keys = BTreeSet::new();
@@ -205,7 +222,7 @@ pub fn sync(
     report.failed = plan.refused.iter().map(|(n, e)| (n.clone(), e.to_string())).collect();
     report.plan = plan.actions.iter().map(Action::describe).collect();
     if dry_run {
-        return Ok(report);
+        return Ok((report, BTreeSet::new()));
     }
 
     let requests: Vec<CtTimeoutRequest> = plan
@@ -236,15 +253,7 @@ pub fn sync(
         }
     }
 
-    // Keep ids reserved while their objects linger; free those that are gone.
-    let seen_retired = config.retired_policy_ids.clone();
-    store.update(|c| {
-        let policies: BTreeSet<u32> = c.timeout_policies.keys().copied().collect();
-        c.retired_policy_ids.retain(|id| !seen_retired.contains(id) || pending_ids.contains(id));
-        c.retired_policy_ids.extend(pending_ids.iter().filter(|id| !policies.contains(id)));
-        Ok(())
-    })?;
-    Ok(report)
+    Ok((report, pending_ids))
 }
 
 #[cfg(test)]

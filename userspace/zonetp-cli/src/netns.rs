@@ -1,0 +1,52 @@
+//! `--netns NAME`, as `ip -n NAME`: the kernel side (cttimeout, datapath)
+//! works in the named network namespace while connections to the database
+//! are made from the namespace zonetp was started in, so one database
+//! serves agents in many namespaces ("hosts").
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use zonetp::ovsdb::client::direct_dialer;
+use zonetp::ovsdb::remote::Stream;
+use zonetp::ovsdb::{DbError, Dialer, Remote};
+use zonetp::{Error, Result};
+
+fn setns(fd: &impl AsRawFd, what: &str) -> std::io::Result<()> {
+    // SAFETY: setns(2) on a namespace descriptor we hold open; it changes
+    // only the calling thread's network namespace.
+    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(std::io::Error::new(e.kind(), format!("setns into {what}: {e}")));
+    }
+    Ok(())
+}
+
+/// Moves this thread (and the threads it starts later) into network
+/// namespace `name` (`/run/netns/NAME`, as `ip netns add` makes it).
+/// Returns a dialer that connects from the namespace we came from.
+pub fn enter(name: &str) -> Result<Dialer> {
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(Error::Invalid(format!("invalid network namespace name {name:?}")));
+    }
+    let path = format!("/run/netns/{name}");
+    let target = File::open(&path)
+        .map_err(|e| Error::Invalid(format!("network namespace {name}: cannot open {path}: {e}")))?;
+    let home: OwnedFd = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| Error::Invalid(format!("cannot open this thread's network namespace: {e}")))?
+        .into();
+    setns(&target, &path).map_err(|e| Error::Invalid(format!("network namespace {name}: {e}")))?;
+    let home = Arc::new(home);
+    Ok(Arc::new(move |remote: &Remote| {
+        let home = Arc::clone(&home);
+        let remote = remote.clone();
+        // A short-lived thread goes back home to make the socket; the
+        // socket stays in the namespace it was made in.
+        std::thread::spawn(move || -> std::result::Result<Stream, DbError> {
+            setns(&*home, "the caller's namespace").map_err(|e| DbError::Io(e.to_string()))?;
+            direct_dialer()(&remote)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(DbError::Io("the connecting thread panicked".into())))
+    }))
+}

@@ -1,0 +1,193 @@
+//! An OVSDB client for the `Open_vSwitch` database: connects to the first
+//! usable member of a remote list, checks the schema, reads the zone
+//! tables in one transaction and commits changes guarded by `wait`
+//! operations, retrying when another client changed the rows first.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::jsonrpc::{error_text, Connection};
+use super::remote::{Remote, Stream};
+use super::vswitch::{Change, SchemaInfo, Snapshot, DB};
+use super::DbError;
+
+/// Opens a stream to a remote; `--netns` swaps in one that connects from
+/// the caller's namespace.
+pub type Dialer = Arc<dyn Fn(&Remote) -> Result<Stream, DbError> + Send + Sync>;
+
+pub fn direct_dialer() -> Dialer {
+    Arc::new(|r: &Remote| Stream::connect(r, super::jsonrpc::CONNECT_TIMEOUT))
+}
+
+/// How often a change computed from stale rows is recomputed.
+const MAX_ATTEMPTS: usize = 50;
+
+pub struct Client {
+    pub conn: Connection,
+    pub schema: SchemaInfo,
+}
+
+/// Why a transaction did not commit.
+#[derive(Debug)]
+pub enum TxnError {
+    /// A `wait` failed: the rows changed since they were read.
+    Conflict,
+    Db(DbError),
+}
+
+impl From<DbError> for TxnError {
+    fn from(e: DbError) -> Self {
+        TxnError::Db(e)
+    }
+}
+
+impl Client {
+    /// Connects to `remote` and checks that it serves a usable
+    /// `Open_vSwitch` database: schema 8.2.0 or later, and for a member of
+    /// a cluster, one that is connected to the cluster (a member cut off
+    /// from the others serves stale rows).
+    pub fn connect(remote: &Remote, dialer: &Dialer) -> Result<Self, DbError> {
+        let mut conn = Connection::from_stream(dialer(remote)?, remote);
+        let schema = conn.request("get_schema", json!([DB])).map_err(|e| match e {
+            DbError::Rpc(m) => {
+                DbError::Protocol(format!("{remote}: {m} (is this an Open_vSwitch database server?)"))
+            }
+            e => e,
+        })?;
+        let schema = SchemaInfo::from_schema(&schema)?;
+        let mut client = Self { conn, schema };
+        if let Some(why) = client.cluster_problem()? {
+            return Err(DbError::Io(format!("{remote}: {why}")));
+        }
+        Ok(client)
+    }
+
+    /// Connects to the first usable remote of the list, starting at
+    /// `start`; returns the client and the index of its remote.
+    pub fn connect_any(remotes: &[Remote], start: usize, dialer: &Dialer) -> Result<(Self, usize), DbError> {
+        let mut errors = Vec::new();
+        for k in 0..remotes.len() {
+            let i = (start + k) % remotes.len();
+            match Self::connect(&remotes[i], dialer) {
+                Ok(c) => return Ok((c, i)),
+                Err(DbError::Protocol(m)) if remotes.len() == 1 => return Err(DbError::Protocol(m)),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        Err(DbError::Io(errors.join("; ")))
+    }
+
+    /// For a clustered database: why this member cannot be used, if so.
+    /// Servers without the `_Server` database (before OVS 2.9) are
+    /// standalone.
+    pub fn cluster_problem(&mut self) -> Result<Option<String>, DbError> {
+        let reply = match self.conn.request(
+            "transact",
+            json!(["_Server", {"op": "select", "table": "Database", "where": [["name", "==", DB]],
+                "columns": ["model", "connected"]}]),
+        ) {
+            Ok(r) => r,
+            Err(DbError::Rpc(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let row = &reply[0]["rows"][0];
+        let clustered = row["model"] == "clustered";
+        Ok((clustered && row["connected"] == json!(false))
+            .then(|| "this cluster member is not connected to the cluster".to_owned()))
+    }
+
+    /// Runs a transaction; `Conflict` when one of its waits failed.
+    pub fn transact(&mut self, ops: &[Value]) -> Result<Vec<Value>, TxnError> {
+        let mut params = vec![json!(DB)];
+        params.extend(ops.iter().cloned());
+        let reply = self.conn.request("transact", Value::Array(params))?;
+        let results = reply
+            .as_array()
+            .cloned()
+            .ok_or_else(|| DbError::Protocol(format!("transact: unexpected reply {reply}")))?;
+        if let Some(err) = results.iter().find(|r| r.get("error").is_some_and(|e| !e.is_null())) {
+            if err["error"] == "timed out" {
+                return Err(TxnError::Conflict);
+            }
+            return Err(DbError::Rpc(format!("transaction error: {}", error_text(err))).into());
+        }
+        Ok(results)
+    }
+
+    /// The zone tables, read in one transaction.
+    pub fn snapshot(&mut self) -> Result<Snapshot, DbError> {
+        let columns = self.schema.columns();
+        let ops: Vec<Value> = columns
+            .iter()
+            .map(|(table, cols)| {
+                let mut all = vec!["_uuid"];
+                all.extend(cols.iter().copied());
+                json!({"op": "select", "table": table, "where": [], "columns": all})
+            })
+            .collect();
+        let replies = self.transact(&ops).map_err(|e| match e {
+            TxnError::Conflict => DbError::Protocol("select: unexpected wait failure".into()),
+            TxnError::Db(e) => e,
+        })?;
+        Snapshot::from_selects(&columns, &replies)
+    }
+
+    /// A snapshot in which every policy row has a zonetp id: rows another
+    /// tool inserted get one first.
+    pub fn snapshot_with_ids(&mut self) -> Result<Snapshot, DbError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let s = self.snapshot()?;
+            if s.rows_without_id().is_empty() {
+                return Ok(s);
+            }
+            self.commit(&s, Change::assign_ids(&s))?;
+        }
+        Err(DbError::Io("the database changed on every attempt to number its policies".into()))
+    }
+
+    /// Commits `change` computed from `s`, guarded by waits on every row
+    /// read. `Ok(false)`: the rows changed meanwhile, nothing was done.
+    pub fn commit(&mut self, s: &Snapshot, change: Change) -> Result<bool, DbError> {
+        if change.ops.is_empty() {
+            return Ok(true);
+        }
+        let mut ops = s.waits(&self.schema.columns());
+        ops.extend(change.ops);
+        match self.transact(&ops) {
+            Ok(_) => Ok(true),
+            Err(TxnError::Conflict) => Ok(false),
+            Err(TxnError::Db(e)) => Err(e),
+        }
+    }
+
+    /// Reads, computes with `f` and commits until the commit holds.
+    /// `f`'s refusal (`Err(String)`) is returned as is.
+    pub fn change(
+        &mut self,
+        mut f: impl FnMut(&Snapshot) -> Result<Change, String>,
+    ) -> Result<Result<(), String>, DbError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let s = self.snapshot_with_ids()?;
+            let change = match f(&s) {
+                Ok(c) => c,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            if self.commit(&s, change)? {
+                return Ok(Ok(()));
+            }
+        }
+        Err(DbError::Io(format!("the database changed on each of {MAX_ATTEMPTS} attempts; try again")))
+    }
+
+    /// True if another client holds OVSDB lock `name` (ovs-vswitchd holds
+    /// `ovs_vswitchd` for as long as it manages the database). The probe
+    /// gives the lock back at once.
+    pub fn lock_is_held(&mut self, name: &str) -> Result<bool, DbError> {
+        let reply = self.conn.request("lock", json!([name]))?;
+        let held_by_other = reply["locked"] != json!(true);
+        // Releases the lock, or withdraws the queued request for it.
+        self.conn.request("unlock", json!([name]))?;
+        Ok(held_by_other)
+    }
+}

@@ -1,0 +1,197 @@
+//! JSON-RPC 1.0 over a stream, as OVSDB speaks it (RFC 7047 section 4):
+//! requests carry an id, replies echo it, notifications carry `null`.
+//! Messages are concatenated JSON objects with no framing, so the reader
+//! finds the end of each by counting brackets outside strings.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::remote::{Remote, Stream};
+use super::DbError;
+
+/// How long a request may wait for its reply before the connection is
+/// considered dead.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for a TCP connection to come up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct Connection {
+    stream: Stream,
+    remote: Remote,
+    /// Bytes read but not yet parsed into a message.
+    buf: Vec<u8>,
+    next_id: u64,
+    /// Notifications that arrived while a reply was awaited.
+    notifications: VecDeque<Value>,
+}
+
+/// Finds the end of the first complete JSON value in `buf`, if any.
+fn message_end(buf: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut started = false;
+    for (i, &b) in buf.iter().enumerate() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                started = true;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if started && depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+impl Connection {
+    pub fn open(remote: &Remote) -> Result<Self, DbError> {
+        let stream = Stream::connect(remote, CONNECT_TIMEOUT)?;
+        Ok(Self {
+            stream,
+            remote: remote.clone(),
+            buf: Vec::new(),
+            next_id: 1,
+            notifications: VecDeque::new(),
+        })
+    }
+
+    /// Wraps a stream connected elsewhere (e.g. from another namespace).
+    pub fn from_stream(stream: Stream, remote: &Remote) -> Self {
+        Self { stream, remote: remote.clone(), buf: Vec::new(), next_id: 1, notifications: VecDeque::new() }
+    }
+
+    pub fn remote(&self) -> &Remote {
+        &self.remote
+    }
+
+    fn lost(&self, why: impl std::fmt::Display) -> DbError {
+        DbError::Io(format!("connection to {} lost: {why}", self.remote))
+    }
+
+    fn send(&mut self, msg: &Value) -> Result<(), DbError> {
+        let bytes = serde_json::to_vec(msg).expect("JSON serializes");
+        self.stream.write_all(&bytes).and_then(|_| self.stream.flush()).map_err(|e| self.lost(e))
+    }
+
+    /// Reads the next message, or `None` when `deadline` passes first.
+    /// Echo requests from the server (its inactivity probe) are answered
+    /// here.
+    fn recv(&mut self, deadline: Instant) -> Result<Option<Value>, DbError> {
+        loop {
+            if let Some(end) = message_end(&self.buf) {
+                let msg: Value = serde_json::from_slice(&self.buf[..end]).map_err(|e| {
+                    DbError::Protocol(format!("{}: malformed JSON-RPC message: {e}", self.remote))
+                })?;
+                self.buf.drain(..end);
+                if msg.get("method").and_then(Value::as_str) == Some("echo") && !msg["id"].is_null() {
+                    let reply = json!({"id": msg["id"], "result": msg["params"], "error": null});
+                    self.send(&reply)?;
+                    continue;
+                }
+                return Ok(Some(msg));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let wait = (deadline - now).max(Duration::from_millis(1));
+            self.stream.set_read_timeout(Some(wait)).map_err(|e| self.lost(e))?;
+            let mut chunk = [0u8; 16384];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err(self.lost("closed by the server")),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.lost(e)),
+            }
+        }
+    }
+
+    /// Sends a request and waits for its reply; notifications that come
+    /// first are kept for [`Connection::notification`].
+    pub fn request(&mut self, method: &str, params: Value) -> Result<Value, DbError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"method": method, "params": params, "id": id}))?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let Some(msg) = self.recv(deadline)? else {
+                return Err(self.lost(format!("no reply to {method} within {} s", REPLY_TIMEOUT.as_secs())));
+            };
+            if msg.get("method").is_some() {
+                self.notifications.push_back(msg);
+                continue;
+            }
+            if msg["id"] != json!(id) {
+                continue; // a reply to a request given up on
+            }
+            if !msg["error"].is_null() {
+                return Err(DbError::Rpc(format!("{method}: {}", error_text(&msg["error"]))));
+            }
+            return Ok(msg["result"].clone());
+        }
+    }
+
+    /// The next notification (a message with a method and a null id), or
+    /// `None` if none arrives before `deadline`.
+    pub fn notification(&mut self, deadline: Instant) -> Result<Option<Value>, DbError> {
+        if let Some(n) = self.notifications.pop_front() {
+            return Ok(Some(n));
+        }
+        loop {
+            match self.recv(deadline)? {
+                None => return Ok(None),
+                Some(msg) if msg.get("method").is_some() => return Ok(Some(msg)),
+                Some(_) => continue, // a late reply
+            }
+        }
+    }
+}
+
+/// An OVSDB error object or string as one line.
+pub fn error_text(e: &Value) -> String {
+    match e {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => {
+            let kind = o.get("error").and_then(Value::as_str).unwrap_or("error");
+            match o.get("details").and_then(Value::as_str) {
+                Some(d) => format!("{kind}: {d}"),
+                None => kind.to_owned(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_end_where_their_brackets_close() {
+        assert_eq!(message_end(br#"{"a":"}"}{"b":1}"#), Some(9));
+        assert_eq!(message_end(br#"{"a":"\"}"#), None);
+        assert_eq!(message_end(br#"{"a":"\\"}"#), Some(10));
+        assert_eq!(message_end(b"  {\"a\":[1,{}]} "), Some(14));
+        assert_eq!(message_end(b"{\"a\":[1,{}]"), None);
+    }
+}

@@ -1,0 +1,39 @@
+//! The Open vSwitch database (OVSDB, RFC 7047) as the home of the zone
+//! configuration: a small JSON-RPC client of zonetp's own (Unix and TCP
+//! sockets), the `Open_vSwitch` tables that hold zone timeout policies,
+//! the verbs as transactions, and a follower that keeps a live copy of
+//! the tables through `monitor` across reconnects and cluster failover.
+
+pub mod client;
+pub mod datum;
+pub mod follow;
+pub mod jsonrpc;
+pub mod remote;
+pub mod store;
+pub mod vswitch;
+
+pub use client::{Client, Dialer};
+pub use follow::Follower;
+pub use remote::{is_remote_spec, parse_remotes, Remote};
+pub use store::OvsdbStore;
+
+/// What went wrong talking to a database server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DbError {
+    /// The connection failed or was lost: worth another try, perhaps on
+    /// another member of the cluster.
+    #[error("{0}")]
+    Io(String),
+    /// The server answered a request with an error.
+    #[error("{0}")]
+    Rpc(String),
+    /// The server is not what zonetp can work with (schema, replies).
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl From<DbError> for crate::Error {
+    fn from(e: DbError) -> Self {
+        crate::Error::Store(format!("ovsdb: {e}"))
+    }
+}

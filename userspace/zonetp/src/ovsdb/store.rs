@@ -1,0 +1,93 @@
+//! The zone verbs on an Open vSwitch database: each change is one
+//! transaction, computed from the rows it read and guarded by waits on
+//! them, so a concurrent ovs-vsctl or zonetp never gets overwritten.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
+use super::client::{Client, Dialer};
+use super::remote::Remote;
+use super::vswitch::{Change, Snapshot, Wording};
+use super::DbError;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::policy::TimeoutPolicy;
+use crate::zone_store::ZoneStore;
+
+pub struct OvsdbStore {
+    remotes: Vec<Remote>,
+    dialer: Dialer,
+    client: RefCell<Option<Client>>,
+}
+
+impl OvsdbStore {
+    pub fn new(remotes: Vec<Remote>, dialer: Dialer) -> Self {
+        Self { remotes, dialer, client: RefCell::new(None) }
+    }
+
+    pub fn remotes(&self) -> &[Remote] {
+        &self.remotes
+    }
+
+    pub fn dialer(&self) -> &Dialer {
+        &self.dialer
+    }
+
+    /// Runs `f` on a connection, made on first use from the first usable
+    /// remote. A lost connection is made again once, on any member.
+    pub fn with_client<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T, DbError>) -> Result<T> {
+        let mut slot = self.client.borrow_mut();
+        for attempt in 0..2 {
+            if slot.is_none() {
+                *slot = Some(Client::connect_any(&self.remotes, 0, &self.dialer)?.0);
+            }
+            match f(slot.as_mut().expect("connected")) {
+                Err(DbError::Io(_)) if attempt == 0 => *slot = None,
+                other => return other.map_err(Error::from),
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+
+    fn change(&self, f: impl Fn(&Snapshot, &Wording) -> Result<Change, String>) -> Result<()> {
+        self.with_client(|c| {
+            let wording = Wording { zone_limit: c.schema.zone_limit };
+            c.change(|s| f(s, &wording))
+        })?
+        .map_err(Error::Invalid)
+    }
+
+    /// The current rows, every policy numbered.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        self.with_client(Client::snapshot_with_ids)
+    }
+
+    /// True if ovs-vswitchd (or anything holding its lock) manages this
+    /// database now.
+    pub fn vswitchd_lock_held(&self) -> Result<bool> {
+        self.with_client(|c| c.lock_is_held("ovs_vswitchd"))
+    }
+}
+
+impl ZoneStore for OvsdbStore {
+    fn read(&self) -> Result<Config> {
+        Ok(self.snapshot()?.to_config())
+    }
+    fn add_dp(&self, name: &str, may_exist: bool) -> Result<()> {
+        self.change(|s, _| Change::add_dp(s, name, may_exist))
+    }
+    fn del_dp(&self, name: &str, if_exists: bool) -> Result<()> {
+        self.change(|s, _| Change::del_dp(s, name, if_exists))
+    }
+    fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()> {
+        self.change(|s, w| Change::add_zone_tp(s, w, dp, zone, &policy, may_exist))
+    }
+    fn del_zone_tp(&self, dp: &str, zone: u16, if_exists: bool) -> Result<()> {
+        self.change(|s, w| Change::del_zone_tp(s, w, dp, zone, if_exists))
+    }
+    /// Ids come from a counter that only grows: none is ever reused, so
+    /// there is nothing to keep reserved.
+    fn settle_retired(&self, _seen: &BTreeSet<u32>, _pending: &BTreeSet<u32>) -> Result<()> {
+        Ok(())
+    }
+}

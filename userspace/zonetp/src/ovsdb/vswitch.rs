@@ -1,0 +1,579 @@
+//! The part of the `Open_vSwitch` database zone policies live in:
+//! `Open_vSwitch.datapaths` (root) -> `Datapath.ct_zones` -> `CT_Zone`
+//! -> `CT_Timeout_Policy`. `CT_Zone` and `CT_Timeout_Policy` are not root
+//! tables: ovsdb-server deletes a row of theirs as soon as nothing refers
+//! to it, so a change that drops the last reference removes the row too.
+//!
+//! Policy ids: OVS numbers policies inside ovs-vswitchd and stores no
+//! number. zonetp keeps its number in the row itself,
+//! `CT_Timeout_Policy.external_ids:zonetp-id`, written in the transaction
+//! that inserts the row (or by the first zonetp that sees a row another
+//! tool inserted). Numbers come from a counter that only grows,
+//! `Open_vSwitch.external_ids:zonetp-next-policy-id`, bumped in the same
+//! transaction, so an id is never given to a second policy, whichever
+//! host still holds kernel objects of the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use super::datum::{
+    map_of, map_pairs, named_ref, optional_uuid, set_elems, set_of, string_map, uuid, uuid_ref,
+};
+use super::DbError;
+use crate::config::{Config, Datapath, PolicyRecord, ZoneRecord};
+use crate::policy::{TimeoutPolicy, MAX_POLICY_ID};
+
+pub const DB: &str = "Open_vSwitch";
+/// The row's policy id (decimal).
+pub const ID_KEY: &str = "zonetp-id";
+/// The next id to hand out; only grows.
+pub const NEXT_ID_KEY: &str = "zonetp-next-policy-id";
+/// The first schema with the zone timeout policy tables (OVS 2.13).
+pub const MIN_SCHEMA: (u32, u32, u32) = (8, 2, 0);
+
+/// What zonetp needs to know of the server's schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaInfo {
+    pub version: (u32, u32, u32),
+    /// `CT_Zone.limit` (schema 8.4, OVS 3.2): zones may exist for a limit
+    /// alone, and ovs-vsctl words its refusals by the policy.
+    pub zone_limit: bool,
+}
+
+impl SchemaInfo {
+    /// Checks a `get_schema` reply for the tables and columns zonetp uses.
+    pub fn from_schema(schema: &Value) -> Result<Self, DbError> {
+        let version_text = schema["version"].as_str().unwrap_or("");
+        let version = parse_version(version_text).ok_or_else(|| {
+            DbError::Protocol(format!("database {DB} has an unreadable schema version {version_text:?}"))
+        })?;
+        if version < MIN_SCHEMA {
+            return Err(DbError::Protocol(format!(
+                "database {DB} has schema version {version_text}; zone timeout policies need 8.2.0 or later (Open vSwitch 2.13)"
+            )));
+        }
+        let needed: [(&str, &[&str]); 4] = [
+            ("Open_vSwitch", &["datapaths", "external_ids", "next_cfg", "cur_cfg"]),
+            ("Datapath", &["ct_zones"]),
+            ("CT_Zone", &["timeout_policy"]),
+            ("CT_Timeout_Policy", &["timeouts", "external_ids"]),
+        ];
+        for (table, columns) in needed {
+            for column in columns {
+                if schema["tables"][table]["columns"].get(*column).is_none() {
+                    return Err(DbError::Protocol(format!(
+                        "database {DB} (schema {version_text}) has no column {table}.{column}"
+                    )));
+                }
+            }
+        }
+        let zone_limit = schema["tables"]["CT_Zone"]["columns"].get("limit").is_some();
+        Ok(Self { version, zone_limit })
+    }
+
+    /// The columns zonetp reads, by table.
+    pub fn columns(&self) -> Vec<(&'static str, Vec<&'static str>)> {
+        let mut zone = vec!["timeout_policy"];
+        if self.zone_limit {
+            zone.push("limit");
+        }
+        vec![
+            ("Open_vSwitch", vec!["datapaths", "external_ids", "next_cfg", "cur_cfg"]),
+            ("Datapath", vec!["ct_zones"]),
+            ("CT_Zone", zone),
+            ("CT_Timeout_Policy", vec!["timeouts", "external_ids"]),
+        ]
+    }
+}
+
+fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
+    let out = (it.next()??, it.next()??, it.next()??);
+    it.next().is_none().then_some(out)
+}
+
+/// Rows by table, then by UUID; each row holds the columns zonetp reads.
+pub type Tables = BTreeMap<String, BTreeMap<String, Map<String, Value>>>;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OvsRow {
+    pub uuid: String,
+    pub datapaths: BTreeMap<String, String>,
+    pub external_ids: BTreeMap<String, String>,
+    pub next_cfg: i64,
+    pub cur_cfg: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DatapathRow {
+    pub ct_zones: BTreeMap<u16, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZoneRow {
+    pub timeout_policy: Option<String>,
+    pub has_limit: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyRow {
+    pub timeouts: BTreeMap<String, u32>,
+    pub external_ids: BTreeMap<String, String>,
+}
+
+/// A consistent view of the zone tables.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub ovs: Option<OvsRow>,
+    pub datapaths: BTreeMap<String, DatapathRow>,
+    pub zones: BTreeMap<String, ZoneRow>,
+    pub policies: BTreeMap<String, PolicyRow>,
+    /// The rows as read, for `wait` operations that make a change depend
+    /// on what it was computed from.
+    pub tables: Tables,
+}
+
+impl Snapshot {
+    pub fn from_tables(tables: Tables) -> Self {
+        let empty = BTreeMap::new();
+        let rows = |t: &str| tables.get(t).unwrap_or(&empty);
+        let ovs = rows("Open_vSwitch").iter().next().map(|(u, r)| OvsRow {
+            uuid: u.clone(),
+            datapaths: map_pairs(&r["datapaths"])
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), uuid(v)?.to_owned())))
+                .collect(),
+            external_ids: string_map(&r["external_ids"]),
+            next_cfg: r["next_cfg"].as_i64().unwrap_or(0),
+            cur_cfg: r["cur_cfg"].as_i64().unwrap_or(0),
+        });
+        let datapaths = rows("Datapath")
+            .iter()
+            .map(|(u, r)| {
+                let ct_zones = map_pairs(&r["ct_zones"])
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((u16::try_from(k.as_i64()?).ok()?, uuid(v)?.to_owned())))
+                    .collect();
+                (u.clone(), DatapathRow { ct_zones })
+            })
+            .collect();
+        let zones = rows("CT_Zone")
+            .iter()
+            .map(|(u, r)| {
+                let has_limit = r.get("limit").is_some_and(|l| !set_elems(l).is_empty());
+                (u.clone(), ZoneRow { timeout_policy: optional_uuid(&r["timeout_policy"]), has_limit })
+            })
+            .collect();
+        let policies = rows("CT_Timeout_Policy")
+            .iter()
+            .map(|(u, r)| {
+                let timeouts = map_pairs(&r["timeouts"])
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), u32::try_from(v.as_i64()?).ok()?)))
+                    .collect();
+                (u.clone(), PolicyRow { timeouts, external_ids: string_map(&r["external_ids"]) })
+            })
+            .collect();
+        Self { ovs, datapaths, zones, policies, tables }
+    }
+
+    /// Builds the snapshot from the replies of one `select` per table.
+    pub fn from_selects(columns: &[(&str, Vec<&str>)], replies: &[Value]) -> Result<Self, DbError> {
+        let mut tables = Tables::new();
+        for ((table, _), reply) in columns.iter().zip(replies) {
+            let rows = reply["rows"]
+                .as_array()
+                .ok_or_else(|| DbError::Protocol(format!("select on {table}: no rows in the reply")))?;
+            let by_uuid = tables.entry((*table).to_owned()).or_default();
+            for row in rows {
+                let Some(obj) = row.as_object() else { continue };
+                let Some(u) = uuid(&obj["_uuid"]) else { continue };
+                let mut r = obj.clone();
+                r.remove("_uuid");
+                by_uuid.insert(u.to_owned(), r);
+            }
+        }
+        Ok(Self::from_tables(tables))
+    }
+
+    /// The policy id of each policy row that has a valid one of its own
+    /// (an id two rows claim stays with the first row by UUID).
+    pub fn policy_ids(&self) -> BTreeMap<String, u32> {
+        let mut taken = BTreeSet::new();
+        let mut out = BTreeMap::new();
+        for (u, p) in &self.policies {
+            let id = p.external_ids.get(ID_KEY).and_then(|v| v.parse::<u32>().ok());
+            if let Some(id) = id.filter(|id| (1..=MAX_POLICY_ID).contains(id)) {
+                if taken.insert(id) {
+                    out.insert(u.clone(), id);
+                }
+            }
+        }
+        out
+    }
+
+    /// Policy rows without an id (inserted by ovs-vsctl or another tool).
+    pub fn rows_without_id(&self) -> Vec<String> {
+        let ids = self.policy_ids();
+        self.policies.keys().filter(|u| !ids.contains_key(*u)).cloned().collect()
+    }
+
+    /// The next id to hand out: the counter, but never below an id in use.
+    pub fn next_policy_id(&self) -> u32 {
+        let counter = self
+            .ovs
+            .as_ref()
+            .and_then(|o| o.external_ids.get(NEXT_ID_KEY))
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(1);
+        let above_used = self.policy_ids().values().max().map_or(1, |m| m.saturating_add(1));
+        counter.max(above_used).max(1)
+    }
+
+    /// The configuration as zonetp's model holds it. Policies without an id
+    /// are left out; [`Snapshot::rows_without_id`] names them.
+    pub fn to_config(&self) -> Config {
+        let ids = self.policy_ids();
+        let mut config = Config::default();
+        for (u, id) in &ids {
+            let timeouts = TimeoutPolicy(self.policies[u].timeouts.clone());
+            let external_ids = self.policies[u].external_ids.clone();
+            config.timeout_policies.insert(*id, PolicyRecord { timeouts, external_ids });
+        }
+        let Some(ovs) = &self.ovs else { return config };
+        for (name, dp_uuid) in &ovs.datapaths {
+            let mut dp = Datapath::default();
+            if let Some(row) = self.datapaths.get(dp_uuid) {
+                for (zone, zone_uuid) in &row.ct_zones {
+                    let policy = self.zones.get(zone_uuid).and_then(|z| z.timeout_policy.as_ref());
+                    let timeout_policy = policy.and_then(|p| ids.get(p)).copied();
+                    dp.ct_zones
+                        .insert(*zone, ZoneRecord { timeout_policy, external_ids: Default::default() });
+                }
+            }
+            config.datapaths.insert(name.clone(), dp);
+        }
+        config
+    }
+
+    fn datapath(&self, name: &str) -> Option<(&String, &DatapathRow)> {
+        let dp_uuid = self.ovs.as_ref()?.datapaths.get(name)?;
+        Some((dp_uuid, self.datapaths.get(dp_uuid)?))
+    }
+
+    /// `wait` operations that fail the transaction if any row it was
+    /// computed from changed meanwhile (ovs-vsctl's "verify").
+    pub fn waits(&self, columns: &[(&str, Vec<&str>)]) -> Vec<Value> {
+        columns
+            .iter()
+            .map(|(table, cols)| {
+                let rows: Vec<Value> = self
+                    .tables
+                    .get(*table)
+                    .map(|rows| {
+                        rows.iter()
+                            .map(|(u, r)| {
+                                let mut o = Map::new();
+                                o.insert("_uuid".into(), uuid_ref(u));
+                                for c in cols {
+                                    if let Some(v) = r.get(*c) {
+                                        o.insert((*c).to_owned(), v.clone());
+                                    }
+                                }
+                                Value::Object(o)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut all_columns = vec!["_uuid"];
+                all_columns.extend(cols.iter().copied());
+                json!({"op": "wait", "timeout": 0, "table": table, "where": [],
+                       "columns": all_columns, "until": "==", "rows": rows})
+            })
+            .collect()
+    }
+}
+
+/// The operations of one change, after the waits.
+#[derive(Default)]
+pub struct Change {
+    pub ops: Vec<Value>,
+}
+
+fn where_uuid(u: &str) -> Value {
+    json!([["_uuid", "==", uuid_ref(u)]])
+}
+
+fn set_key(column: &str, key: &str, value: String) -> Vec<Value> {
+    vec![json!([column, "delete", set_of([key])]), json!([column, "insert", map_of([(key, value)])])]
+}
+
+/// Refusals in the words of the ovs-vsctl that goes with the schema: OVS
+/// 3.2 (schema 8.4, with `CT_Zone.limit`) reworded them.
+pub struct Wording {
+    pub zone_limit: bool,
+}
+
+impl Change {
+    /// `add-dp`: a `Datapath` row under `Open_vSwitch.datapaths:NAME`
+    /// (ovs-vsctl has no such verb; its documented way is `create
+    /// Datapath` plus `set Open_vSwitch . datapaths:NAME=@dp`).
+    pub fn add_dp(s: &Snapshot, name: &str, may_exist: bool) -> Result<Self, String> {
+        if name.is_empty() {
+            return Err("datapath name is empty".into());
+        }
+        if s.datapath(name).is_some() {
+            return if may_exist {
+                Ok(Self::default())
+            } else {
+                Err(format!("datapath {name} already exists"))
+            };
+        }
+        let mut c = Self::default();
+        c.ops.push(json!({"op": "insert", "table": "Datapath", "row": {}, "uuid-name": "dp"}));
+        let entry = map_of([(name, named_ref("dp"))]);
+        match &s.ovs {
+            Some(ovs) => {
+                c.ops.push(json!({"op": "mutate", "table": "Open_vSwitch", "where": where_uuid(&ovs.uuid),
+                "mutations": [["datapaths", "delete", set_of([name])], ["datapaths", "insert", entry]]}))
+            }
+            // ovs-vsctl makes the Open_vSwitch row when there is none.
+            None => c.ops.push(json!({"op": "insert", "table": "Open_vSwitch", "row": {"datapaths": entry}})),
+        }
+        Ok(c)
+    }
+
+    /// `del-dp`: drops `Open_vSwitch.datapaths:NAME`; ovs-vsctl's garbage
+    /// collection takes the Datapath, its zones and the policies only
+    /// they used.
+    pub fn del_dp(s: &Snapshot, name: &str, if_exists: bool) -> Result<Self, String> {
+        let (Some(ovs), Some(_)) = (&s.ovs, s.datapath(name)) else {
+            return if if_exists {
+                Ok(Self::default())
+            } else {
+                Err(format!("datapath {name} does not exist"))
+            };
+        };
+        let mut c = Self::default();
+        c.ops.push(json!({"op": "mutate", "table": "Open_vSwitch", "where": where_uuid(&ovs.uuid),
+            "mutations": [["datapaths", "delete", set_of([name])]]}));
+        Ok(c)
+    }
+
+    /// `add-zone-tp` as ovs-vsctl does it: reuse a row with identical
+    /// timeouts, else insert one; point the zone (new or existing) at it.
+    /// Unlike ovs-vsctl, `--may-exist` on a policy no other zone uses
+    /// changes that row in place, so its id and kernel objects stay.
+    pub fn add_zone_tp(
+        s: &Snapshot,
+        w: &Wording,
+        dp: &str,
+        zone: u16,
+        policy: &TimeoutPolicy,
+        may_exist: bool,
+    ) -> Result<Self, String> {
+        let (dp_uuid, dp_row) = s.datapath(dp).ok_or_else(|| format!("datapath {dp} does not exist"))?;
+        let zone_uuid = dp_row.ct_zones.get(&zone);
+        let current = zone_uuid.and_then(|z| s.zones.get(z)).and_then(|z| z.timeout_policy.clone());
+        if !may_exist {
+            if w.zone_limit && current.is_some() {
+                return Err(format!("zone id {zone} already has a policy"));
+            }
+            if !w.zone_limit && zone_uuid.is_some() {
+                return Err(format!("zone id {zone} already exists"));
+            }
+        }
+        let mut c = Self::default();
+        let ovs = s.ovs.as_ref().expect("a datapath hangs off the Open_vSwitch row");
+        let identical = s.policies.iter().find(|(_, p)| p.timeouts == policy.0).map(|(u, _)| u.clone());
+        let users = |p: &str| s.zones.values().filter(|z| z.timeout_policy.as_deref() == Some(p)).count();
+        let policy_ref = match (identical, current) {
+            (Some(u), _) => uuid_ref(&u),
+            (None, Some(cur)) if users(&cur) == 1 => {
+                c.ops.push(json!({"op": "update", "table": "CT_Timeout_Policy", "where": where_uuid(&cur),
+                    "row": {"timeouts": map_of(policy.0.iter().map(|(k, v)| (k.clone(), *v)))}}));
+                uuid_ref(&cur)
+            }
+            _ => {
+                let id = s.next_policy_id();
+                if id > MAX_POLICY_ID {
+                    return Err("no free timeout policy id is left".into());
+                }
+                c.ops.push(json!({"op": "insert", "table": "CT_Timeout_Policy", "uuid-name": "tp", "row": {
+                    "timeouts": map_of(policy.0.iter().map(|(k, v)| (k.clone(), *v))),
+                    "external_ids": map_of([(ID_KEY, id.to_string())])}}));
+                c.ops.push(json!({"op": "mutate", "table": "Open_vSwitch", "where": where_uuid(&ovs.uuid),
+                    "mutations": set_key("external_ids", NEXT_ID_KEY, (id + 1).to_string())}));
+                named_ref("tp")
+            }
+        };
+        match zone_uuid {
+            Some(z) => c.ops.push(json!({"op": "update", "table": "CT_Zone", "where": where_uuid(z),
+                "row": {"timeout_policy": policy_ref}})),
+            None => {
+                c.ops.push(json!({"op": "insert", "table": "CT_Zone", "uuid-name": "zone",
+                    "row": {"timeout_policy": policy_ref}}));
+                c.ops.push(json!({"op": "mutate", "table": "Datapath", "where": where_uuid(dp_uuid),
+                    "mutations": [["ct_zones", "insert", map_of([(zone, named_ref("zone"))])]]}));
+            }
+        }
+        Ok(c)
+    }
+
+    /// `del-zone-tp`: drops the zone from its datapath (a zone that also
+    /// has a limit keeps its row and loses only the policy). The policy
+    /// row goes with its last reference.
+    pub fn del_zone_tp(
+        s: &Snapshot,
+        w: &Wording,
+        dp: &str,
+        zone: u16,
+        if_exists: bool,
+    ) -> Result<Self, String> {
+        let (dp_uuid, dp_row) = s.datapath(dp).ok_or_else(|| format!("datapath {dp} does not exist"))?;
+        let zone_uuid = dp_row.ct_zones.get(&zone);
+        let zone_row = zone_uuid.and_then(|z| s.zones.get(z));
+        if !if_exists {
+            if w.zone_limit && zone_row.and_then(|z| z.timeout_policy.as_ref()).is_none() {
+                return Err(format!("zone id {zone} does not have a policy"));
+            }
+            if !w.zone_limit && zone_uuid.is_none() {
+                return Err(format!("zone id {zone} does not exist"));
+            }
+        }
+        let mut c = Self::default();
+        match (zone_uuid, zone_row) {
+            (Some(z), Some(row)) if row.has_limit => {
+                c.ops.push(json!({"op": "update", "table": "CT_Zone", "where": where_uuid(z),
+                    "row": {"timeout_policy": set_of(Vec::<Value>::new())}}))
+            }
+            (Some(_), _) => {
+                c.ops.push(json!({"op": "mutate", "table": "Datapath", "where": where_uuid(dp_uuid),
+                "mutations": [["ct_zones", "delete", set_of([zone])]]}))
+            }
+            (None, _) => {}
+        }
+        Ok(c)
+    }
+
+    /// Gives every policy row without an id one from the counter.
+    pub fn assign_ids(s: &Snapshot) -> Self {
+        let mut c = Self::default();
+        let (Some(ovs), missing) = (&s.ovs, s.rows_without_id()) else { return c };
+        if missing.is_empty() {
+            return c;
+        }
+        let mut next = s.next_policy_id();
+        for u in missing {
+            c.ops.push(json!({"op": "mutate", "table": "CT_Timeout_Policy", "where": where_uuid(&u),
+                "mutations": set_key("external_ids", ID_KEY, next.to_string())}));
+            next = next.saturating_add(1);
+        }
+        c.ops.push(json!({"op": "mutate", "table": "Open_vSwitch", "where": where_uuid(&ovs.uuid),
+            "mutations": set_key("external_ids", NEXT_ID_KEY, next.to_string())}));
+        c
+    }
+
+    /// Reports configuration `cfg` as applied (`cur_cfg`), never moving it
+    /// backwards: ovs-vsctl without `--no-wait` waits for this.
+    pub fn report_applied(ovs_uuid: &str, cfg: i64) -> Self {
+        Self {
+            ops: vec![json!({"op": "update", "table": "Open_vSwitch",
+                "where": [["_uuid", "==", uuid_ref(ovs_uuid)], ["cur_cfg", "<", cfg]],
+                "row": {"cur_cfg": cfg}})],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        let tables: Tables = serde_json::from_value(json!({
+            "Open_vSwitch": {"o": {"datapaths": ["map", [["system", ["uuid", "d"]]]],
+                "external_ids": ["map", [[NEXT_ID_KEY, "3"]]], "next_cfg": 4, "cur_cfg": 2}},
+            "Datapath": {"d": {"ct_zones": ["map", [[5, ["uuid", "z5"]], [6, ["uuid", "z6"]]]]}},
+            "CT_Zone": {"z5": {"timeout_policy": ["uuid", "p1"]}, "z6": {"timeout_policy": ["uuid", "p2"]}},
+            "CT_Timeout_Policy": {
+                "p1": {"timeouts": ["map", [["udp_single", 10]]], "external_ids": ["map", [[ID_KEY, "2"]]]},
+                "p2": {"timeouts": ["map", [["icmp_first", 1]]], "external_ids": ["map", []]}}
+        }))
+        .unwrap();
+        Snapshot::from_tables(tables)
+    }
+
+    #[test]
+    fn rows_become_the_config_with_ids_from_external_ids() {
+        let s = snapshot();
+        assert_eq!(s.rows_without_id(), vec!["p2"]);
+        assert_eq!(s.next_policy_id(), 3);
+        let c = s.to_config();
+        assert_eq!(c.datapaths["system"].ct_zones[&5].timeout_policy, Some(2));
+        assert_eq!(c.datapaths["system"].ct_zones[&6].timeout_policy, None, "no id yet");
+        let ops = Change::assign_ids(&s).ops;
+        assert_eq!(ops.len(), 2);
+        assert_eq!(ops[0]["mutations"][1], json!(["external_ids", "insert", ["map", [[ID_KEY, "3"]]]]));
+        assert_eq!(ops[1]["mutations"][1], json!(["external_ids", "insert", ["map", [[NEXT_ID_KEY, "4"]]]]));
+    }
+
+    #[test]
+    fn refusals_follow_the_schema_s_ovs_vsctl() {
+        let s = snapshot();
+        let p = TimeoutPolicy(BTreeMap::from([("udp_single".into(), 1)]));
+        let old = Wording { zone_limit: false };
+        let new = Wording { zone_limit: true };
+        let err = |r: Result<Change, String>| r.err().unwrap();
+        assert_eq!(err(Change::add_zone_tp(&s, &old, "system", 5, &p, false)), "zone id 5 already exists");
+        assert_eq!(
+            err(Change::add_zone_tp(&s, &new, "system", 5, &p, false)),
+            "zone id 5 already has a policy"
+        );
+        assert_eq!(
+            err(Change::add_zone_tp(&s, &old, "netdev", 5, &p, false)),
+            "datapath netdev does not exist"
+        );
+        assert_eq!(err(Change::del_zone_tp(&s, &old, "system", 9, false)), "zone id 9 does not exist");
+        assert_eq!(
+            err(Change::del_zone_tp(&s, &new, "system", 9, false)),
+            "zone id 9 does not have a policy"
+        );
+        assert!(Change::del_zone_tp(&s, &old, "system", 9, true).unwrap().ops.is_empty());
+        assert_eq!(err(Change::add_dp(&s, "system", false)), "datapath system already exists");
+        assert_eq!(err(Change::del_dp(&s, "netdev", false)), "datapath netdev does not exist");
+    }
+
+    #[test]
+    fn a_policy_only_one_zone_uses_changes_in_place() {
+        let s = snapshot();
+        let p = TimeoutPolicy(BTreeMap::from([("udp_single".into(), 1)]));
+        let ops = Change::add_zone_tp(&s, &Wording { zone_limit: false }, "system", 5, &p, true).unwrap().ops;
+        assert_eq!(ops[0]["op"], "update");
+        assert_eq!(ops[0]["table"], "CT_Timeout_Policy");
+        // A new zone gets a new row with the next id and bumps the counter.
+        let ops =
+            Change::add_zone_tp(&s, &Wording { zone_limit: false }, "system", 7, &p, false).unwrap().ops;
+        assert_eq!(ops[0]["row"]["external_ids"], json!(["map", [[ID_KEY, "3"]]]));
+        assert_eq!(ops[1]["mutations"][1][2], json!(["map", [[NEXT_ID_KEY, "4"]]]));
+        assert_eq!(ops[3]["mutations"][0][2], json!(["map", [[7, ["named-uuid", "zone"]]]]));
+    }
+
+    #[test]
+    fn schema_versions_are_checked() {
+        // The four tables of Debian's OVS 3.1 schema (8.3.1).
+        let schema: Value =
+            serde_json::from_str(include_str!("testdata/vswitch-8.3.1-zone-tables.json")).unwrap();
+        let info = SchemaInfo::from_schema(&schema).unwrap();
+        assert!(info.version >= (8, 2, 0));
+        let mut old = schema.clone();
+        old["version"] = json!("8.1.0");
+        assert!(SchemaInfo::from_schema(&old).unwrap_err().to_string().contains("need 8.2.0 or later"));
+        let mut with_limit = schema.clone();
+        with_limit["tables"]["CT_Zone"]["columns"]["limit"] =
+            json!({"type": {"key": "integer", "min": 0, "max": 1}});
+        assert!(SchemaInfo::from_schema(&with_limit).unwrap().zone_limit);
+        assert_eq!(parse_version("8.3.1"), Some((8, 3, 1)));
+        assert_eq!(parse_version("8.3"), None);
+    }
+}

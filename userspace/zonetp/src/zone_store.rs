@@ -1,0 +1,50 @@
+//! Where the zone configuration lives, as the commands see it: the JSON
+//! file ([`crate::store::Store`]) or an Open vSwitch database
+//! ([`crate::ovsdb::OvsdbStore`]). Both give the same verbs with
+//! ovs-vsctl's semantics; each change is atomic in its backend.
+
+use std::collections::BTreeSet;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::policy::TimeoutPolicy;
+use crate::store::Store;
+
+pub trait ZoneStore {
+    /// The configuration now, with every policy numbered.
+    fn read(&self) -> Result<Config>;
+    fn add_dp(&self, name: &str, may_exist: bool) -> Result<()>;
+    fn del_dp(&self, name: &str, if_exists: bool) -> Result<()>;
+    fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()>;
+    fn del_zone_tp(&self, dp: &str, zone: u16, if_exists: bool) -> Result<()>;
+    /// After a sync: retired ids (of `seen`) whose kernel objects are gone
+    /// may be reused, those still `pending` stay reserved. A backend whose
+    /// ids never come back has nothing to do.
+    fn settle_retired(&self, seen: &BTreeSet<u32>, pending: &BTreeSet<u32>) -> Result<()>;
+}
+
+impl ZoneStore for Store {
+    fn read(&self) -> Result<Config> {
+        Store::read(self)
+    }
+    fn add_dp(&self, name: &str, may_exist: bool) -> Result<()> {
+        self.update(|c| c.add_dp(name, may_exist))
+    }
+    fn del_dp(&self, name: &str, if_exists: bool) -> Result<()> {
+        self.update(|c| c.del_dp(name, if_exists))
+    }
+    fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()> {
+        self.update(|c| c.add_zone_tp(dp, zone, policy, may_exist)).map(drop)
+    }
+    fn del_zone_tp(&self, dp: &str, zone: u16, if_exists: bool) -> Result<()> {
+        self.update(|c| c.del_zone_tp(dp, zone, if_exists))
+    }
+    fn settle_retired(&self, seen: &BTreeSet<u32>, pending: &BTreeSet<u32>) -> Result<()> {
+        self.update(|c| {
+            let policies: BTreeSet<u32> = c.timeout_policies.keys().copied().collect();
+            c.retired_policy_ids.retain(|id| !seen.contains(id) || pending.contains(id));
+            c.retired_policy_ids.extend(pending.iter().filter(|id| !policies.contains(id)));
+            Ok(())
+        })
+    }
+}
