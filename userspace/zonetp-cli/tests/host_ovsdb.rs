@@ -1,0 +1,591 @@
+//! Host tests of zonetp on the real Open vSwitch database: Debian's
+//! `ovsdb-server`, `ovsdb-tool` and `ovs-vsctl` (openvswitch-switch), run
+//! from a temporary directory (never the system service), with zonetp's
+//! kernel side in a throwaway network namespace. Servers, agents and
+//! named namespaces are owned by guards that kill and remove them even
+//! when a test fails. Timing is printed (run with --nocapture), never
+//! asserted.
+
+mod common;
+
+use std::fs::File;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
+
+/// A process started in a process group of its own; dropping the guard
+/// kills the group.
+struct Proc(Child);
+
+impl Proc {
+    fn spawn(cmd: &mut Command, log: &Path) -> Self {
+        let out = File::create(log).unwrap();
+        let err = out.try_clone().unwrap();
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+        Proc(cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}")))
+    }
+    fn signal(&mut self, sig: i32) {
+        // SAFETY: kill(2) on the process group of our own child.
+        unsafe { libc::kill(-(self.0.id() as i32), sig) };
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for `f` to hold, polling; fails the test after `secs` seconds.
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < Duration::from_secs(secs), "timed out after {secs} s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zonetp-ovsdb-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// One standalone ovsdb-server on a Unix socket, in a directory of its own.
+struct Server {
+    dir: PathBuf,
+    db: PathBuf,
+    sock: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl Server {
+    /// A fresh database with the `system` datapath record, as an OVS user
+    /// makes it: `ovs-vsctl create Datapath` plus `datapaths:system`.
+    fn new(name: &str) -> Self {
+        let dir = temp_dir(name);
+        let db = dir.join("conf.db");
+        tool_ok("ovsdb-tool", &["create", db.to_str().unwrap(), SCHEMA]);
+        let sock = dir.join("db.sock");
+        let mut s = Server { dir, db, sock, proc: None };
+        s.start();
+        s.vsctl_ok(&["init"]);
+        s.vsctl_ok(&[
+            "--",
+            "--id=@dp",
+            "create",
+            "Datapath",
+            "datapath_version=0",
+            "--",
+            "set",
+            "Open_vSwitch",
+            ".",
+            "datapaths:system=@dp",
+        ]);
+        s
+    }
+
+    fn remote(&self) -> String {
+        format!("unix:{}", self.sock.display())
+    }
+
+    /// Serves the database on `sock`.
+    fn serve_on(&self, sock: &Path, tag: &str) -> Proc {
+        let _ = std::fs::remove_file(sock);
+        let p = Proc::spawn(
+            Command::new("ovsdb-server").args([
+                self.db.to_str().unwrap(),
+                &format!("--remote=punix:{}", sock.display()),
+                &format!("--unixctl={}", self.dir.join(format!("{tag}.ctl")).display()),
+                "--no-chdir",
+            ]),
+            &self.dir.join(format!("{tag}.log")),
+        );
+        wait_for("ovsdb-server to listen", 10, || std::os::unix::net::UnixStream::connect(sock).is_ok());
+        p
+    }
+
+    fn start(&mut self) {
+        self.proc = Some(self.serve_on(&self.sock, "server"));
+    }
+
+    fn stop(&mut self) {
+        self.proc = None;
+    }
+
+    fn vsctl(&self, args: &[&str]) -> Run {
+        let db = format!("--db={}", self.remote());
+        let mut v = vec![db.as_str(), "--no-wait", "--timeout=20"];
+        v.extend_from_slice(args);
+        tool("ovs-vsctl", &v)
+    }
+
+    fn vsctl_ok(&self, args: &[&str]) -> String {
+        let r = self.vsctl(args);
+        assert_eq!(r.status, 0, "ovs-vsctl {args:?}: {}", r.stderr);
+        r.stdout
+    }
+
+    fn z(&self, args: &[&str]) -> Run {
+        let remote = self.remote();
+        let mut v = vec!["--db", remote.as_str()];
+        v.extend_from_slice(args);
+        zonetp(&v)
+    }
+
+    fn z_ok(&self, args: &[&str]) -> String {
+        let r = self.z(args);
+        assert_eq!(r.status, 0, "zonetp {args:?}: {}", r.stderr);
+        r.stdout
+    }
+
+    /// The zonetp id stored in the policy row zone `zone` of `system` uses.
+    fn stored_id(&self, zone: u16) -> Option<u32> {
+        let unquote = |s: String| s.trim().trim_matches('"').to_owned();
+        let dp = unquote(self.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:system"]));
+        let z = unquote(self.vsctl_ok(&["get", "Datapath", &dp, &format!("ct_zones:{zone}")]));
+        let tp = unquote(self.vsctl_ok(&["get", "CT_Zone", &z, "timeout_policy"]));
+        let r = self.vsctl(&[
+            "get",
+            "CT_Timeout_Policy",
+            tp.trim_matches(|c| c == '[' || c == ']'),
+            "external_ids:zonetp-id",
+        ]);
+        (r.status == 0).then(|| unquote(r.stdout).parse().ok()).flatten()
+    }
+
+    /// `zonetp resolve system zone=N --l3 ipv4 --l4 udp`.
+    fn resolve_udp4(&self, zone: u16) -> String {
+        self.z_ok(&["resolve", "system", &format!("zone={zone}"), "--l3", "ipv4", "--l4", "udp"])
+            .trim()
+            .to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.proc = None;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `ovs_tp_*` objects in this thread's network namespace, sorted.
+fn kernel_objects() -> Vec<String> {
+    let mut v: Vec<String> = tool_ok("nfct", &["list", "timeout"])
+        .lines()
+        .filter(|l| l.starts_with(".ovs_tp_"))
+        .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn six(id: u32) -> Vec<String> {
+    let mut v: Vec<String> = ["tcp4", "udp4", "icmp4", "tcp6", "udp6", "icmpv6"]
+        .iter()
+        .map(|s| format!("ovs_tp_{id}_{s}"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The UNREPLIED timeout (udp_single) of a UDP object.
+fn udp_single(name: &str) -> Option<u32> {
+    let r = tool("nfct", &["get", "timeout", name]);
+    if r.status != 0 {
+        return None;
+    }
+    nfct_get(name).2.iter().find(|(s, _)| s == "UNREPLIED").map(|(_, v)| *v)
+}
+
+#[test]
+fn ovs_vsctl_policies_are_listed_resolved_and_synced() {
+    in_netns(|| {
+        let s = Server::new("from-vsctl");
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=5", "udp_single=10", "icmp_first=3"]);
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=0", "tcp_established=3600"]);
+        let theirs = s.vsctl_ok(&["list-zone-tp", "system"]);
+        assert_eq!(s.z_ok(&["list-zone-tp", "system"]), theirs);
+        assert_eq!(s.z_ok(&["list-dp"]), "system\n");
+        // The rows ovs-vsctl inserted get zonetp ids, kept in the rows.
+        let five = s.resolve_udp4(5);
+        let id5 = s.stored_id(5).expect("zonetp numbered the policy");
+        assert_eq!(five, format!("ovs_tp_{id5}_udp4"));
+        let id0 = s.stored_id(0).unwrap();
+        assert_ne!(id0, id5);
+        // Zone 7 has none: zone 0's applies.
+        assert_eq!(s.resolve_udp4(7), format!("ovs_tp_{id0}_udp4"));
+        let out = s.z_ok(&["sync"]);
+        assert!(out.contains("created 12"), "{out}");
+        let mut want = six(id0);
+        want.extend(six(id5));
+        want.sort();
+        assert_eq!(kernel_objects(), want);
+        assert_eq!(udp_single(&format!("ovs_tp_{id5}_udp4")), Some(10));
+        assert!(s.z_ok(&["sync"]).contains("unchanged 12"));
+        // ovs-vsctl takes a zone away: the next sync removes its objects.
+        s.vsctl_ok(&["del-zone-tp", "system", "zone=5"]);
+        s.z_ok(&["sync"]);
+        assert_eq!(kernel_objects(), six(id0));
+    });
+}
+
+#[test]
+fn zonetp_policies_show_in_ovs_vsctl_and_refusals_match() {
+    let s = Server::new("to-vsctl");
+    s.z_ok(&["add-zone-tp", "system", "zone=3", "udp_single=30", "tcp_established=100"]);
+    s.z_ok(&["add-zone-tp", "system", "zone=4", "tcp_established=100", "udp_single=30"]);
+    s.z_ok(&["add-zone-tp", "system", "zone=9", "icmp_first=1"]);
+    let ours = s.z_ok(&["list-zone-tp", "system"]);
+    assert_eq!(s.vsctl_ok(&["list-zone-tp", "system"]), ours);
+    assert_eq!(
+        ours,
+        "Zone:3, Timeout Policies: tcp_established=100 udp_single=30\n\
+         Zone:4, Timeout Policies: tcp_established=100 udp_single=30\n\
+         Zone:9, Timeout Policies: icmp_first=1\n"
+    );
+    // Identical policies share one row, as ovs-vsctl makes them.
+    assert_eq!(
+        s.vsctl_ok(&["--columns=timeouts", "--bare", "list", "CT_Timeout_Policy"])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .count(),
+        2
+    );
+    // Refusals: the same words from both tools.
+    let cases: [&[&str]; 5] = [
+        &["add-zone-tp", "system", "zone=3", "udp_single=1"],
+        &["add-zone-tp", "netdev", "zone=3", "udp_single=1"],
+        &["del-zone-tp", "system", "zone=11"],
+        &["del-zone-tp", "netdev", "zone=3"],
+        &["list-zone-tp", "netdev"],
+    ];
+    for args in cases {
+        let theirs = s.vsctl(args);
+        let ours = s.z(args);
+        assert_eq!(theirs.status, 1, "{args:?}");
+        assert_eq!(ours.status, 1, "{args:?}: {}", ours.stderr);
+        assert_eq!(
+            ours.stderr.strip_prefix("zonetp: ").unwrap(),
+            theirs.stderr.lines().last().unwrap().strip_prefix("ovs-vsctl: ").unwrap().to_owned() + "\n",
+            "{args:?}"
+        );
+    }
+    // del-zone-tp both ways; the last reference gone, ovsdb-server
+    // collects the rows (none is left unreferenced).
+    s.z_ok(&["del-zone-tp", "system", "zone=3"]);
+    s.vsctl_ok(&["del-zone-tp", "system", "zone=9"]);
+    assert_eq!(
+        s.vsctl_ok(&["list-zone-tp", "system"]),
+        "Zone:4, Timeout Policies: tcp_established=100 udp_single=30\n"
+    );
+    s.vsctl_ok(&["del-zone-tp", "system", "zone=4"]);
+    assert_eq!(s.z_ok(&["list-zone-tp", "system"]), "");
+    assert_eq!(s.vsctl_ok(&["list", "CT_Timeout_Policy"]), "");
+    assert_eq!(s.vsctl_ok(&["list", "CT_Zone"]), "");
+    // --if-exists and --may-exist as ovs-vsctl takes them.
+    s.z_ok(&["--if-exists", "del-zone-tp", "system", "zone=4"]);
+    s.z_ok(&["add-zone-tp", "system", "zone=4", "udp_single=1"]);
+    s.z_ok(&["--may-exist", "add-zone-tp", "system", "zone=4", "udp_single=2"]);
+    assert_eq!(s.vsctl_ok(&["list-zone-tp", "system"]), "Zone:4, Timeout Policies: udp_single=2\n");
+    // Datapath records, and what a value outside the schema gets.
+    s.z_ok(&["add-dp", "netdev"]);
+    assert_eq!(s.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths"]).matches('=').count(), 2);
+    assert!(s.z(&["add-dp", "netdev"]).stderr.contains("datapath netdev already exists"));
+    s.z_ok(&["add-zone-tp", "netdev", "zone=1", "icmp_reply=3"]);
+    s.z_ok(&["del-dp", "netdev"]);
+    assert_eq!(s.z_ok(&["list-dp"]), "system\n");
+    assert_eq!(s.vsctl_ok(&["list", "Datapath"]).matches("_uuid").count(), 1, "the record went");
+    let e = s.z(&["add-zone-tp", "system", "zone=70000", "udp_single=1"]);
+    assert_eq!(
+        (e.status, e.stderr.as_str()),
+        (1, "zonetp: zone 70000 is not in the valid range 0 to 65535 (inclusive)\n")
+    );
+}
+
+#[test]
+fn bad_remotes_and_old_schemas_are_refused_clearly() {
+    let e = zonetp(&["--db", "tcp:localhost", "list-dp"]);
+    assert_eq!(e.status, 1);
+    assert!(e.stderr.contains("expected tcp:IP:PORT"), "{}", e.stderr);
+    let dir = temp_dir("nosock");
+    let e = zonetp(&["--db", &format!("unix:{}/none.sock", dir.display()), "list-dp"]);
+    assert_eq!(e.status, 1);
+    assert!(e.stderr.starts_with("zonetp: ovsdb: cannot connect to unix:"), "{}", e.stderr);
+    // A schema before the zone tables (8.1.0 has no CT_Timeout_Policy).
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(SCHEMA).unwrap()).unwrap();
+    let mut old = schema.clone();
+    old["version"] = "8.1.0".into();
+    for t in ["CT_Zone", "CT_Timeout_Policy"] {
+        old["tables"].as_object_mut().unwrap().remove(t);
+    }
+    old["tables"]["Datapath"]["columns"].as_object_mut().unwrap().remove("ct_zones");
+    let path = dir.join("old.ovsschema");
+    std::fs::write(&path, old.to_string()).unwrap();
+    let db = dir.join("old.db");
+    tool_ok("ovsdb-tool", &["create", db.to_str().unwrap(), path.to_str().unwrap()]);
+    let sock = dir.join("old.sock");
+    let _server = Proc::spawn(
+        Command::new("ovsdb-server").args([
+            db.to_str().unwrap(),
+            &format!("--remote=punix:{}", sock.display()),
+            &format!("--unixctl={}/old.ctl", dir.display()),
+        ]),
+        &dir.join("old.log"),
+    );
+    wait_for("ovsdb-server", 10, || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+    let e = zonetp(&["--db", &format!("unix:{}", sock.display()), "list-zone-tp", "system"]);
+    assert_eq!(e.status, 1);
+    assert!(
+        e.stderr.contains("schema version 8.1.0; zone timeout policies need 8.2.0 or later"),
+        "{}",
+        e.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn policy_ids_are_stable_never_reused_and_survive_restarts() {
+    in_netns(|| {
+        let mut s = Server::new("ids");
+        s.z_ok(&["add-zone-tp", "system", "zone=1", "udp_single=11"]);
+        s.z_ok(&["add-zone-tp", "system", "zone=2", "udp_single=22"]);
+        assert_eq!((s.stored_id(1), s.stored_id(2)), (Some(1), Some(2)));
+        s.z_ok(&["sync"]);
+        // Policy 1 goes; a new policy never gets its number back.
+        s.z_ok(&["del-zone-tp", "system", "zone=1"]);
+        s.z_ok(&["add-zone-tp", "system", "zone=3", "udp_single=33"]);
+        assert_eq!(s.stored_id(3), Some(3));
+        s.z_ok(&["sync"]);
+        let mut want = six(2);
+        want.extend(six(3));
+        want.sort();
+        assert_eq!(kernel_objects(), want);
+        // A restarted server, a new connection: the same ids, nothing to do.
+        s.stop();
+        s.start();
+        assert_eq!(s.resolve_udp4(2), "ovs_tp_2_udp4");
+        assert!(s.z_ok(&["sync"]).contains("changed 0, unchanged 12"));
+        // zonetp's --may-exist on a policy only this zone uses changes it
+        // in place: same id, only the changed object is replaced.
+        s.z_ok(&["--may-exist", "add-zone-tp", "system", "zone=2", "udp_single=23"]);
+        assert_eq!(s.stored_id(2), Some(2));
+        let out = s.z_ok(&["sync"]);
+        assert!(out.contains("replaced ovs_tp_2_udp4") && out.contains("replaced 2,"), "{out}");
+        // ovs-vsctl's --may-exist makes a new row: it gets a new id (4),
+        // and sync moves the kernel over.
+        s.vsctl_ok(&["--may-exist", "add-zone-tp", "system", "zone=2", "udp_single=24"]);
+        assert_eq!(s.resolve_udp4(2), "ovs_tp_4_udp4");
+        s.z_ok(&["sync"]);
+        let mut want = six(3);
+        want.extend(six(4));
+        want.sort();
+        assert_eq!(kernel_objects(), want);
+        assert_eq!(udp_single("ovs_tp_4_udp4"), Some(24));
+        assert_eq!(
+            s.vsctl_ok(&["get", "Open_vSwitch", ".", "external_ids:zonetp-next-policy-id"]).trim(),
+            "\"5\""
+        );
+    });
+}
+
+#[test]
+fn concurrent_writers_lose_nothing_and_share_no_id() {
+    let s = Server::new("concurrent");
+    let remote = s.remote();
+    let children: Vec<Child> = (0..8)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_zonetp"))
+                .args([
+                    "--db",
+                    &remote,
+                    "add-zone-tp",
+                    "system",
+                    &format!("zone={}", 10 + i),
+                    &format!("udp_single={i}"),
+                ])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // ovs-vsctl writes at the same time.
+    for i in 0..4 {
+        s.vsctl_ok(&["add-zone-tp", "system", &format!("zone={}", 30 + i), &format!("icmp_first={i}")]);
+    }
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let lines = s.vsctl_ok(&["list-zone-tp", "system"]);
+    assert_eq!(lines.lines().count(), 12, "{lines}");
+    let mut ids: Vec<u32> = (10..18)
+        .chain(30..34)
+        .map(|z| {
+            let _ = s.resolve_udp4(z);
+            s.stored_id(z).unwrap()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "every policy its own id: {ids:?}");
+}
+
+/// `zonetp sync --watch` against the server, in this thread's namespace.
+fn watcher(s: &Server, tag: &str) -> (Proc, PathBuf) {
+    let log = s.dir.join(format!("{tag}.log"));
+    let p = Proc::spawn(
+        Command::new(env!("CARGO_BIN_EXE_zonetp")).args(["--db", &s.remote(), "sync", "--watch"]),
+        &log,
+    );
+    (p, log)
+}
+
+#[test]
+fn the_agent_follows_commits_reports_cur_cfg_and_survives_server_restarts() {
+    in_netns(|| {
+        let mut s = Server::new("watch");
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        let (_agent, log) = watcher(&s, "agent");
+        wait_for("the agent's first sync", 20, || kernel_objects().len() == 6);
+        // ovs-vsctl without --no-wait returns once the agent applied the
+        // change and set cur_cfg: by then the kernel has it.
+        let db = format!("--db={}", s.remote());
+        let mut took = Vec::new();
+        for i in 0..20u32 {
+            let start = Instant::now();
+            tool_ok(
+                "ovs-vsctl",
+                &[
+                    &db,
+                    "--timeout=20",
+                    "--may-exist",
+                    "add-zone-tp",
+                    "system",
+                    "zone=2",
+                    &format!("udp_single={}", 100 + i),
+                ],
+            );
+            took.push(start.elapsed());
+            let id = s.stored_id(2).unwrap();
+            assert_eq!(
+                udp_single(&format!("ovs_tp_{id}_udp4")),
+                Some(100 + i),
+                "{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        let cur = s.vsctl_ok(&["get", "Open_vSwitch", ".", "cur_cfg"]);
+        assert_eq!(cur, s.vsctl_ok(&["get", "Open_vSwitch", ".", "next_cfg"]));
+        took.sort();
+        eprintln!(
+            "[measure] ovs-vsctl commit -> kernel (cur_cfg) over 20 changes: min {:?}, median {:?}, max {:?}",
+            took[0], took[10], took[19]
+        );
+        // The server goes away; a change is made while the agent cannot see
+        // it (the same database served on another socket); the server
+        // comes back: the agent reconnects, resyncs in full, misses nothing.
+        s.stop();
+        let aside = s.dir.join("aside.sock");
+        {
+            let _other = s.serve_on(&aside, "aside");
+            tool_ok(
+                "ovs-vsctl",
+                &[
+                    &format!("--db=unix:{}", aside.display()),
+                    "--no-wait",
+                    "add-zone-tp",
+                    "system",
+                    "zone=3",
+                    "udp_single=77",
+                ],
+            );
+            tool_ok(
+                "ovs-vsctl",
+                &[&format!("--db=unix:{}", aside.display()), "--no-wait", "del-zone-tp", "system", "zone=1"],
+            );
+        }
+        s.start();
+        let t = wait_for("the agent to catch up after the restart", 30, || {
+            s.stored_id(3).is_some_and(|id| udp_single(&format!("ovs_tp_{id}_udp4")) == Some(77))
+                && kernel_objects().len() == 12
+        });
+        eprintln!("[measure] server restart -> agent resynced: {t:?}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.contains("reconnecting"), "{text}");
+        assert_eq!(text.matches("zonetp: following unix:").count(), 2, "{text}");
+    });
+}
+
+#[test]
+fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
+    in_netns(|| {
+        let s = Server::new("vswitchd");
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        // ovs-vswitchd in another namespace ("host"), on the same database.
+        let vs = |tag: &str, cmd: &mut Command| {
+            cmd.args([
+                "ovs-vswitchd",
+                &s.remote(),
+                &format!("--unixctl={}", s.dir.join(format!("{tag}.ctl")).display()),
+                "--no-chdir",
+            ]);
+            Proc::spawn(cmd, &s.dir.join(format!("{tag}.log")))
+        };
+        let mut elsewhere = vs("vs-elsewhere", Command::new("unshare").arg("-n"));
+        let mut refusal = String::new();
+        wait_for("ovs-vswitchd to take its lock", 20, || {
+            let r = s.z(&["sync"]);
+            refusal = r.stderr;
+            r.status == 1
+        });
+        assert!(
+            refusal.contains("ovs-vswitchd manages this database (it holds the OVSDB lock ovs_vswitchd)"),
+            "{refusal}"
+        );
+        assert!(refusal.contains("--beside-vswitchd"), "{refusal}");
+        assert_eq!(s.z_ok(&["list-zone-tp", "system"]), "Zone:1, Timeout Policies: udp_single=5\n");
+        // (A sync may have run before ovs-vswitchd took its lock.)
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=2", "udp_single=6"]);
+        let dry = s.z_ok(&["sync", "--dry-run"]);
+        assert!(dry.contains("create ovs_tp_2_udp4 ipv4 udp unreplied=6"), "{dry}");
+        assert!(s.z_ok(&["sync", "--beside-vswitchd"]).contains("created ovs_tp_2_udp4"));
+        elsewhere.signal(libc::SIGTERM);
+        drop(elsewhere);
+        wait_for("the lock to be free", 20, || s.z(&["sync"]).status == 0);
+        // ovs-vswitchd in this namespace, whatever database it follows.
+        let other = Server::new("vswitchd-other");
+        let _here = Proc::spawn(
+            Command::new("ovs-vswitchd").args([
+                &other.remote(),
+                &format!("--unixctl={}", s.dir.join("vs-here.ctl").display()),
+                "--no-chdir",
+            ]),
+            &s.dir.join("vs-here.log"),
+        );
+        wait_for("ovs-vswitchd to start", 20, || {
+            let r = s.z(&["sync"]);
+            refusal = r.stderr;
+            r.status == 1
+        });
+        assert!(
+            refusal.contains("runs in this network namespace and owns its ovs_tp_* timeout objects"),
+            "{refusal}"
+        );
+        // The file store is refused just the same.
+        let dir = temp_dir("vswitchd-file");
+        let file = dir.join("conf.json");
+        let e = zonetp(&["--db", file.to_str().unwrap(), "sync"]);
+        assert_eq!(e.status, 1);
+        assert!(e.stderr.contains("ovs-vswitchd (pid"), "{}", e.stderr);
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
