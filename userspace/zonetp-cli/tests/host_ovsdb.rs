@@ -589,3 +589,251 @@ fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+/// A named network namespace (`ip netns add`), deleted with the guard.
+struct NamedNetns(String);
+
+impl NamedNetns {
+    fn new(tag: &str) -> Self {
+        let name = format!("zt{}-{tag}", std::process::id());
+        let _ = tool("ip", &["netns", "del", &name]);
+        tool_ok("ip", &["netns", "add", &name]);
+        NamedNetns(name)
+    }
+
+    /// The udp_single (UNREPLIED) of object `name` in this namespace.
+    fn udp_single(&self, name: &str) -> Option<u32> {
+        let r = tool("ip", &["netns", "exec", &self.0, "nfct", "get", "timeout", name]);
+        if r.status != 0 {
+            return None;
+        }
+        r.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(".UNREPLIED = ")?.trim_end_matches(',').parse().ok())
+    }
+
+    fn objects(&self) -> Vec<String> {
+        let out = tool_ok("ip", &["netns", "exec", &self.0, "nfct", "list", "timeout"]);
+        let mut v: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with(".ovs_tp_"))
+            .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for NamedNetns {
+    fn drop(&mut self) {
+        let _ = tool("ip", &["netns", "del", &self.0]);
+    }
+}
+
+/// A 3-member clustered Open_vSwitch database on loopback ports of this
+/// thread's namespace.
+struct Cluster {
+    dir: PathBuf,
+    members: Vec<Option<Proc>>,
+}
+
+const RAFT_PORTS: [u16; 3] = [6643, 6644, 6645];
+const CLIENT_PORTS: [u16; 3] = [6651, 6652, 6653];
+
+impl Cluster {
+    fn new() -> Self {
+        let dir = temp_dir("cluster");
+        let db = |i: usize| dir.join(format!("db{i}")).to_str().unwrap().to_owned();
+        let raft = |i: usize| format!("tcp:127.0.0.1:{}", RAFT_PORTS[i]);
+        tool_ok("ovsdb-tool", &["create-cluster", &db(0), SCHEMA, &raft(0)]);
+        for i in 1..3 {
+            tool_ok("ovsdb-tool", &["join-cluster", &db(i), "Open_vSwitch", &raft(i), &raft(0)]);
+        }
+        let mut c = Cluster { dir, members: vec![None, None, None] };
+        for i in 0..3 {
+            c.start(i);
+        }
+        // ovs-vsctl talks to the leader only: it works once there is one.
+        wait_for("the cluster to elect a leader", 30, || c.vsctl(&["init"]).status == 0);
+        wait_for("all members to join", 30, || {
+            (0..3).all(|i| c.status(i).contains("Status: cluster member"))
+        });
+        let created = c.vsctl(&[
+            "--",
+            "--id=@dp",
+            "create",
+            "Datapath",
+            "datapath_version=0",
+            "--",
+            "set",
+            "Open_vSwitch",
+            ".",
+            "datapaths:system=@dp",
+        ]);
+        assert_eq!(created.status, 0, "{}", created.stderr);
+        c
+    }
+
+    fn start(&mut self, i: usize) {
+        let dir = &self.dir;
+        self.members[i] = Some(Proc::spawn(
+            Command::new("ovsdb-server").args([
+                dir.join(format!("db{i}")).to_str().unwrap(),
+                &format!("--remote=ptcp:{}:127.0.0.1", CLIENT_PORTS[i]),
+                &format!("--unixctl={}/ctl{i}", dir.display()),
+                "--no-chdir",
+            ]),
+            &dir.join(format!("server{i}.log")),
+        ));
+    }
+
+    fn kill(&mut self, i: usize) {
+        self.members[i] = None;
+    }
+
+    fn status(&self, i: usize) -> String {
+        let ctl = format!("{}/ctl{i}", self.dir.display());
+        tool("ovs-appctl", &["-t", &ctl, "cluster/status", "Open_vSwitch"]).stdout
+    }
+
+    fn leader(&self) -> usize {
+        let mut leader = None;
+        wait_for("a leader", 30, || {
+            leader = (0..3).find(|i| self.members[*i].is_some() && self.status(*i).contains("Role: leader"));
+            leader.is_some()
+        });
+        leader.unwrap()
+    }
+
+    fn remotes() -> String {
+        CLIENT_PORTS.iter().map(|p| format!("tcp:127.0.0.1:{p}")).collect::<Vec<_>>().join(",")
+    }
+
+    fn vsctl(&self, args: &[&str]) -> Run {
+        let db = format!("--db={}", Self::remotes());
+        let mut v = vec![db.as_str(), "--no-wait", "--retry", "--timeout=30"];
+        v.extend_from_slice(args);
+        tool("ovs-vsctl", &v)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.members.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn three_hosts_follow_one_clustered_database_through_leader_failover() {
+    in_netns(|| {
+        tool_ok("ip", &["link", "set", "lo", "up"]);
+        let mut cluster = Cluster::new();
+        let remotes = Cluster::remotes();
+        let hosts: Vec<NamedNetns> = (1..=3).map(|i| NamedNetns::new(&format!("host{i}"))).collect();
+        // One agent per host: kernel side in the host's namespace, database
+        // reached from here (the hosts' namespaces have no route to it).
+        let _agents: Vec<Proc> = hosts
+            .iter()
+            .map(|h| {
+                Proc::spawn(
+                    Command::new(env!("CARGO_BIN_EXE_zonetp")).args([
+                        "--netns",
+                        &h.0,
+                        "--db",
+                        &remotes,
+                        "sync",
+                        "--watch",
+                        "--interval",
+                        "5",
+                    ]),
+                    &cluster.dir.join(format!("agent-{}.log", h.0)),
+                )
+            })
+            .collect();
+        let current_id = |zone: u16| -> u32 {
+            let r = zonetp(&[
+                "--db",
+                &remotes,
+                "resolve",
+                "system",
+                &format!("zone={zone}"),
+                "--l3",
+                "ipv4",
+                "--l4",
+                "udp",
+            ]);
+            assert_eq!(r.status, 0, "{}", r.stderr);
+            r.stdout.trim().strip_prefix("ovs_tp_").unwrap().split('_').next().unwrap().parse().unwrap()
+        };
+        let converged = |zone: u16, value: u32| {
+            let name = format!("ovs_tp_{}_udp4", current_id(zone));
+            hosts.iter().all(|h| h.udp_single(&name) == Some(value))
+        };
+        let mut times = Vec::new();
+        let mut killed = None;
+        for i in 0..10u32 {
+            if i == 5 {
+                let leader = cluster.leader();
+                cluster.kill(leader);
+                killed = Some(leader);
+            }
+            let r = cluster.vsctl(&[
+                "--may-exist",
+                "add-zone-tp",
+                "system",
+                "zone=5",
+                &format!("udp_single={}", 100 + i),
+            ]);
+            assert_eq!(r.status, 0, "change {i}: {}", r.stderr);
+            let start = Instant::now();
+            wait_for(&format!("change {i} on all three hosts"), 60, || converged(5, 100 + i));
+            times.push((i, start.elapsed()));
+        }
+        // Every host holds exactly the final policy's six objects.
+        let final_id = current_id(5);
+        wait_for("old policies removed on all hosts", 60, || {
+            hosts.iter().all(|h| h.objects() == six(final_id))
+        });
+        eprintln!("[measure] cluster convergence (ovs-vsctl returned -> all 3 kernels), leader killed before change 5:");
+        for (i, t) in &times {
+            eprintln!("[measure]   change {i}: {t:?}");
+        }
+        // Agents start on the first remote; if that was the leader, each
+        // had to fail over to another member.
+        if killed == Some(0) {
+            for h in &hosts {
+                let log = std::fs::read_to_string(cluster.dir.join(format!("agent-{}.log", h.0))).unwrap();
+                assert!(
+                    log.contains("reconnecting") && log.matches("zonetp: following tcp:").count() >= 2,
+                    "{log}"
+                );
+            }
+        }
+        // The killed member comes back; then another member is restarted
+        // while a change is made: nothing is lost, on the hosts or in the
+        // restarted members.
+        let back = killed.unwrap();
+        cluster.start(back);
+        wait_for("the old leader to rejoin", 30, || cluster.status(back).contains("Status: cluster member"));
+        let other = (back + 1) % 3;
+        cluster.kill(other);
+        let r = cluster.vsctl(&["add-zone-tp", "system", "zone=6", "udp_single=66"]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        cluster.start(other);
+        let start = Instant::now();
+        wait_for("zone 6 on all hosts", 60, || converged(6, 66));
+        eprintln!("[measure] change made while a member restarted -> all 3 kernels: {:?}", start.elapsed());
+        let want = "Zone:5, Timeout Policies: udp_single=109\nZone:6, Timeout Policies: udp_single=66\n";
+        for i in [back, other] {
+            let remote = format!("tcp:127.0.0.1:{}", CLIENT_PORTS[i]);
+            wait_for(&format!("member {i} to have everything"), 30, || {
+                zonetp(&["--db", &remote, "list-zone-tp", "system"]).stdout == want
+            });
+        }
+        let mut want_objects = six(final_id);
+        want_objects.extend(six(current_id(6)));
+        want_objects.sort();
+        wait_for("all hosts to hold both policies", 30, || hosts.iter().all(|h| h.objects() == want_objects));
+    });
+}
