@@ -26,6 +26,9 @@ const MAX_ATTEMPTS: usize = 50;
 pub struct Client {
     pub conn: Connection,
     pub schema: SchemaInfo,
+    /// For a cluster member: the Raft log index of its copy when we
+    /// connected (`_Server.Database.index`).
+    pub index: Option<i64>,
 }
 
 /// Why a transaction did not commit.
@@ -46,8 +49,9 @@ impl Client {
     /// Connects to `remote` and checks that it serves a usable
     /// `Open_vSwitch` database: schema 8.2.0 or later, and for a member of
     /// a cluster, one that is connected to the cluster (a member cut off
-    /// from the others serves stale rows).
-    pub fn connect(remote: &Remote, dialer: &Dialer) -> Result<Self, DbError> {
+    /// from the others serves stale rows) and not behind `min_index`, the
+    /// newest copy already seen (so a failover never goes back in time).
+    pub fn connect(remote: &Remote, dialer: &Dialer, min_index: i64) -> Result<Self, DbError> {
         let mut conn = Connection::from_stream(dialer(remote)?, remote);
         let schema = conn.request("get_schema", json!([DB])).map_err(|e| match e {
             DbError::Rpc(m) => {
@@ -56,8 +60,8 @@ impl Client {
             e => e,
         })?;
         let schema = SchemaInfo::from_schema(&schema)?;
-        let mut client = Self { conn, schema };
-        if let Some(why) = client.cluster_problem()? {
+        let mut client = Self { conn, schema, index: None };
+        if let Some(why) = client.cluster_problem(min_index)? {
             return Err(DbError::Io(format!("{remote}: {why}")));
         }
         Ok(client)
@@ -65,11 +69,16 @@ impl Client {
 
     /// Connects to the first usable remote of the list, starting at
     /// `start`; returns the client and the index of its remote.
-    pub fn connect_any(remotes: &[Remote], start: usize, dialer: &Dialer) -> Result<(Self, usize), DbError> {
+    pub fn connect_any(
+        remotes: &[Remote],
+        start: usize,
+        dialer: &Dialer,
+        min_index: i64,
+    ) -> Result<(Self, usize), DbError> {
         let mut errors = Vec::new();
         for k in 0..remotes.len() {
             let i = (start + k) % remotes.len();
-            match Self::connect(&remotes[i], dialer) {
+            match Self::connect(&remotes[i], dialer, min_index) {
                 Ok(c) => return Ok((c, i)),
                 Err(DbError::Protocol(m)) if remotes.len() == 1 => return Err(DbError::Protocol(m)),
                 Err(e) => errors.push(e.to_string()),
@@ -81,20 +90,30 @@ impl Client {
     /// For a clustered database: why this member cannot be used, if so.
     /// Servers without the `_Server` database (before OVS 2.9) are
     /// standalone.
-    pub fn cluster_problem(&mut self) -> Result<Option<String>, DbError> {
+    pub fn cluster_problem(&mut self, min_index: i64) -> Result<Option<String>, DbError> {
         let reply = match self.conn.request(
             "transact",
             json!(["_Server", {"op": "select", "table": "Database", "where": [["name", "==", DB]],
-                "columns": ["model", "connected"]}]),
+                "columns": ["model", "connected", "index"]}]),
         ) {
             Ok(r) => r,
             Err(DbError::Rpc(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         let row = &reply[0]["rows"][0];
-        let clustered = row["model"] == "clustered";
-        Ok((clustered && row["connected"] == json!(false))
-            .then(|| "this cluster member is not connected to the cluster".to_owned()))
+        if row["model"] != "clustered" {
+            return Ok(None);
+        }
+        if row["connected"] == json!(false) {
+            return Ok(Some("this cluster member is not connected to the cluster".to_owned()));
+        }
+        self.index = row["index"].as_i64();
+        match self.index {
+            Some(index) if index < min_index => Ok(Some(format!(
+                "this cluster member is behind (log index {index}, already seen {min_index})"
+            ))),
+            _ => Ok(None),
+        }
     }
 
     /// Runs a transaction; `Conflict` when one of its waits failed.

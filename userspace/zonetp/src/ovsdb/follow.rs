@@ -41,6 +41,9 @@ pub struct Follower {
     retry_at: Option<Instant>,
     /// A connect happened; the initial copy is reported next.
     fresh: bool,
+    /// The newest Raft log index seen of a clustered database: a member
+    /// behind it is not followed.
+    min_index: i64,
 }
 
 impl Follower {
@@ -54,6 +57,7 @@ impl Follower {
             backoff: FIRST_BACKOFF,
             retry_at: None,
             fresh: false,
+            min_index: 0,
         }
     }
 
@@ -73,7 +77,9 @@ impl Follower {
     }
 
     fn connect(&mut self) -> Result<Remote, DbError> {
-        let (mut client, i) = Client::connect_any(&self.remotes, self.next_remote, &self.dialer)?;
+        let (mut client, i) =
+            Client::connect_any(&self.remotes, self.next_remote, &self.dialer, self.min_index)?;
+        self.min_index = self.min_index.max(client.index.unwrap_or(0));
         let requests: Map<String, Value> = client
             .schema
             .columns()
@@ -85,7 +91,7 @@ impl Follower {
         // server without `_Server` has nothing to tell.
         match client.conn.request(
             "monitor",
-            json!(["_Server", SERVER_MONITOR_ID, {"Database": {"columns": ["name", "model", "connected"]}}]),
+            json!(["_Server", SERVER_MONITOR_ID, {"Database": {"columns": ["name", "model", "connected", "index"]}}]),
         ) {
             Ok(_) | Err(DbError::Rpc(_)) => {}
             Err(e) => return Err(e),
@@ -137,6 +143,7 @@ impl Follower {
             }
             let params = &msg["params"];
             if params[0] == SERVER_MONITOR_ID {
+                self.min_index = self.min_index.max(newest_index(&params[1]));
                 if member_disconnected(&params[1]) {
                     return self.drop_connection("the cluster member lost its cluster");
                 }
@@ -176,6 +183,20 @@ fn apply(tables: &mut Tables, updates: &Value) {
             }
         }
     }
+}
+
+/// The highest log index of our database in a `_Server` update.
+fn newest_index(updates: &Value) -> i64 {
+    updates["Database"]
+        .as_object()
+        .map(|rows| {
+            rows.values()
+                .filter(|u| u["new"]["name"] == DB)
+                .filter_map(|u| u["new"]["index"].as_i64())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
 }
 
 fn member_disconnected(updates: &Value) -> bool {

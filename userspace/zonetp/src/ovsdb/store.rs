@@ -39,7 +39,7 @@ impl OvsdbStore {
         let mut slot = self.client.borrow_mut();
         for attempt in 0..2 {
             if slot.is_none() {
-                *slot = Some(Client::connect_any(&self.remotes, 0, &self.dialer)?.0);
+                *slot = Some(Client::connect_any(&self.remotes, 0, &self.dialer, 0)?.0);
             }
             match f(slot.as_mut().expect("connected")) {
                 Err(DbError::Io(_)) if attempt == 0 => *slot = None,
