@@ -73,8 +73,9 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> Result<()> {
     while !STOP.load(Ordering::SeqCst) {
         let now = Instant::now();
         let snapshot = match follower.next((now + TICK).min(next_periodic.max(now))) {
-            Event::Connected(remote) => {
-                eprintln!("zonetp: following {remote}");
+            Event::Connected { remote, resumed } => {
+                let how = if resumed { "changes since the last transaction seen" } else { "full copy" };
+                eprintln!("zonetp: following {remote} ({how})");
                 continue;
             }
             Event::Lost(why) => {

@@ -720,6 +720,17 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.members.clear();
+        if std::thread::panicking() {
+            // What the agents and servers said, to tell why.
+            for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "log") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("created ")).collect();
+                    eprintln!("== {}\n{}", path.display(), lines[lines.len().saturating_sub(25)..].join("\n"));
+                }
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -204,7 +204,18 @@ impl Client {
     /// gives the lock back at once.
     pub fn lock_is_held(&mut self, name: &str) -> Result<bool, DbError> {
         let reply = self.conn.request("lock", json!([name]))?;
-        let held_by_other = reply["locked"] != json!(true);
+        let mut held_by_other = reply["locked"] != json!(true);
+        // Another zonetp's probe holds the lock for one round trip only;
+        // ovs-vswitchd holds it for good. A lock granted within a moment
+        // (the server says "locked") was not ovs-vswitchd's.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while held_by_other {
+            match self.conn.notification(deadline)? {
+                Some(n) if n["method"] == "locked" && n["params"][0] == name => held_by_other = false,
+                Some(_) => continue,
+                None => break,
+            }
+        }
         // Releases the lock, or withdraws the queued request for it.
         self.conn.request("unlock", json!([name]))?;
         Ok(held_by_other)

@@ -66,6 +66,73 @@ pub fn set_of<V: Into<Value>>(elems: impl IntoIterator<Item = V>) -> Value {
     json!(["set", elems])
 }
 
+/// The shape of a column's values (RFC 7047 <type>).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// At most one atom (an optional value too: ovsdb-server's
+    /// `ovsdb_type_is_composite` is false for max 1, so a difference is
+    /// the new value).
+    Scalar,
+    /// A set of more than one element at most.
+    Set,
+    Map,
+}
+
+impl ColumnKind {
+    pub fn of(column_type: &Value) -> Self {
+        match column_type {
+            Value::Object(t) if t.contains_key("value") => ColumnKind::Map,
+            Value::Object(t) => {
+                let max = t.get("max").map_or(Some(1), Value::as_u64);
+                if max == Some(1) {
+                    ColumnKind::Scalar
+                } else {
+                    ColumnKind::Set
+                }
+            }
+            _ => ColumnKind::Scalar,
+        }
+    }
+}
+
+/// Applies the difference an `update2`/`update3` "modify" carries for a
+/// column (ovsdb-server(7) 4.1.14): a scalar takes the new value; a set
+/// toggles each element listed; a map drops a listed pair it holds with
+/// that value, and otherwise takes the pair's value for its key.
+pub fn apply_diff(kind: ColumnKind, old: Option<&Value>, diff: &Value) -> Value {
+    match kind {
+        ColumnKind::Scalar => diff.clone(),
+        ColumnKind::Set => {
+            let mut elems: Vec<Value> =
+                old.map(|o| set_elems(o).into_iter().cloned().collect()).unwrap_or_default();
+            for e in set_elems(diff) {
+                match elems.iter().position(|x| x == e) {
+                    Some(i) => {
+                        elems.remove(i);
+                    }
+                    None => elems.push(e.clone()),
+                }
+            }
+            json!(["set", elems])
+        }
+        ColumnKind::Map => {
+            let mut pairs: Vec<(Value, Value)> = old
+                .map(|o| map_pairs(o).into_iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default();
+            for (k, v) in map_pairs(diff) {
+                match pairs.iter().position(|(x, _)| x == k) {
+                    Some(i) if pairs[i].1 == *v => {
+                        pairs.remove(i);
+                    }
+                    Some(i) => pairs[i].1 = v.clone(),
+                    None => pairs.push((k.clone(), v.clone())),
+                }
+            }
+            json!(["map", pairs.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()])
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +148,33 @@ mod tests {
         assert_eq!(set_elems(&json!("one")).len(), 1);
         assert_eq!(string_map(&json!(["map", [["k", "v"]]]))["k"], "v");
         assert_eq!(map_of([("k", "v")]), json!(["map", [["k", "v"]]]));
+    }
+
+    #[test]
+    fn differences_apply_as_ovsdb_server_sends_them() {
+        assert_eq!(apply_diff(ColumnKind::Scalar, Some(&json!(3)), &json!(4)), json!(4));
+        // An optional reference moving from a to b comes as b (as
+        // ovsdb-server 3.1 sends it), and one cleared as the empty set.
+        let old = json!(["uuid", "a"]);
+        assert_eq!(apply_diff(ColumnKind::Scalar, Some(&old), &json!(["uuid", "b"])), json!(["uuid", "b"]));
+        assert_eq!(apply_diff(ColumnKind::Scalar, Some(&old), &json!(["set", []])), json!(["set", []]));
+        // A set toggles the elements listed.
+        let old = json!(["set", ["x", "y"]]);
+        assert_eq!(
+            apply_diff(ColumnKind::Set, Some(&old), &json!(["set", ["y", "z"]])),
+            json!(["set", ["x", "z"]])
+        );
+        assert_eq!(apply_diff(ColumnKind::Set, None, &json!(["uuid", "c"])), json!(["set", [["uuid", "c"]]]));
+        // Maps: a pair removed (sent with its old value), one changed, one added.
+        let old = json!(["map", [["a", 1], ["b", 2]]]);
+        let d = json!(["map", [["a", 1], ["b", 5], ["c", 7]]]);
+        assert_eq!(apply_diff(ColumnKind::Map, Some(&old), &d), json!(["map", [["b", 5], ["c", 7]]]));
+        assert_eq!(ColumnKind::of(&json!("integer")), ColumnKind::Scalar);
+        assert_eq!(ColumnKind::of(&json!({"key": "string", "min": 0, "max": 1})), ColumnKind::Scalar);
+        assert_eq!(ColumnKind::of(&json!({"key": "string", "min": 0, "max": "unlimited"})), ColumnKind::Set);
+        assert_eq!(
+            ColumnKind::of(&json!({"key": "string", "value": "string", "min": 0, "max": "unlimited"})),
+            ColumnKind::Map
+        );
     }
 }

@@ -5,16 +5,19 @@
 //! next remote of the list with a growing delay, and starts over with a
 //! full copy, so nothing that changed meanwhile is missed.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
 use super::client::{Client, Dialer};
+use super::datum::{apply_diff, ColumnKind};
 use super::remote::Remote;
 use super::vswitch::{Snapshot, Tables, DB};
 use super::DbError;
 
 const MONITOR_ID: &str = "zonetp";
+const ZERO_UUID: &str = "00000000-0000-0000-0000-000000000000";
 const SERVER_MONITOR_ID: &str = "zonetp-server";
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
@@ -26,8 +29,9 @@ pub enum Event {
     Idle,
     /// The connection failed or was lost; the next call retries.
     Lost(String),
-    /// A connection was made (after a loss, possibly to another member).
-    Connected(Remote),
+    /// A connection was made (after a loss, possibly to another member);
+    /// `resumed`: only the changes since the last transaction seen came.
+    Connected { remote: Remote, resumed: bool },
 }
 
 pub struct Follower {
@@ -44,6 +48,9 @@ pub struct Follower {
     /// The newest Raft log index seen of a clustered database: a member
     /// behind it is not followed.
     min_index: i64,
+    /// The last transaction seen (monitor_cond_since), to resume after.
+    last_txn_id: Option<String>,
+    since_supported: bool,
 }
 
 impl Follower {
@@ -58,6 +65,8 @@ impl Follower {
             retry_at: None,
             fresh: false,
             min_index: 0,
+            last_txn_id: None,
+            since_supported: true,
         }
     }
 
@@ -76,7 +85,7 @@ impl Follower {
         Event::Lost(format!("{lost}: {why}"))
     }
 
-    fn connect(&mut self) -> Result<Remote, DbError> {
+    fn connect(&mut self) -> Result<(Remote, bool), DbError> {
         let (mut client, i) =
             Client::connect_any(&self.remotes, self.next_remote, &self.dialer, self.min_index)?;
         self.min_index = self.min_index.max(client.index.unwrap_or(0));
@@ -86,7 +95,31 @@ impl Follower {
             .into_iter()
             .map(|(table, cols)| (table.to_owned(), json!({"columns": cols})))
             .collect();
-        let initial = client.conn.request("monitor", json!([DB, MONITOR_ID, requests]))?;
+        // monitor_cond_since (OVS 2.12) resumes after the last transaction
+        // seen; plain monitor always sends everything.
+        let mut resumed = false;
+        let mut initial = None;
+        if self.since_supported {
+            let last = self.last_txn_id.clone().unwrap_or_else(|| ZERO_UUID.to_owned());
+            match client.conn.request("monitor_cond_since", json!([DB, MONITOR_ID, requests, last])) {
+                Ok(reply) => {
+                    resumed = reply[0] == json!(true) && self.last_txn_id.is_some();
+                    if !resumed {
+                        self.tables = Tables::new();
+                    }
+                    self.last_txn_id = reply[1].as_str().map(str::to_owned);
+                    apply2(&mut self.tables, &reply[2], &client.schema.kinds);
+                    initial = Some(());
+                }
+                Err(DbError::Rpc(_)) => self.since_supported = false,
+                Err(e) => return Err(e),
+            }
+        }
+        if initial.is_none() {
+            let reply = client.conn.request("monitor", json!([DB, MONITOR_ID, requests]))?;
+            self.tables = Tables::new();
+            apply(&mut self.tables, &reply);
+        }
         // Learn when a cluster member loses its cluster; a standalone
         // server without `_Server` has nothing to tell.
         match client.conn.request(
@@ -96,15 +129,13 @@ impl Follower {
             Ok(_) | Err(DbError::Rpc(_)) => {}
             Err(e) => return Err(e),
         }
-        self.tables = Tables::new();
-        apply(&mut self.tables, &initial);
         let remote = client.conn.remote().clone();
         self.next_remote = i;
         self.client = Some(client);
         self.backoff = FIRST_BACKOFF;
         self.retry_at = None;
         self.fresh = true;
-        Ok(remote)
+        Ok((remote, resumed))
     }
 
     /// Waits for the next event until `deadline`.
@@ -117,7 +148,7 @@ impl Follower {
                 }
             }
             return match self.connect() {
-                Ok(remote) => Event::Connected(remote),
+                Ok((remote, resumed)) => Event::Connected { remote, resumed },
                 Err(e) => {
                     self.retry_at = Some(Instant::now() + self.backoff);
                     self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
@@ -138,10 +169,17 @@ impl Follower {
                 Ok(None) => break,
                 Err(e) => return self.drop_connection(&e.to_string()),
             };
+            let params = &msg["params"];
+            if msg["method"] == "update3" && params[0] == MONITOR_ID {
+                apply2(&mut self.tables, &params[2], &client.schema.kinds);
+                self.last_txn_id = params[1].as_str().map(str::to_owned);
+                changed = true;
+                wait_until = Instant::now();
+                continue;
+            }
             if msg["method"] != "update" {
                 continue;
             }
-            let params = &msg["params"];
             if params[0] == SERVER_MONITOR_ID {
                 self.min_index = self.min_index.max(newest_index(&params[1]));
                 if member_disconnected(&params[1]) {
@@ -199,6 +237,34 @@ fn newest_index(updates: &Value) -> i64 {
         .unwrap_or(0)
 }
 
+/// Applies `<table-updates2>` (ovsdb-server(7) 4.1.14): rows come whole
+/// in `initial`/`insert` (columns at their default left out), as
+/// differences in `modify`.
+fn apply2(tables: &mut Tables, updates: &Value, kinds: &BTreeMap<(String, String), ColumnKind>) {
+    let Some(updates) = updates.as_object() else { return };
+    for (table, rows) in updates {
+        let Some(rows) = rows.as_object() else { continue };
+        let copy = tables.entry(table.clone()).or_default();
+        for (uuid, update) in rows {
+            if let Some(row) =
+                update.get("initial").or_else(|| update.get("insert")).and_then(Value::as_object)
+            {
+                copy.insert(uuid.clone(), row.clone());
+            } else if let Some(diff) = update.get("modify").and_then(Value::as_object) {
+                let row = copy.entry(uuid.clone()).or_default();
+                for (column, d) in diff {
+                    let kind =
+                        kinds.get(&(table.clone(), column.clone())).copied().unwrap_or(ColumnKind::Scalar);
+                    let new = apply_diff(kind, row.get(column), d);
+                    row.insert(column.clone(), new);
+                }
+            } else if update.get("delete").is_some() {
+                copy.remove(uuid);
+            }
+        }
+    }
+}
+
 fn member_disconnected(updates: &Value) -> bool {
     updates["Database"].as_object().is_some_and(|rows| {
         rows.values().any(|u| {
@@ -234,6 +300,31 @@ mod tests {
         );
         assert_eq!(t["CT_Zone"]["a"]["timeout_policy"], json!(["uuid", "q"]));
         assert!(!t["CT_Zone"].contains_key("b"));
+    }
+
+    #[test]
+    fn update2_rows_and_differences_apply() {
+        let kinds = BTreeMap::from([
+            (("CT_Zone".to_owned(), "timeout_policy".to_owned()), ColumnKind::Scalar),
+            (("Open_vSwitch".to_owned(), "next_cfg".to_owned()), ColumnKind::Scalar),
+        ]);
+        let mut t = Tables::new();
+        apply2(
+            &mut t,
+            &json!({"CT_Zone": {"a": {"initial": {"timeout_policy": ["uuid", "p"]}}, "b": {"insert": {}}},
+                               "Open_vSwitch": {"o": {"initial": {}}}}),
+            &kinds,
+        );
+        apply2(
+            &mut t,
+            &json!({"CT_Zone": {"a": {"modify": {"timeout_policy": ["uuid", "q"]}},
+                                          "b": {"delete": null}},
+                               "Open_vSwitch": {"o": {"modify": {"next_cfg": 3}}}}),
+            &kinds,
+        );
+        assert_eq!(t["CT_Zone"]["a"]["timeout_policy"], json!(["uuid", "q"]));
+        assert!(!t["CT_Zone"].contains_key("b"));
+        assert_eq!(t["Open_vSwitch"]["o"]["next_cfg"], json!(3));
     }
 
     #[test]

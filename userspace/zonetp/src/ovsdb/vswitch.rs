@@ -13,6 +13,7 @@
 //! transaction, so an id is never given to a second policy, whichever
 //! host still holds kernel objects of the first.
 
+pub use super::datum::ColumnKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
@@ -39,6 +40,9 @@ pub struct SchemaInfo {
     /// `CT_Zone.limit` (schema 8.4, OVS 3.2): zones may exist for a limit
     /// alone, and ovs-vsctl words its refusals by the policy.
     pub zone_limit: bool,
+    /// How each column zonetp reads holds its value, for applying the
+    /// differences `update2`/`update3` notifications carry.
+    pub kinds: BTreeMap<(String, String), ColumnKind>,
 }
 
 impl SchemaInfo {
@@ -69,13 +73,24 @@ impl SchemaInfo {
             }
         }
         let zone_limit = schema["tables"]["CT_Zone"]["columns"].get("limit").is_some();
-        Ok(Self { version, zone_limit })
+        let mut kinds = BTreeMap::new();
+        for (table, columns) in Self::columns_for(zone_limit) {
+            for column in columns {
+                let kind = ColumnKind::of(&schema["tables"][table]["columns"][column]["type"]);
+                kinds.insert((table.to_owned(), column.to_owned()), kind);
+            }
+        }
+        Ok(Self { version, zone_limit, kinds })
     }
 
     /// The columns zonetp reads, by table.
     pub fn columns(&self) -> Vec<(&'static str, Vec<&'static str>)> {
+        Self::columns_for(self.zone_limit)
+    }
+
+    fn columns_for(zone_limit: bool) -> Vec<(&'static str, Vec<&'static str>)> {
         let mut zone = vec!["timeout_policy"];
-        if self.zone_limit {
+        if zone_limit {
             zone.push("limit");
         }
         vec![
@@ -91,6 +106,12 @@ fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
     let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
     let out = (it.next()??, it.next()??, it.next()??);
     it.next().is_none().then_some(out)
+}
+
+/// A column of a row; one left out (at its default) reads as null,
+/// which the readers take as empty.
+fn col<'a>(row: &'a Map<String, Value>, column: &str) -> &'a Value {
+    row.get(column).unwrap_or(&Value::Null)
 }
 
 /// Rows by table, then by UUID; each row holds the columns zonetp reads.
@@ -140,18 +161,18 @@ impl Snapshot {
         let rows = |t: &str| tables.get(t).unwrap_or(&empty);
         let ovs = rows("Open_vSwitch").iter().next().map(|(u, r)| OvsRow {
             uuid: u.clone(),
-            datapaths: map_pairs(&r["datapaths"])
+            datapaths: map_pairs(col(r, "datapaths"))
                 .into_iter()
                 .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), uuid(v)?.to_owned())))
                 .collect(),
-            external_ids: string_map(&r["external_ids"]),
-            next_cfg: r["next_cfg"].as_i64().unwrap_or(0),
-            cur_cfg: r["cur_cfg"].as_i64().unwrap_or(0),
+            external_ids: string_map(col(r, "external_ids")),
+            next_cfg: col(r, "next_cfg").as_i64().unwrap_or(0),
+            cur_cfg: col(r, "cur_cfg").as_i64().unwrap_or(0),
         });
         let datapaths = rows("Datapath")
             .iter()
             .map(|(u, r)| {
-                let ct_zones = map_pairs(&r["ct_zones"])
+                let ct_zones = map_pairs(col(r, "ct_zones"))
                     .into_iter()
                     .filter_map(|(k, v)| Some((u16::try_from(k.as_i64()?).ok()?, uuid(v)?.to_owned())))
                     .collect();
@@ -162,17 +183,17 @@ impl Snapshot {
             .iter()
             .map(|(u, r)| {
                 let has_limit = r.get("limit").is_some_and(|l| !set_elems(l).is_empty());
-                (u.clone(), ZoneRow { timeout_policy: optional_uuid(&r["timeout_policy"]), has_limit })
+                (u.clone(), ZoneRow { timeout_policy: optional_uuid(col(r, "timeout_policy")), has_limit })
             })
             .collect();
         let policies = rows("CT_Timeout_Policy")
             .iter()
             .map(|(u, r)| {
-                let timeouts = map_pairs(&r["timeouts"])
+                let timeouts = map_pairs(col(r, "timeouts"))
                     .into_iter()
                     .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), u32::try_from(v.as_i64()?).ok()?)))
                     .collect();
-                (u.clone(), PolicyRow { timeouts, external_ids: string_map(&r["external_ids"]) })
+                (u.clone(), PolicyRow { timeouts, external_ids: string_map(col(r, "external_ids")) })
             })
             .collect();
         Self { ovs, datapaths, zones, policies, tables }
@@ -188,7 +209,7 @@ impl Snapshot {
             let by_uuid = tables.entry((*table).to_owned()).or_default();
             for row in rows {
                 let Some(obj) = row.as_object() else { continue };
-                let Some(u) = uuid(&obj["_uuid"]) else { continue };
+                let Some(u) = obj.get("_uuid").and_then(uuid) else { continue };
                 let mut r = obj.clone();
                 r.remove("_uuid");
                 by_uuid.insert(u.to_owned(), r);
@@ -519,6 +540,20 @@ mod tests {
     }
 
     #[test]
+    fn columns_left_out_read_as_their_defaults() {
+        // update2 "initial"/"insert" rows leave out columns at their default.
+        let tables: Tables = serde_json::from_value(json!({
+            "Open_vSwitch": {"o": {}}, "Datapath": {"d": {}}, "CT_Zone": {"z": {}}, "CT_Timeout_Policy": {"p": {}}
+        }))
+        .unwrap();
+        let s = Snapshot::from_tables(tables);
+        assert_eq!(s.ovs.as_ref().unwrap().next_cfg, 0);
+        assert_eq!(s.zones["z"], ZoneRow::default());
+        assert!(s.policies["p"].timeouts.is_empty());
+        assert_eq!(s.rows_without_id(), vec!["p"]);
+    }
+
+    #[test]
     fn refusals_follow_the_schema_s_ovs_vsctl() {
         let s = snapshot();
         let p = TimeoutPolicy(BTreeMap::from([("udp_single".into(), 1)]));
@@ -573,6 +608,11 @@ mod tests {
         with_limit["tables"]["CT_Zone"]["columns"]["limit"] =
             json!({"type": {"key": "integer", "min": 0, "max": 1}});
         assert!(SchemaInfo::from_schema(&with_limit).unwrap().zone_limit);
+        let kind = |t: &str, c: &str| info.kinds[&(t.to_owned(), c.to_owned())];
+        assert_eq!(kind("Open_vSwitch", "next_cfg"), ColumnKind::Scalar);
+        assert_eq!(kind("CT_Zone", "timeout_policy"), ColumnKind::Scalar);
+        assert_eq!(kind("Datapath", "ct_zones"), ColumnKind::Map);
+        assert_eq!(kind("CT_Timeout_Policy", "timeouts"), ColumnKind::Map);
         assert_eq!(parse_version("8.3.1"), Some((8, 3, 1)));
         assert_eq!(parse_version("8.3"), None);
     }
