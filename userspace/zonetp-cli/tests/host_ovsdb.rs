@@ -526,6 +526,25 @@ fn the_agent_follows_commits_reports_cur_cfg_and_survives_server_restarts() {
 }
 
 #[test]
+fn a_server_gone_silent_is_noticed_and_followed_again() {
+    in_netns(|| {
+        let mut s = Server::new("silent");
+        let (_agent, log) = watcher(&s, "agent");
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        wait_for("the agent's first sync", 20, || kernel_objects().len() == 6);
+        // Stopped, the server keeps its sockets open and says nothing.
+        s.proc.as_mut().unwrap().signal(libc::SIGSTOP);
+        let t = wait_for("the agent to notice the silence", 40, || {
+            std::fs::read_to_string(&log).unwrap().contains("; reconnecting")
+        });
+        eprintln!("[measure] a silent server noticed after {t:?}");
+        s.proc.as_mut().unwrap().signal(libc::SIGCONT);
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=2", "udp_single=6"]);
+        wait_for("the agent to follow again", 40, || kernel_objects().len() == 12);
+    });
+}
+
+#[test]
 fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
     in_netns(|| {
         let s = Server::new("vswitchd");

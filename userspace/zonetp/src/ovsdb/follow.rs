@@ -21,6 +21,10 @@ const ZERO_UUID: &str = "00000000-0000-0000-0000-000000000000";
 const SERVER_MONITOR_ID: &str = "zonetp-server";
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
+/// After this long without a word from the server, ask it for an echo: a
+/// server (or host) gone silent, without closing the connection, is found
+/// out within this plus the reply timeout.
+const PROBE_IDLE: Duration = Duration::from_secs(5);
 
 pub enum Event {
     /// The tables now (after a connect, or after a change).
@@ -51,6 +55,8 @@ pub struct Follower {
     /// The last transaction seen (monitor_cond_since), to resume after.
     last_txn_id: Option<String>,
     since_supported: bool,
+    /// When the server was last heard from.
+    last_heard: Instant,
 }
 
 impl Follower {
@@ -67,6 +73,7 @@ impl Follower {
             min_index: 0,
             last_txn_id: None,
             since_supported: true,
+            last_heard: Instant::now(),
         }
     }
 
@@ -135,6 +142,7 @@ impl Follower {
         self.backoff = FIRST_BACKOFF;
         self.retry_at = None;
         self.fresh = true;
+        self.last_heard = Instant::now();
         Ok((remote, resumed))
     }
 
@@ -160,12 +168,22 @@ impl Follower {
             self.fresh = false;
             return Event::Changed(Snapshot::from_tables(self.tables.clone()));
         }
+        if self.last_heard.elapsed() >= PROBE_IDLE {
+            let probe = self.client.as_mut().expect("connected").conn.request("echo", json!(["zonetp"]));
+            if let Err(e) = probe {
+                return self.drop_connection(&e.to_string());
+            }
+            self.last_heard = Instant::now();
+        }
         let client = self.client.as_mut().expect("connected");
         let mut changed = false;
         let mut wait_until = deadline;
         loop {
             let msg = match client.conn.notification(wait_until) {
-                Ok(Some(m)) => m,
+                Ok(Some(m)) => {
+                    self.last_heard = Instant::now();
+                    m
+                }
                 Ok(None) => break,
                 Err(e) => return self.drop_connection(&e.to_string()),
             };
