@@ -312,6 +312,49 @@ fn zonetp_policies_show_in_ovs_vsctl_and_refusals_match() {
 }
 
 #[test]
+fn zonetp_db_in_the_environment_names_a_remote_too() {
+    let s = Server::new("env");
+    s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+        .args(["list-zone-tp", "system"])
+        .env("ZONETP_DB", s.remote())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Zone:1, Timeout Policies: udp_single=5\n");
+}
+
+#[test]
+fn netns_option_works_the_kernel_of_a_named_namespace() {
+    in_netns(|| {
+        let ns = NamedNetns::new("netns-opt");
+        zonetp_ok(&[
+            "--netns",
+            &ns.0,
+            "timeout",
+            "add",
+            "web",
+            "--l3",
+            "ipv4",
+            "--l4",
+            "udp",
+            "unreplied=10",
+        ]);
+        let there = tool_ok("ip", &["netns", "exec", &ns.0, "nfct", "list", "timeout"]);
+        assert!(there.contains(".web = {"), "{there}");
+        assert!(!tool_ok("nfct", &["list", "timeout"]).contains(".web"), "not here");
+        let e = zonetp_err(&["--netns", "zt-no-such-namespace", "timeout", "list"]);
+        assert!(
+            e.contains("network namespace zt-no-such-namespace: cannot open /run/netns/zt-no-such-namespace"),
+            "{e}"
+        );
+        assert!(
+            zonetp_err(&["--netns", "../x", "timeout", "list"]).contains("invalid network namespace name")
+        );
+    });
+}
+
+#[test]
 fn bad_remotes_and_old_schemas_are_refused_clearly() {
     let e = zonetp(&["--db", "tcp:localhost", "list-dp"]);
     assert_eq!(e.status, 1);
