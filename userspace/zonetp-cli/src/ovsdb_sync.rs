@@ -7,10 +7,11 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use zonetp::config::Config;
 use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::ovsdb::follow::Event;
 use zonetp::ovsdb::vswitch::{Change, Snapshot};
-use zonetp::ovsdb::{Follower, OvsdbStore};
+use zonetp::ovsdb::{DbError, Follower, OvsdbStore};
 use zonetp::reconcile::{sync_config, SyncReport};
 use zonetp::{Error, Result};
 
@@ -56,10 +57,7 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> Result<()> {
         }
         if let Some(change) = applied(&snapshot).filter(|_| !a.dry_run) {
             store.with_client(|c| {
-                c.transact(&change.ops).map(drop).map_err(|e| match e {
-                    zonetp::ovsdb::client::TxnError::Conflict => unreachable!("no waits"),
-                    zonetp::ovsdb::client::TxnError::Db(e) => e,
-                })
+                c.transact(&change.ops).map(drop).map_err(|e| DbError::Rpc(e.to_string()))
             })?;
         }
         return Ok(());
@@ -69,6 +67,9 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> Result<()> {
     let interval = Duration::from_secs(a.interval);
     let mut follower = Follower::new(store.remotes().to_vec(), store.dialer().clone());
     let mut last: Option<Snapshot> = None;
+    // The configuration the kernel was last brought to; a notification
+    // that leaves it as it is (cur_cfg, say) needs no pass of its own.
+    let mut in_kernel: Option<Config> = None;
     let mut next_periodic = Instant::now() + interval;
     while !STOP.load(Ordering::SeqCst) {
         let now = Instant::now();
@@ -76,6 +77,7 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> Result<()> {
             Event::Connected { remote, resumed } => {
                 let how = if resumed { "changes since the last transaction seen" } else { "full copy" };
                 eprintln!("zonetp: following {remote} ({how})");
+                in_kernel = None;
                 continue;
             }
             Event::Lost(why) => {
@@ -84,7 +86,10 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> Result<()> {
             }
             Event::Idle if Instant::now() < next_periodic => continue,
             Event::Idle => match &last {
-                Some(s) => s.clone(),
+                Some(s) => {
+                    in_kernel = None; // the periodic pass repairs and retries
+                    s.clone()
+                }
                 None => {
                     next_periodic = Instant::now() + interval;
                     continue;
@@ -105,19 +110,32 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> Result<()> {
             }
             continue;
         }
-        match pass(&snapshot, &mut client, &dp, explicit, false) {
-            Ok(report) => {
-                print_report(&report, format);
-                if report.ok() {
-                    if let (Some(change), Some(c)) = (applied(&snapshot), follower.client()) {
-                        if let Err(e) = c.transact(&change.ops) {
-                            eprintln!("zonetp: cannot report the configuration applied (cur_cfg): {e:?}");
-                        }
+        let config = snapshot.to_config();
+        let done = if in_kernel.as_ref() == Some(&config) {
+            true
+        } else {
+            in_kernel = None;
+            match sync_config(&config, &mut client, &dp, explicit, false) {
+                Ok((report, _)) => {
+                    print_report(&report, format);
+                    if report.ok() {
+                        in_kernel = Some(config);
                     }
+                    report.ok()
+                }
+                // A failed pass is reported and retried; the agent keeps going.
+                Err(e) => {
+                    eprintln!("zonetp: sync {dp}: {e}");
+                    false
                 }
             }
-            // A failed pass is reported and retried; the agent keeps going.
-            Err(e) => eprintln!("zonetp: sync {dp}: {e}"),
+        };
+        if done {
+            if let (Some(change), Some(c)) = (applied(&snapshot), follower.client()) {
+                if let Err(e) = c.transact(&change.ops) {
+                    eprintln!("zonetp: cannot report the configuration applied (cur_cfg): {e}");
+                }
+            }
         }
         last = Some(snapshot);
     }

@@ -39,6 +39,15 @@ pub enum TxnError {
     Db(DbError),
 }
 
+impl std::fmt::Display for TxnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TxnError::Conflict => f.write_str("the rows changed meanwhile"),
+            TxnError::Db(e) => e.fmt(f),
+        }
+    }
+}
+
 impl From<DbError> for TxnError {
     fn from(e: DbError) -> Self {
         TxnError::Db(e)
