@@ -63,18 +63,7 @@ fn message_end(buf: &[u8]) -> Option<usize> {
 }
 
 impl Connection {
-    pub fn open(remote: &Remote) -> Result<Self, DbError> {
-        let stream = Stream::connect(remote, CONNECT_TIMEOUT)?;
-        Ok(Self {
-            stream,
-            remote: remote.clone(),
-            buf: Vec::new(),
-            next_id: 1,
-            notifications: VecDeque::new(),
-        })
-    }
-
-    /// Wraps a stream connected elsewhere (e.g. from another namespace).
+    /// Wraps a stream the dialer connected (perhaps from another namespace).
     pub fn from_stream(stream: Stream, remote: &Remote) -> Self {
         Self { stream, remote: remote.clone(), buf: Vec::new(), next_id: 1, notifications: VecDeque::new() }
     }
