@@ -116,12 +116,16 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> Result<()> {
         } else {
             in_kernel = None;
             match sync_config(&config, &mut client, &dp, explicit, false) {
+                // As ovs-vswitchd does, the configuration counts as applied
+                // once a pass ran, even if some objects were refused (they
+                // are reported, and retried on the next change or period):
+                // one bad value must not hang every ovs-vsctl.
                 Ok((report, _)) => {
                     print_report(&report, format);
                     if report.ok() {
                         in_kernel = Some(config);
                     }
-                    report.ok()
+                    true
                 }
                 // A failed pass is reported and retried; the agent keeps going.
                 Err(e) => {

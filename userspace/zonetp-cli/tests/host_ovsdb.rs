@@ -528,6 +528,18 @@ fn the_agent_follows_commits_reports_cur_cfg_and_survives_server_restarts() {
         }
         let cur = s.vsctl_ok(&["get", "Open_vSwitch", ".", "cur_cfg"]);
         assert_eq!(cur, s.vsctl_ok(&["get", "Open_vSwitch", ".", "next_cfg"]));
+        // A value the kernel cannot take is reported by the agent; the
+        // configuration still counts as processed, as with ovs-vswitchd, so
+        // ovs-vsctl does not hang on it.
+        tool_ok(
+            "ovs-vsctl",
+            &[&db, "--timeout=20", "add-zone-tp", "system", "zone=9", "udp_single=2000000000"],
+        );
+        wait_for("the agent to report the refusal", 20, || {
+            std::fs::read_to_string(&log).unwrap().contains("udp_single=2000000000 is too large")
+                || std::fs::read_to_string(&log).unwrap().contains("unreplied=2000000000 is too large")
+        });
+        tool_ok("ovs-vsctl", &[&db, "--timeout=20", "del-zone-tp", "system", "zone=9"]);
         took.sort();
         eprintln!(
             "[measure] ovs-vsctl commit -> kernel (cur_cfg) over 20 changes: min {:?}, median {:?}, max {:?}",
