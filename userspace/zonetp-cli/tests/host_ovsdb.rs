@@ -927,5 +927,36 @@ fn three_hosts_follow_one_clustered_database_through_leader_failover() {
         want_objects.extend(six(current_id(6)));
         want_objects.sort();
         wait_for("all hosts to hold both policies", 30, || hosts.iter().all(|h| h.objects() == want_objects));
+        // Quorum lost: two members die. The last one loses its cluster;
+        // the agents leave it, find no usable member, and keep the kernels
+        // as they are until the cluster is back.
+        let last = cluster.leader();
+        for i in (0..3).filter(|i| *i != last) {
+            cluster.kill(i);
+        }
+        let logs = || {
+            hosts
+                .iter()
+                .map(|h| std::fs::read_to_string(cluster.dir.join(format!("agent-{}.log", h.0))).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let before: Vec<usize> = logs().iter().map(|l| l.len()).collect();
+        let t = wait_for("every agent to find the last member cut off", 60, || {
+            logs().iter().zip(&before).all(|(l, b)| {
+                let since = &l[*b..];
+                since.contains("the cluster member lost its cluster")
+                    || since.contains("this cluster member is not connected to the cluster")
+            })
+        });
+        eprintln!("[measure] quorum lost -> every agent found the last member cut off: {t:?}");
+        assert!(hosts.iter().all(|h| h.objects() == want_objects), "nothing deleted meanwhile");
+        for i in (0..3).filter(|i| *i != last) {
+            cluster.start(i);
+        }
+        let r = cluster.vsctl(&["add-zone-tp", "system", "zone=7", "udp_single=77"]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        let start = Instant::now();
+        wait_for("zone 7 on all hosts after quorum came back", 60, || converged(7, 77));
+        eprintln!("[measure] quorum back, change -> all 3 kernels: {:?}", start.elapsed());
     });
 }
