@@ -311,6 +311,75 @@ fn zonetp_policies_show_in_ovs_vsctl_and_refusals_match() {
     );
 }
 
+/// A server whose schema is Debian's plus `CT_Zone.limit` (as schema 8.4,
+/// OVS 3.2, has it).
+fn server_with_zone_limits(name: &str) -> Server {
+    let dir = temp_dir(name);
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(SCHEMA).unwrap()).unwrap();
+    schema["version"] = "8.4.0".into();
+    schema["tables"]["CT_Zone"]["columns"]["limit"] = serde_json::json!({"type": {"key": {"type": "integer", "minInteger": 0, "maxInteger": 4294967295u64},
+                                    "min": 0, "max": 1}});
+    let path = dir.join("limit.ovsschema");
+    std::fs::write(&path, schema.to_string()).unwrap();
+    let db = dir.join("conf.db");
+    tool_ok("ovsdb-tool", &["create", db.to_str().unwrap(), path.to_str().unwrap()]);
+    let mut s = Server { sock: dir.join("db.sock"), dir, db, proc: None };
+    s.start();
+    s.vsctl_ok(&["init"]);
+    s.vsctl_ok(&[
+        "--",
+        "--id=@dp",
+        "create",
+        "Datapath",
+        "datapath_version=0",
+        "--",
+        "set",
+        "Open_vSwitch",
+        ".",
+        "datapaths:system=@dp",
+    ]);
+    s
+}
+
+#[test]
+fn a_schema_with_zone_limits_keeps_limited_zones_and_uses_ovs_3_2_words() {
+    let s = server_with_zone_limits("limits");
+    s.z_ok(&["add-zone-tp", "system", "zone=3", "udp_single=1"]);
+    let unquote = |t: String| t.trim().trim_matches('"').to_owned();
+    let dp = unquote(s.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:system"]));
+    let zone = unquote(s.vsctl_ok(&["get", "Datapath", &dp, "ct_zones:3"]));
+    // ovs-vsctl 3.1 does not know the column; set it over the protocol.
+    let txn = serde_json::json!(["Open_vSwitch", {"op": "update", "table": "CT_Zone",
+        "where": [["_uuid", "==", ["uuid", zone]]], "row": {"limit": 10}}]);
+    tool_ok("ovsdb-client", &["transact", &s.remote(), &txn.to_string()]);
+    assert_eq!(
+        s.z(&["add-zone-tp", "system", "zone=3", "udp_single=2"]).stderr,
+        "zonetp: zone id 3 already has a policy\n"
+    );
+    // The zone keeps its row (and limit); only the policy goes.
+    s.z_ok(&["del-zone-tp", "system", "zone=3"]);
+    assert_eq!(s.z_ok(&["list-zone-tp", "system"]), "Zone:3, Timeout Policies: system default\n");
+    assert_eq!(s.vsctl_ok(&["list", "CT_Timeout_Policy"]), "", "the policy row went with its last reference");
+    let select = serde_json::json!(["Open_vSwitch", {"op": "select", "table": "CT_Zone", "where": [],
+        "columns": ["limit", "timeout_policy"]}]);
+    assert_eq!(
+        tool_ok("ovsdb-client", &["transact", &s.remote(), &select.to_string()]).trim(),
+        r#"[{"rows":[{"limit":10,"timeout_policy":["set",[]]}]}]"#
+    );
+    assert_eq!(
+        s.z(&["del-zone-tp", "system", "zone=3"]).stderr,
+        "zonetp: zone id 3 does not have a policy\n"
+    );
+    // A zone with a limit and no policy takes one without --may-exist.
+    s.z_ok(&["add-zone-tp", "system", "zone=3", "udp_single=2"]);
+    assert_eq!(s.z_ok(&["list-zone-tp", "system"]), "Zone:3, Timeout Policies: udp_single=2\n");
+    assert_eq!(
+        s.z(&["del-zone-tp", "system", "zone=11"]).stderr,
+        "zonetp: zone id 11 does not have a policy\n"
+    );
+}
+
 #[test]
 fn zonetp_db_in_the_environment_names_a_remote_too() {
     let s = Server::new("env");
