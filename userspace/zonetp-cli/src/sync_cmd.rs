@@ -19,8 +19,9 @@ pub struct Sync {
     /// Print the plan and change nothing.
     #[arg(long, conflicts_with = "watch")]
     pub dry_run: bool,
-    /// Keep running: sync again whenever the configuration file changes,
-    /// and every --interval seconds (to retry deletes of objects in use and
+    /// Keep running: sync again whenever the configuration changes (an
+    /// OVSDB database is followed with monitor, and cur_cfg set to next_cfg
+    /// after each change, as ovs-vswitchd does), and every --interval seconds (to retry deletes of objects in use and
     /// repair changes made behind zonetp's back). Stops on SIGINT/SIGTERM.
     #[arg(long)]
     pub watch: bool,
