@@ -645,7 +645,7 @@ fn the_agent_follows_commits_reports_cur_cfg_and_survives_server_restarts() {
         eprintln!("[measure] server restart -> agent resynced: {t:?}");
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.contains("reconnecting"), "{text}");
-        assert_eq!(text.matches("zonetp: following unix:").count(), 2, "{text}");
+        assert!(text.matches("zonetp: following unix:").count() >= 2, "{text}");
     });
 }
 
