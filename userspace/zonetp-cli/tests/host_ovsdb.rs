@@ -311,13 +311,13 @@ fn zonetp_policies_show_in_ovs_vsctl_and_refusals_match() {
     );
 }
 
-/// A server whose schema is Debian's plus `CT_Zone.limit` (as schema 8.4,
-/// OVS 3.2, has it).
+/// A server whose schema is Debian's plus `CT_Zone.limit` (as schema 8.5.0,
+/// OVS 3.3, has it).
 fn server_with_zone_limits(name: &str) -> Server {
     let dir = temp_dir(name);
     let mut schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(SCHEMA).unwrap()).unwrap();
-    schema["version"] = "8.4.0".into();
+    schema["version"] = "8.5.0".into();
     schema["tables"]["CT_Zone"]["columns"]["limit"] = serde_json::json!({"type": {"key": {"type": "integer", "minInteger": 0, "maxInteger": 4294967295u64},
                                     "min": 0, "max": 1}});
     let path = dir.join("limit.ovsschema");
@@ -343,7 +343,7 @@ fn server_with_zone_limits(name: &str) -> Server {
 }
 
 #[test]
-fn a_schema_with_zone_limits_keeps_limited_zones_and_uses_ovs_3_2_words() {
+fn a_schema_with_zone_limits_keeps_limited_zones_and_uses_ovs_3_3_words() {
     let s = server_with_zone_limits("limits");
     s.z_ok(&["add-zone-tp", "system", "zone=3", "udp_single=1"]);
     let unquote = |t: String| t.trim().trim_matches('"').to_owned();

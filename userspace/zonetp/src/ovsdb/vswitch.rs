@@ -37,7 +37,7 @@ pub const MIN_SCHEMA: (u32, u32, u32) = (8, 2, 0);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchemaInfo {
     pub version: (u32, u32, u32),
-    /// `CT_Zone.limit` (schema 8.4, OVS 3.2): zones may exist for a limit
+    /// `CT_Zone.limit` (schema 8.5.0, OVS 3.3): zones may exist for a limit
     /// alone, and ovs-vsctl words its refusals by the policy.
     pub zone_limit: bool,
     /// How each column zonetp reads holds its value, for applying the
@@ -331,7 +331,7 @@ fn set_key(column: &str, key: &str, value: String) -> Vec<Value> {
 }
 
 /// Refusals in the words of the ovs-vsctl that goes with the schema: OVS
-/// 3.2 (schema 8.4, with `CT_Zone.limit`) reworded them.
+/// 3.3 (schema 8.5.0, with `CT_Zone.limit`) reworded them.
 pub struct Wording {
     pub zone_limit: bool,
 }
