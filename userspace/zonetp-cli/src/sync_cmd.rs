@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use clap::Args;
 use serde_json::json;
 use zonetp::cttimeout::CtTimeoutClient;
-use zonetp::reconcile::{sync, SyncReport};
+use zonetp::reconcile::{sync, SyncOptions, SyncReport};
 use zonetp::store::Store;
 use zonetp::{Error, Result};
 
@@ -19,6 +19,12 @@ pub struct Sync {
     /// Print the plan and change nothing.
     #[arg(long, conflicts_with = "watch")]
     pub dry_run: bool,
+    /// Delete every ovs_tp_* object (but those of policies other
+    /// datapaths' zones use), whatever the configuration says. Without it,
+    /// a missing configuration file, or one without the datapath's record,
+    /// is refused rather than taken for an empty configuration.
+    #[arg(long, conflicts_with = "watch")]
+    pub delete_all: bool,
     /// Keep running: sync again whenever the configuration file changes,
     /// and every --interval seconds (to retry deletes of objects in use and
     /// repair changes made behind zonetp's back). Stops on SIGINT/SIGTERM.
@@ -53,7 +59,7 @@ fn print_report(r: &SyncReport, format: Format) {
         return;
     }
     if r.dry_run {
-        r.plan.iter().for_each(|l| println!("{l}"));
+        r.plan.iter().for_each(|a| println!("{}", a.describe()));
     }
     for n in &r.created {
         println!("created {n}");
@@ -67,8 +73,11 @@ fn print_report(r: &SyncReport, format: Format) {
     for n in &r.pending {
         println!("pending {n}: in use (EBUSY), retried on the next sync");
     }
-    for (what, why) in &r.failed {
-        eprintln!("zonetp: {what}: {why}");
+    for f in &r.failed {
+        eprintln!("zonetp: {}: {}", f.object, f.error);
+    }
+    if !r.kept.is_empty() {
+        eprintln!("zonetp: note: {} object(s) of policies other datapaths use were left alone", r.kept.len());
     }
     if !r.ignored_keys.is_empty() {
         eprintln!(
@@ -97,11 +106,12 @@ fn stamp(store: &Store) -> Option<(SystemTime, u64)> {
 }
 
 pub fn run(store: &Store, a: Sync, format: Format) -> Result<()> {
-    let explicit = a.datapath.is_some();
-    let dp = a.datapath.unwrap_or_else(|| "system".to_owned());
+    let dp = a.datapath.unwrap_or_else(|| zonetp::reconcile::KERNEL_DATAPATH.to_owned());
+    zonetp::reconcile::check_kernel_datapath(&dp)?;
+    let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };
     let mut client = CtTimeoutClient::open()?;
     if !a.watch {
-        let report = sync(store, &mut client, &dp, explicit, a.dry_run)?;
+        let report = sync(store, &mut client, &dp, opts)?;
         print_report(&report, format);
         return if report.ok() {
             Ok(())
@@ -120,7 +130,7 @@ pub fn run(store: &Store, a: Sync, format: Format) -> Result<()> {
             next = Instant::now() + interval;
             // A failed pass (kernel or file unreadable) is reported and
             // retried; the watcher keeps going.
-            match sync(store, &mut client, &dp, explicit, false) {
+            match sync(store, &mut client, &dp, SyncOptions::default()) {
                 Ok(r) => print_report(&r, format),
                 Err(e) => eprintln!("zonetp: sync {dp}: {e}"),
             }

@@ -101,7 +101,7 @@ pub fn add_zone_tp(store: &Store, a: AddZoneTp) -> Result<()> {
     let zone = parse_zone_arg(&a.zone)?;
     let policy = TimeoutPolicy::parse(&a.timeouts)?;
     let ignored = policy.userspace_only_keys().join(", ");
-    store.update(|c| c.add_zone_tp(&a.datapath, zone, policy, a.may_exist))?;
+    store.update(|c| c.add_zone_tp(&a.datapath, zone, policy.clone(), a.may_exist))?;
     if a.datapath == "system" && !ignored.is_empty() {
         eprintln!("zonetp: note: the kernel datapath has no timeout for {ignored}; it ignores them");
     }

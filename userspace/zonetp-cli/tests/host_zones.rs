@@ -168,11 +168,12 @@ fn deleting_a_zone_policy_removes_its_objects_and_retries_while_in_use() {
 fn objects_the_configuration_does_not_explain_are_cleaned_up_and_others_kept() {
     in_netns(|| {
         let db = Db::new("strays");
+        db.ok(&["add-dp", "system"]);
         tool_ok("nfct", &["add", "timeout", "ovs_tp_77_tcp4", "inet", "tcp", "established", "5"]);
         tool_ok("nfct", &["add", "timeout", "web", "inet", "udp", "unreplied", "5"]);
         tool_ok("nfct", &["add", "timeout", "ovs_tp_x_tcp4", "inet", "tcp", "established", "5"]);
         let dry: Value = serde_json::from_str(&db.ok(&["--format", "json", "sync", "--dry-run"])).unwrap();
-        assert_eq!(dry["plan"], json!(["delete ovs_tp_77_tcp4"]));
+        assert_eq!(dry["plan"], json!([{"action": "delete", "name": "ovs_tp_77_tcp4"}]));
         assert_eq!(nfct_objects().len(), 3, "a dry run changes nothing");
         let r = db.sync();
         assert_eq!(names(&r["deleted"]), vec!["ovs_tp_77_tcp4"]);
