@@ -333,10 +333,12 @@ pub fn sync(store: &Store, client: &mut CtTimeoutClient, dp: &str, opts: SyncOpt
     let loaded = store.load()?;
     let hint = "the kernel was left as it is; to delete every ovs_tp_* object, use sync --delete-all";
     let config = match loaded {
-        None if !opts.delete_all => return Err(Error::Store(format!(
+        None if !opts.delete_all => {
+            return Err(Error::Store(format!(
             "zonetp database {} does not exist, and a missing file is not an empty configuration ({hint})",
             store.path().display()
-        ))),
+        )))
+        }
         Some(c) if !opts.delete_all && !c.datapaths.contains_key(dp) => {
             return Err(Error::Store(format!(
                 "zonetp database {} has no record for datapath {dp} ({hint}; add-dp {dp} creates the record)",
@@ -551,7 +553,7 @@ mod tests {
         let mut kernel: Vec<_> = desired
             .0
             .iter()
-            .filter(|o| policy_id_of(o.name.as_str()).unwrap() % 2 == 0)
+            .filter(|o| policy_id_of(o.name.as_str()).unwrap().is_multiple_of(2))
             .map(kernel_has)
             .collect();
         kernel[1].timeouts.insert(1, 999_999);
