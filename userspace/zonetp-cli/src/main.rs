@@ -11,6 +11,7 @@ mod sync_cmd;
 mod timeout_cmd;
 mod zone_cmd;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -87,18 +88,19 @@ enum Command {
 
 /// ovs-vsctl puts options before the command (`--may-exist add-zone-tp`);
 /// move them after it so clap sees them as the command's own.
-fn ovs_vsctl_order(mut args: Vec<String>) -> Vec<String> {
+fn ovs_vsctl_order(mut args: Vec<OsString>) -> Vec<OsString> {
     const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
-    let is_command = |a: &str| Cli::command().get_subcommands().any(|c| c.get_name() == a);
-    let Some(cmd_at) = args.iter().position(|a| is_command(a)) else {
+    let movable = |a: &OsString| a.to_str().is_some_and(|a| MOVABLE.contains(&a));
+    let commands = Cli::command();
+    let is_command = |a: &OsString| commands.get_subcommands().any(|c| a.to_str() == Some(c.get_name()));
+    let Some(cmd_at) = args.iter().position(is_command) else {
         return args;
     };
-    let moved: Vec<String> =
-        args[..cmd_at].iter().filter(|a| MOVABLE.contains(&a.as_str())).cloned().collect();
+    let moved: Vec<OsString> = args[..cmd_at].iter().filter(|a| movable(a)).cloned().collect();
     if moved.is_empty() {
         return args;
     }
-    let mut head: Vec<String> = args.drain(..cmd_at).filter(|a| !MOVABLE.contains(&a.as_str())).collect();
+    let mut head: Vec<OsString> = args.drain(..cmd_at).filter(|a| !movable(a)).collect();
     let command = args.remove(0);
     head.push(command);
     head.extend(moved);
@@ -153,7 +155,7 @@ fn run(cli: Cli) -> CmdResult {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(ovs_vsctl_order(std::env::args().collect())) {
+    let cli = match Cli::try_parse_from(ovs_vsctl_order(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {

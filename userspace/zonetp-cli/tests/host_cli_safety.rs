@@ -249,6 +249,24 @@ fn one_rule_for_exit_codes() {
     db.err(&["del-dp", "system"]);
     db.err(&["list-zone-tp", "system"]);
     db.err(&["sync"]);
+    // Arguments that are not UTF-8 are refused, not a panic.
+    use std::os::unix::ffi::OsStrExt;
+    for args in [
+        vec!["add-dp".as_bytes(), b"\xff"],
+        vec![b"\xff".as_slice()],
+        vec![b"--db", b"/tmp/\xff", b"list-dp"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+            .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() == Some(2) || (o.status.code() == Some(0) && e.is_empty()),
+            "{args:?}: {o:?}"
+        );
+        assert!(!e.contains("panicked"), "{e}");
+    }
     // The help is no error.
     assert!(db.ok(&["help"]).contains("Usage:"));
     assert!(zonetp_ok(&["--version"]).starts_with("zonetp "));
