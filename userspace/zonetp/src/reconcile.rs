@@ -334,16 +334,16 @@ pub fn sync(store: &Store, client: &mut CtTimeoutClient, dp: &str, opts: SyncOpt
     let hint = "the kernel was left as it is; to delete every ovs_tp_* object, use sync --delete-all";
     let config = match loaded {
         None if !opts.delete_all => {
+            let path = store.path().display();
             return Err(Error::Store(format!(
-            "zonetp database {} does not exist, and a missing file is not an empty configuration ({hint})",
-            store.path().display()
-        )))
+                "zonetp database {path} does not exist, and a missing file is not an empty configuration ({hint})"
+            )));
         }
         Some(c) if !opts.delete_all && !c.datapaths.contains_key(dp) => {
+            let path = store.path().display();
             return Err(Error::Store(format!(
-                "zonetp database {} has no record for datapath {dp} ({hint}; add-dp {dp} creates the record)",
-                store.path().display()
-            )))
+                "zonetp database {path} has no record for datapath {dp} ({hint}; add-dp {dp} creates the record)"
+            )));
         }
         c => c,
     };
@@ -409,12 +409,18 @@ pub fn sync(store: &Store, client: &mut CtTimeoutClient, dp: &str, opts: SyncOpt
                 report.pending.push(n.to_string());
                 pending_ids.extend(policy_id_of(n.as_str()));
             }
-            (a, Err(e)) => report.failed.push(SyncFailure {
-                object: a.name().to_owned(),
-                action: a.verb(),
-                errno: e.errno().map(errno_name),
-                error: e.to_string(),
-            }),
+            (a, Err(e)) => {
+                if let Action::Delete(n) = a {
+                    // Still there: its id stays reserved, as for EBUSY.
+                    pending_ids.extend(policy_id_of(n.as_str()));
+                }
+                report.failed.push(SyncFailure {
+                    object: a.name().to_owned(),
+                    action: a.verb(),
+                    errno: e.errno().map(errno_name),
+                    error: e.to_string(),
+                })
+            }
         }
     }
 
