@@ -7,7 +7,8 @@ use zonetp::ovsdb::client::direct_dialer;
 use zonetp::ovsdb::{is_remote_spec, parse_remotes, Dialer, OvsdbStore};
 use zonetp::store::{Store, PATH_ENV};
 use zonetp::zone_store::ZoneStore;
-use zonetp::{Error, Result};
+
+use crate::failure::{usage, CmdResult};
 
 pub enum Backend {
     File(Store),
@@ -17,13 +18,13 @@ pub enum Backend {
 impl Backend {
     /// `dialer`: how to reach a database server (from the caller's
     /// namespace under `--netns`).
-    pub fn open(db: Option<&Path>, dialer: Option<Dialer>) -> Result<Self> {
+    pub fn open(db: Option<&Path>, dialer: Option<Dialer>) -> CmdResult<Self> {
         let spec = db
             .map(|p| p.to_string_lossy().into_owned())
             .or_else(|| std::env::var(PATH_ENV).ok().filter(|v| !v.is_empty()));
         match spec.filter(|s| is_remote_spec(s)) {
             Some(spec) => {
-                let remotes = parse_remotes(&spec).map_err(Error::Invalid)?;
+                let remotes = parse_remotes(&spec).map_err(usage)?;
                 Ok(Backend::Ovsdb(OvsdbStore::new(remotes, dialer.unwrap_or_else(direct_dialer))))
             }
             None => Ok(Backend::File(Store::locate(db))),

@@ -25,10 +25,16 @@ fn setns(fd: &impl AsRawFd, what: &str) -> std::io::Result<()> {
 /// Moves this thread (and the threads it starts later) into network
 /// namespace `name` (`/run/netns/NAME`, as `ip netns add` makes it).
 /// Returns a dialer that connects from the namespace we came from.
-pub fn enter(name: &str) -> Result<Dialer> {
+/// Refuses a name that cannot be one of `/run/netns` (a usage error).
+pub fn check_name(name: &str) -> std::result::Result<(), String> {
     if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-        return Err(Error::Invalid(format!("invalid network namespace name {name:?}")));
+        return Err(format!("invalid network namespace name {name:?}"));
     }
+    Ok(())
+}
+
+pub fn enter(name: &str) -> Result<Dialer> {
+    check_name(name).map_err(Error::Invalid)?;
     let path = format!("/run/netns/{name}");
     let target = File::open(&path)
         .map_err(|e| Error::Invalid(format!("network namespace {name}: cannot open {path}: {e}")))?;

@@ -4,7 +4,8 @@
 //! does, the agent then sets `Open_vSwitch.cur_cfg` to the `next_cfg` it
 //! applied, which is what `ovs-vsctl` without `--no-wait` waits for.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use zonetp::config::Config;
@@ -12,24 +13,16 @@ use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::ovsdb::follow::Event;
 use zonetp::ovsdb::vswitch::{Change, Snapshot};
 use zonetp::ovsdb::{DbError, Follower, OvsdbStore};
-use zonetp::reconcile::{sync_config, SyncReport};
-use zonetp::{Error, Result};
+use zonetp::reconcile::{check_config, check_kernel_datapath, sync_config, SyncOptions, KERNEL_DATAPATH};
+use zonetp::zone_store::ZoneStore;
 
-use crate::output::Format;
-use crate::sync_cmd::{install_signal_handlers, print_report, Sync, STOP};
+use crate::failure::CmdResult;
+use crate::output::{errln, Format};
+use crate::sync_cmd::{print_report, report_failure, Sync};
+use crate::watch_signals::{self, Request, WatchSignals};
 
-/// How often the watcher looks at the stop flag.
+/// How often the agent looks at the stop flag and for SIGHUP's requests.
 const TICK: Duration = Duration::from_millis(200);
-
-fn pass(
-    snapshot: &Snapshot,
-    client: &mut CtTimeoutClient,
-    dp: &str,
-    explicit: bool,
-    dry_run: bool,
-) -> Result<SyncReport> {
-    Ok(sync_config(&snapshot.to_config(), client, dp, explicit, dry_run)?.0)
-}
 
 /// The `cur_cfg` update for a snapshot whose configuration was applied,
 /// if ovs-vsctl is waiting for one.
@@ -38,111 +31,173 @@ fn applied(snapshot: &Snapshot) -> Option<Change> {
     (ovs.next_cfg > ovs.cur_cfg).then(|| Change::report_applied(&ovs.uuid, ovs.next_cfg))
 }
 
-pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> Result<()> {
-    let explicit = a.datapath.is_some();
-    let dp = a.datapath.clone().unwrap_or_else(|| "system".to_owned());
+pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> CmdResult {
+    let dp = a.datapath.clone().unwrap_or_else(|| KERNEL_DATAPATH.to_owned());
+    check_kernel_datapath(&dp)?;
     if !a.dry_run {
         crate::vswitchd::check(Some(store), a.beside_vswitchd)?;
     }
-    let mut client = CtTimeoutClient::open()?;
-    if !a.watch {
-        let snapshot = store.snapshot()?;
-        let report = pass(&snapshot, &mut client, &dp, explicit, a.dry_run)?;
-        print_report(&report, format);
-        if !report.ok() {
-            return Err(Error::Invalid(format!(
-                "sync {dp}: {} object(s) could not be pushed",
-                report.failed.len()
-            )));
-        }
-        if let Some(change) = applied(&snapshot).filter(|_| !a.dry_run) {
-            store.with_client(|c| {
-                c.transact(&change.ops).map(drop).map_err(|e| DbError::Rpc(e.to_string()))
-            })?;
-        }
-        return Ok(());
+    if a.watch {
+        return watch(store, dp, Duration::from_secs(a.interval), format);
     }
+    let mut client = CtTimeoutClient::open()?;
+    let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };
+    let snapshot = store.snapshot()?;
+    let config = snapshot.to_config();
+    check_config(Some(&config), &store.describe(), &dp, opts)?;
+    // Ids only grow in the database: there are no retired ids to record.
+    let (report, _) = sync_config(&config, &mut client, &dp, opts)?;
+    print_report(&report, format, false);
+    if let Some(e) = report_failure(&report) {
+        return Err(e.into());
+    }
+    // The kernel now holds the configuration (not so after --delete-all).
+    if let Some(change) = applied(&snapshot).filter(|_| !a.dry_run && !a.delete_all) {
+        store.with_client(|c| c.transact(&change.ops).map(drop).map_err(|e| DbError::Rpc(e.to_string())))?;
+    }
+    Ok(())
+}
 
-    install_signal_handlers();
-    let interval = Duration::from_secs(a.interval);
-    let mut follower = Follower::new(store.remotes().to_vec(), store.dialer().clone());
-    let mut last: Option<Snapshot> = None;
-    // The configuration the kernel was last brought to; a notification
-    // that leaves it as it is (cur_cfg, say) needs no pass of its own.
-    let mut in_kernel: Option<Config> = None;
-    let mut next_periodic = Instant::now() + interval;
-    while !STOP.load(Ordering::SeqCst) {
-        let now = Instant::now();
-        let snapshot = match follower.next((now + TICK).min(next_periodic.max(now))) {
-            Event::Connected { remote, resumed } => {
-                let how = if resumed { "changes since the last transaction seen" } else { "full copy" };
-                eprintln!("zonetp: following {remote} ({how})");
-                in_kernel = None;
-                continue;
+/// The agent: the main thread reads signals, a worker follows the
+/// database and runs the passes.
+fn watch(store: &OvsdbStore, dp: String, interval: Duration, format: Format) -> CmdResult {
+    let signals = WatchSignals::block()?;
+    let client = CtTimeoutClient::open()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    // One request queued at most: SIGHUPs that come together coalesce.
+    let (request, requests) = mpsc::sync_channel::<()>(1);
+    let follower = Follower::new(store.remotes().to_vec(), store.dialer().clone());
+    let agent = Agent { follower, client, dp, what: store.describe(), interval, format };
+    let worker_stop = Arc::clone(&stop);
+    let worker = std::thread::spawn(move || agent.run(&worker_stop, &requests));
+    loop {
+        match signals.wait()? {
+            Some(Request::Stop) => break,
+            Some(Request::Resync) => {
+                let _ = request.try_send(());
             }
-            Event::Lost(why) => {
-                eprintln!("zonetp: {why}; reconnecting");
-                continue;
-            }
-            Event::Idle if Instant::now() < next_periodic => continue,
-            Event::Idle => match &last {
-                Some(s) => {
-                    in_kernel = None; // the periodic pass repairs and retries
+            None if worker.is_finished() => break,
+            None => {}
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    drop(request);
+    watch_signals::finish(&worker);
+    Ok(())
+}
+
+struct Agent {
+    follower: Follower,
+    client: CtTimeoutClient,
+    dp: String,
+    /// The database, as messages name it.
+    what: String,
+    interval: Duration,
+    format: Format,
+}
+
+impl Agent {
+    fn run(mut self, stop: &AtomicBool, resyncs: &mpsc::Receiver<()>) {
+        let mut last: Option<Snapshot> = None;
+        // The configuration the kernel was last brought to; a notification
+        // that leaves it as it is (cur_cfg, say) needs no pass of its own.
+        let mut in_kernel: Option<Config> = None;
+        let mut next_periodic = Instant::now() + self.interval;
+        while !stop.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            // SIGHUP: a full pass now on the configuration last seen.
+            let resync = resyncs.try_recv().is_ok();
+            let snapshot = match (&last, resync) {
+                (Some(s), true) => {
+                    in_kernel = None;
                     s.clone()
                 }
-                None => {
-                    next_periodic = Instant::now() + interval;
-                    continue;
-                }
-            },
-            Event::Changed(s) => s,
-        };
-        next_periodic = Instant::now() + interval;
-        // Policies ovs-vsctl inserted get their ids first; the update that
-        // brings them starts the next pass.
-        if !snapshot.rows_without_id().is_empty() {
-            let committed = follower.client().map(|c| c.commit(&snapshot, Change::assign_ids(&snapshot)));
-            last = Some(snapshot);
-            if let Some(Err(e)) = committed {
-                if let Event::Lost(why) = follower.drop_connection(&e.to_string()) {
-                    eprintln!("zonetp: {why}; reconnecting");
-                }
-            }
-            continue;
-        }
-        let config = snapshot.to_config();
-        let done = if in_kernel.as_ref() == Some(&config) {
-            true
-        } else {
-            in_kernel = None;
-            match sync_config(&config, &mut client, &dp, explicit, false) {
-                // As ovs-vswitchd does, the configuration counts as applied
-                // once a pass ran, even if some objects were refused (they
-                // are reported, and retried on the next change or period):
-                // one bad value must not hang every ovs-vsctl.
-                Ok((report, _)) => {
-                    print_report(&report, format);
-                    if report.ok() {
-                        in_kernel = Some(config);
+                _ => match self.follower.next((now + TICK).min(next_periodic.max(now))) {
+                    Event::Connected { remote, resumed } => {
+                        let how =
+                            if resumed { "changes since the last transaction seen" } else { "full copy" };
+                        errln!("zonetp: following {remote} ({how})");
+                        in_kernel = None;
+                        continue;
                     }
-                    true
+                    Event::Lost(why) => {
+                        errln!("zonetp: {why}; reconnecting");
+                        continue;
+                    }
+                    Event::Idle if Instant::now() < next_periodic => continue,
+                    Event::Idle => match &last {
+                        Some(s) => {
+                            in_kernel = None; // the periodic pass repairs and retries
+                            s.clone()
+                        }
+                        None => {
+                            next_periodic = Instant::now() + self.interval;
+                            continue;
+                        }
+                    },
+                    Event::Changed(s) => s,
+                },
+            };
+            next_periodic = Instant::now() + self.interval;
+            // Policies ovs-vsctl inserted get their ids first; the update that
+            // brings them starts the next pass.
+            if !snapshot.rows_without_id().is_empty() {
+                let committed =
+                    self.follower.client().map(|c| c.commit(&snapshot, Change::assign_ids(&snapshot)));
+                last = Some(snapshot);
+                if let Some(Err(e)) = committed {
+                    if let Event::Lost(why) = self.follower.drop_connection(&e.to_string()) {
+                        errln!("zonetp: {why}; reconnecting");
+                    }
                 }
-                // A failed pass is reported and retried; the agent keeps going.
-                Err(e) => {
-                    eprintln!("zonetp: sync {dp}: {e}");
-                    false
+                continue;
+            }
+            let config = snapshot.to_config();
+            let done = if in_kernel.as_ref() == Some(&config) {
+                true
+            } else {
+                in_kernel = None;
+                self.pass(&config, &mut in_kernel)
+            };
+            if done {
+                if let (Some(change), Some(c)) = (applied(&snapshot), self.follower.client()) {
+                    if let Err(e) = c.transact(&change.ops) {
+                        errln!("zonetp: cannot report the configuration applied (cur_cfg): {e}");
+                    }
                 }
             }
-        };
-        if done {
-            if let (Some(change), Some(c)) = (applied(&snapshot), follower.client()) {
-                if let Err(e) = c.transact(&change.ops) {
-                    eprintln!("zonetp: cannot report the configuration applied (cur_cfg): {e}");
+            last = Some(snapshot);
+        }
+    }
+
+    /// One pass; true if it ran (the configuration then counts as applied).
+    fn pass(&mut self, config: &Config, in_kernel: &mut Option<Config>) -> bool {
+        let dp = &self.dp;
+        // A database without the datapath's record is refused, as a file
+        // is, and the kernel left as it is; the refusal is the pass's
+        // outcome, so ovs-vsctl does not wait for cur_cfg forever.
+        if let Err(e) = check_config(Some(config), &self.what, dp, SyncOptions::default()) {
+            errln!("zonetp: sync {dp}: {e}");
+            return true;
+        }
+        match sync_config(config, &mut self.client, dp, SyncOptions::default()) {
+            // As ovs-vswitchd does, the configuration counts as applied
+            // once a pass ran, even if some objects were refused (they
+            // are reported, and retried on the next change or period):
+            // one bad value must not hang every ovs-vsctl.
+            Ok((report, _)) => {
+                print_report(&report, self.format, true);
+                match report_failure(&report) {
+                    Some(e) => errln!("zonetp: {e}"),
+                    None => *in_kernel = Some(config.clone()),
                 }
+                true
+            }
+            // A failed pass is reported and retried; the agent keeps going.
+            Err(e) => {
+                errln!("zonetp: sync {dp}: {e}");
+                false
             }
         }
-        last = Some(snapshot);
     }
-    eprintln!("zonetp: sync --watch stopped");
-    Ok(())
 }

@@ -1,32 +1,54 @@
-//! `zonetp sync`: the reconciler, once or as a watcher.
+//! `zonetp sync` with the configuration in a JSON file: the reconciler,
+//! once or as a watcher (an Open vSwitch database: `ovsdb_sync`).
+//!
+//! The watcher's main thread only waits for signals (see `watch_signals`)
+//! and for changes of the file; a worker thread runs the sync passes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::unix::fs::MetadataExt;
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
 use serde_json::json;
 use zonetp::cttimeout::CtTimeoutClient;
-use zonetp::reconcile::{sync, SyncReport};
+use zonetp::reconcile::{check_kernel_datapath, sync, SyncOptions, SyncReport, KERNEL_DATAPATH};
 use zonetp::store::Store;
-use zonetp::{Error, Result};
+use zonetp::Error;
 
-use crate::output::{print_json, Format};
+use crate::failure::CmdResult;
+use crate::output::{errln, outln, print_json, print_json_line, Format};
+use crate::watch_signals::{self, Request, WatchSignals};
+
+/// Longest --interval: a week.
+const MAX_INTERVAL: u64 = 7 * 24 * 3600;
 
 #[derive(Args)]
 pub struct Sync {
-    /// The datapath whose zones are pushed (default: system, the kernel datapath).
+    /// The datapath whose zones are pushed (default: system, the kernel
+    /// datapath, the only one with kernel objects).
     pub datapath: Option<String>,
     /// Print the plan and change nothing.
     #[arg(long, conflicts_with = "watch")]
     pub dry_run: bool,
+    /// Delete every ovs_tp_* object (but those of policies other
+    /// datapaths' zones use), whatever the configuration says. Without it,
+    /// a missing configuration file, or one without the datapath's record
+    /// (in an Open vSwitch database: no Datapath row), is refused rather
+    /// than taken for an empty configuration.
+    #[arg(long, conflicts_with = "watch")]
+    pub delete_all: bool,
     /// Keep running: sync again whenever the configuration changes (an
-    /// OVSDB database is followed with monitor, and cur_cfg set to next_cfg
-    /// after each change, as ovs-vswitchd does), and every --interval seconds (to retry deletes of objects in use and
-    /// repair changes made behind zonetp's back). Stops on SIGINT/SIGTERM.
+    /// Open vSwitch database is followed with monitor, and cur_cfg set to
+    /// next_cfg after each pass, as ovs-vswitchd does), on SIGHUP, and every
+    /// --interval seconds (to retry deletes of objects in use and repair
+    /// changes made behind zonetp's back). Stops on SIGINT/SIGTERM; SIGUSR1
+    /// is ignored. A configuration that goes missing or cannot be read is
+    /// reported and the kernel left as it is. With --format json, one
+    /// report per line.
     #[arg(long)]
     pub watch: bool,
-    /// Seconds between periodic syncs in --watch mode.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds between periodic syncs in --watch mode (1 to 604800).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_INTERVAL))]
     pub interval: u64,
     /// Sync even though ovs-vswitchd runs in this network namespace or
     /// manages the database (it deletes and remakes ovs_tp_* objects itself).
@@ -34,107 +56,151 @@ pub struct Sync {
     pub beside_vswitchd: bool,
 }
 
-pub(crate) static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-pub(crate) fn install_signal_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut());
-        }
-    }
-}
-
-pub(crate) fn print_report(r: &SyncReport, format: Format) {
+pub(crate) fn print_report(r: &SyncReport, format: Format, one_line_json: bool) {
     if format == Format::Json {
-        print_json(&json!(r));
+        let v = json!(r);
+        if one_line_json {
+            print_json_line(&v);
+        } else {
+            print_json(&v);
+        }
         return;
     }
     if r.dry_run {
-        r.plan.iter().for_each(|l| println!("{l}"));
+        r.plan.iter().for_each(|a| outln!("{}", a.describe()));
     }
     for n in &r.created {
-        println!("created {n}");
+        outln!("created {n}");
     }
     for n in &r.replaced {
-        println!("replaced {n}");
+        outln!("replaced {n}");
     }
     for n in &r.deleted {
-        println!("deleted {n}");
+        outln!("deleted {n}");
     }
     for n in &r.pending {
-        println!("pending {n}: in use (EBUSY), retried on the next sync");
+        outln!("pending {n}: in use (EBUSY), retried on the next sync");
     }
-    for (what, why) in &r.failed {
-        eprintln!("zonetp: {what}: {why}");
+    for f in &r.failed {
+        errln!("zonetp: {}: {}", f.object, f.error);
+    }
+    if !r.kept.is_empty() {
+        errln!(
+            "zonetp: note: {} object(s) of policies other datapaths' zones use were left alone",
+            r.kept.len()
+        );
     }
     if !r.ignored_keys.is_empty() {
-        eprintln!(
+        errln!(
             "zonetp: note: the kernel datapath has no timeout for {}; it ignores them",
             r.ignored_keys.join(", ")
         );
     }
-    let verb = if r.dry_run { "would change" } else { "changed" };
-    println!(
-        "sync {}: {verb} {}, unchanged {}, created {}, replaced {}, deleted {}, pending {}, failed {}",
-        r.datapath,
-        if r.dry_run { r.plan.len() } else { r.created.len() + r.replaced.len() + r.deleted.len() },
-        r.unchanged,
-        r.created.len(),
-        r.replaced.len(),
-        r.deleted.len(),
-        r.pending.len(),
-        r.failed.len()
-    );
+    if r.dry_run {
+        let (c, p, d) = (r.planned("create"), r.planned("replace"), r.planned("delete"));
+        outln!(
+            "sync {}: would change {}, unchanged {}, create {c}, replace {p}, delete {d}, failed {}",
+            r.datapath,
+            c + p + d,
+            r.unchanged,
+            r.failed.len()
+        );
+    } else {
+        outln!(
+            "sync {}: changed {}, unchanged {}, created {}, replaced {}, deleted {}, pending {}, failed {}",
+            r.datapath,
+            r.created.len() + r.replaced.len() + r.deleted.len(),
+            r.unchanged,
+            r.created.len(),
+            r.replaced.len(),
+            r.deleted.len(),
+            r.pending.len(),
+            r.failed.len()
+        );
+    }
 }
 
-fn stamp(store: &Store) -> Option<(SystemTime, u64)> {
-    use std::os::unix::fs::MetadataExt;
+/// Why a finished sync still fails the command (after its report).
+pub(crate) fn report_failure(r: &SyncReport) -> Option<Error> {
+    if let Some(e) = &r.record_error {
+        return Some(Error::Store(format!(
+            "sync {}: the kernel was changed as reported, but the outcome was not recorded: {e}",
+            r.datapath
+        )));
+    }
+    (!r.failed.is_empty()).then(|| {
+        Error::Invalid(format!("sync {}: {} object(s) could not be pushed", r.datapath, r.failed.len()))
+    })
+}
+
+/// What identifies a version of the file (`None`: there is none).
+fn stamp(store: &Store) -> Option<(SystemTime, u64, u64)> {
     let m = std::fs::metadata(store.path()).ok()?;
-    Some((m.modified().ok()?, m.ino() ^ m.len()))
+    Some((m.modified().ok()?, m.ino(), m.len()))
 }
 
-pub fn run(store: &Store, a: Sync, format: Format) -> Result<()> {
-    let explicit = a.datapath.is_some();
-    let dp = a.datapath.unwrap_or_else(|| "system".to_owned());
+pub fn run(store: &Store, a: Sync, format: Format) -> CmdResult {
+    let dp = a.datapath.unwrap_or_else(|| KERNEL_DATAPATH.to_owned());
+    check_kernel_datapath(&dp)?;
     if !a.dry_run {
         crate::vswitchd::check(None, a.beside_vswitchd)?;
     }
-    let mut client = CtTimeoutClient::open()?;
-    if !a.watch {
-        let report = sync(store, &mut client, &dp, explicit, a.dry_run)?;
-        print_report(&report, format);
-        return if report.ok() {
-            Ok(())
-        } else {
-            Err(Error::Invalid(format!("sync {dp}: {} object(s) could not be pushed", report.failed.len())))
-        };
+    if a.watch {
+        return watch(store, dp, Duration::from_secs(a.interval), format);
     }
-    install_signal_handlers();
-    let interval = Duration::from_secs(a.interval);
+    let mut client = CtTimeoutClient::open()?;
+    let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };
+    let report = sync(store, &mut client, &dp, opts)?;
+    print_report(&report, format, false);
+    match report_failure(&report) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+fn watch(store: &Store, dp: String, interval: Duration, format: Format) -> CmdResult {
+    let signals = WatchSignals::block()?;
+    let mut client = CtTimeoutClient::open()?;
+
+    // One pass queued at most: requests made while one runs coalesce.
+    let (request, requests) = mpsc::sync_channel::<()>(1);
+    let worker_store = Store::locate(Some(store.path()));
+    let worker_dp = dp.clone();
+    let worker = std::thread::spawn(move || {
+        while requests.recv().is_ok() {
+            // A failed pass (kernel or file unreadable) is reported and
+            // retried; the watcher keeps going.
+            match sync(&worker_store, &mut client, &worker_dp, SyncOptions::default()) {
+                Ok(r) => {
+                    print_report(&r, format, true);
+                    if let Some(e) = report_failure(&r) {
+                        errln!("zonetp: {e}");
+                    }
+                }
+                Err(e) => errln!("zonetp: sync {worker_dp}: {e}"),
+            }
+        }
+    });
+
     let mut last_stamp = None;
     let mut next = Instant::now();
-    while !STOP.load(Ordering::SeqCst) {
-        let now_stamp = stamp(store);
+    loop {
+        let now_stamp = Some(stamp(store));
         if now_stamp != last_stamp || Instant::now() >= next {
             last_stamp = now_stamp;
             next = Instant::now() + interval;
-            // A failed pass (kernel or file unreadable) is reported and
-            // retried; the watcher keeps going.
-            match sync(store, &mut client, &dp, explicit, false) {
-                Ok(r) => print_report(&r, format),
-                Err(e) => eprintln!("zonetp: sync {dp}: {e}"),
-            }
+            let _ = request.try_send(());
         }
-        std::thread::sleep(Duration::from_millis(100));
+        match signals.wait()? {
+            Some(Request::Stop) => break,
+            Some(Request::Resync) => {
+                next = Instant::now() + interval;
+                let _ = request.try_send(());
+            }
+            None => {}
+        }
     }
-    eprintln!("zonetp: sync --watch stopped");
+    drop(request);
+    watch_signals::finish(&worker);
     Ok(())
 }

@@ -307,7 +307,8 @@ fn zonetp_policies_show_in_ovs_vsctl_and_refusals_match() {
     let e = s.z(&["add-zone-tp", "system", "zone=70000", "udp_single=1"]);
     assert_eq!(
         (e.status, e.stderr.as_str()),
-        (1, "zonetp: zone 70000 is not in the valid range 0 to 65535 (inclusive)\n")
+        // A value that does not parse is a usage error (exit status 2).
+        (2, "zonetp: zone 70000 is not in the valid range 0 to 65535 (inclusive)\n")
     );
 }
 
@@ -418,7 +419,7 @@ fn netns_option_works_the_kernel_of_a_named_namespace() {
             "{e}"
         );
         assert!(
-            zonetp_err(&["--netns", "../x", "timeout", "list"]).contains("invalid network namespace name")
+            zonetp_usage(&["--netns", "../x", "timeout", "list"]).contains("invalid network namespace name")
         );
     });
 }
@@ -426,7 +427,7 @@ fn netns_option_works_the_kernel_of_a_named_namespace() {
 #[test]
 fn bad_remotes_and_old_schemas_are_refused_clearly() {
     let e = zonetp(&["--db", "tcp:localhost", "list-dp"]);
-    assert_eq!(e.status, 1);
+    assert_eq!(e.status, 2, "a remote that does not parse is a usage error");
     assert!(e.stderr.contains("expected tcp:IP:PORT"), "{}", e.stderr);
     let dir = temp_dir("nosock");
     let e = zonetp(&["--db", &format!("unix:{}/none.sock", dir.display()), "list-dp"]);
@@ -559,6 +560,118 @@ fn watcher(s: &Server, tag: &str) -> (Proc, PathBuf) {
         &log,
     );
     (p, log)
+}
+
+#[test]
+fn a_database_without_the_datapath_row_is_refused_and_other_datapaths_objects_are_kept() {
+    in_netns(|| {
+        let s = Server::new("safety");
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        // zonetp numbers the policies ovs-vsctl made when it reads them.
+        s.z_ok(&["list-zone-tp", "system"]);
+        let id = s.stored_id(1).unwrap();
+        s.z_ok(&["add-dp", "netdev"]);
+        s.z_ok(&["add-zone-tp", "netdev", "zone=2", "udp_single=7"]);
+        let theirs = s.z_ok(&["--format", "json", "list-zone-tp", "netdev"]);
+        let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
+        let theirs = theirs[0]["policy_id"].as_u64().unwrap();
+        assert_ne!(theirs, u64::from(id));
+        // An object of the netdev policy (made by someone else): not ours to delete.
+        let kept = format!("ovs_tp_{theirs}_udp4");
+        tool_ok("nfct", &["add", "timeout", &kept, "inet", "udp", "unreplied", "7"]);
+        let report: serde_json::Value =
+            serde_json::from_str(&s.z_ok(&["--format", "json", "sync"])).expect("one document");
+        assert_eq!(report["created"].as_array().unwrap().len(), 6, "{report}");
+        assert_eq!(report["kept"], serde_json::json!([kept]), "{report}");
+        let mut want = six(id);
+        want.push(kept.clone());
+        want.sort();
+        assert_eq!(kernel_objects(), want);
+        // Only the kernel datapath is synced.
+        let e = s.z(&["sync", "netdev"]);
+        assert_eq!(e.status, 1, "{}", e.stderr);
+        assert!(e.stderr.contains("datapath netdev has no kernel objects"), "{}", e.stderr);
+        // The system record gone (an OVS user's edit): refused, nothing deleted.
+        s.vsctl_ok(&["remove", "Open_vSwitch", ".", "datapaths", "system"]);
+        let e = s.z(&["sync"]);
+        assert_eq!(e.status, 1, "{}", e.stderr);
+        assert_eq!(e.stderr.lines().count(), 1, "{}", e.stderr);
+        assert!(
+            e.stderr
+                .contains(&format!("Open vSwitch database {} has no record for datapath system", s.remote())),
+            "{}",
+            e.stderr
+        );
+        assert!(e.stderr.contains("sync --delete-all"), "{}", e.stderr);
+        assert_eq!(kernel_objects(), want, "the kernel was left as it is");
+        // Deleting everything is asked for by name; the netdev policy's object stays.
+        assert!(s.z_ok(&["sync", "--delete-all"]).contains("deleted 6"));
+        assert_eq!(kernel_objects(), vec![kept]);
+    });
+}
+
+/// The agent's stdout and stderr lines so far.
+fn log_lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log).unwrap_or_default().lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn the_agent_reads_signals_prints_json_lines_and_refuses_a_missing_datapath_row() {
+    in_netns(|| {
+        let s = Server::new("agent-signals");
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        let log = s.dir.join("agent.log");
+        let mut agent = Proc::spawn(
+            Command::new(env!("CARGO_BIN_EXE_zonetp")).args([
+                "--db",
+                &s.remote(),
+                "--format",
+                "json",
+                "sync",
+                "--watch",
+                "--interval",
+                "3600",
+            ]),
+            &log,
+        );
+        wait_for("the agent's first pass", 20, || kernel_objects().len() == 6);
+        wait_for("its report", 20, || log_lines(&log).iter().any(|l| l.starts_with('{')));
+        // Every report is one whole JSON document on a line of its own.
+        for l in log_lines(&log).iter().filter(|l| l.starts_with('{')) {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            assert_eq!(v["datapath"], "system", "{l}");
+        }
+        // Behind zonetp's back, with the next periodic pass an hour away:
+        // only SIGHUP brings the object back.
+        let id = s.stored_id(1).unwrap();
+        tool_ok("nfct", &["delete", "timeout", &format!("ovs_tp_{id}_tcp4")]);
+        assert_eq!(kernel_objects().len(), 5);
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(agent.0.id() as i32, libc::SIGHUP) };
+        wait_for("the SIGHUP pass", 20, || kernel_objects().len() == 6);
+        // SAFETY: as above.
+        unsafe { libc::kill(agent.0.id() as i32, libc::SIGUSR1) };
+        wait_for("SIGUSR1 logged", 20, || log_lines(&log).iter().any(|l| l.contains("SIGUSR1 ignored")));
+        assert!(agent.0.try_wait().unwrap().is_none(), "SIGHUP and SIGUSR1 do not stop the agent");
+        // The system record gone: every pass refuses and leaves the kernel
+        // alone, and ovs-vsctl (which waits for cur_cfg) still returns.
+        s.vsctl_ok(&["remove", "Open_vSwitch", ".", "datapaths", "system"]);
+        wait_for("the refusal", 20, || {
+            log_lines(&log).iter().any(|l| l.contains("no record for datapath system"))
+        });
+        let db = format!("--db={}", s.remote());
+        tool_ok("ovs-vsctl", &[&db, "--timeout=20", "set", "Open_vSwitch", ".", "external_ids:x=1"]);
+        assert_eq!(kernel_objects(), six(id), "nothing deleted");
+        // SIGTERM stops it at once.
+        let start = Instant::now();
+        // SAFETY: as above.
+        unsafe { libc::kill(agent.0.id() as i32, libc::SIGTERM) };
+        let status = agent.0.wait().unwrap();
+        let took = start.elapsed();
+        assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+        assert!(took < Duration::from_secs(1), "stopping took {took:?}");
+        assert!(log_lines(&log).iter().any(|l| l.contains("sync --watch stopped")));
+    });
 }
 
 #[test]

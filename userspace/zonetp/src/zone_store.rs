@@ -11,8 +11,16 @@ use crate::policy::TimeoutPolicy;
 use crate::store::Store;
 
 pub trait ZoneStore {
-    /// The configuration now, with every policy numbered.
+    /// The configuration now, with every policy numbered (a missing one
+    /// is empty).
     fn read(&self) -> Result<Config>;
+    /// The configuration now; `None` when there is none at all (a missing
+    /// file), which `sync` must not take for an empty one.
+    fn load(&self) -> Result<Option<Config>> {
+        self.read().map(Some)
+    }
+    /// Names the configuration's home in messages: "zonetp database PATH".
+    fn describe(&self) -> String;
     fn add_dp(&self, name: &str, may_exist: bool) -> Result<()>;
     fn del_dp(&self, name: &str, if_exists: bool) -> Result<()>;
     fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()>;
@@ -27,6 +35,12 @@ impl ZoneStore for Store {
     fn read(&self) -> Result<Config> {
         Store::read(self)
     }
+    fn load(&self) -> Result<Option<Config>> {
+        Store::load(self)
+    }
+    fn describe(&self) -> String {
+        format!("zonetp database {}", self.path().display())
+    }
     fn add_dp(&self, name: &str, may_exist: bool) -> Result<()> {
         self.update(|c| c.add_dp(name, may_exist))
     }
@@ -34,11 +48,12 @@ impl ZoneStore for Store {
         self.update(|c| c.del_dp(name, if_exists))
     }
     fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()> {
-        self.update(|c| c.add_zone_tp(dp, zone, policy, may_exist)).map(drop)
+        self.update(|c| c.add_zone_tp(dp, zone, policy.clone(), may_exist)).map(drop)
     }
     fn del_zone_tp(&self, dp: &str, zone: u16, if_exists: bool) -> Result<()> {
         self.update(|c| c.del_zone_tp(dp, zone, if_exists))
     }
+    /// Written only when that changes the file (see [`Store::update`]).
     fn settle_retired(&self, seen: &BTreeSet<u32>, pending: &BTreeSet<u32>) -> Result<()> {
         self.update(|c| {
             let policies: BTreeSet<u32> = c.timeout_policies.keys().copied().collect();

@@ -73,6 +73,10 @@ impl ZoneStore for OvsdbStore {
     fn read(&self) -> Result<Config> {
         Ok(self.snapshot()?.to_config())
     }
+    fn describe(&self) -> String {
+        let remotes: Vec<String> = self.remotes.iter().map(ToString::to_string).collect();
+        format!("Open vSwitch database {}", remotes.join(","))
+    }
     fn add_dp(&self, name: &str, may_exist: bool) -> Result<()> {
         self.change(|s, _| Change::add_dp(s, name, may_exist))
     }
