@@ -10,6 +10,7 @@
 //! - [`table`]: the per-namespace hash table; [`pernet`]: its lifetime.
 //! - [`netlink`]: policy, callbacks, subsystem; [`handlers`]: the requests.
 //! - [`hook`]: conntrack's look-up hook.
+//! - [`inject`]: deliberate defects, only in test builds (see Kbuild).
 
 use kernel::prelude::*;
 
@@ -17,6 +18,7 @@ mod errno;
 mod ffi;
 mod handlers;
 mod hook;
+mod inject;
 mod net;
 mod netlink;
 mod nlattr;
