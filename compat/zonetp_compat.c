@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * C side of zonetp.ko: wrappers for static inline kernel helpers that Rust
- * cannot call directly, plus the module's version string and test parameter.
+ * cannot call directly, plus the module's version string and, in test
+ * builds only (see Kbuild), a test parameter and ABI probes.
  * Linked into the same zonetp.ko as rust-module/zonetp.rs.  No logic lives
  * here: each function is one inline helper or macro.
  */
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/netlink.h>
+#include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/siphash.h>
 #include <linux/skbuff.h>
 #include <net/netlink.h>
 #include <net/sock.h>
@@ -23,21 +27,24 @@
 /* The Rust module! macro in 6.12 has no `version` key. */
 MODULE_VERSION("0.1.0");
 
-#ifndef ZONETP_FAIL_INIT_DEFAULT
-#define ZONETP_FAIL_INIT_DEFAULT 0
-#endif
-static bool fail_init = ZONETP_FAIL_INIT_DEFAULT;
-module_param(fail_init, bool, 0444);
-MODULE_PARM_DESC(fail_init, "Make module init fail with -EINVAL (test aid)");
-
-u32 zonetp_compat_abi(void)
+void zonetp_compat_kfree_rcu(struct zonetp_rcu_obj *obj)
 {
-	return ZONETP_COMPAT_ABI;
+	kfree_rcu(obj, rcu);
 }
 
-u16 zonetp_compat_default_zone_id(void)
+unsigned long zonetp_compat_rcu_gp_cookie(void)
 {
-	return nf_ct_zone_dflt.id;
+	return get_state_synchronize_rcu();
+}
+
+void zonetp_compat_rcu_gp_wait(unsigned long cookie)
+{
+	cond_synchronize_rcu(cookie);
+}
+
+u64 zonetp_compat_siphash(const void *data, size_t len, const siphash_key_t *key)
+{
+	return siphash(data, len, key);
 }
 
 void *zonetp_compat_net_generic(const struct net *net, unsigned int id)
@@ -45,10 +52,40 @@ void *zonetp_compat_net_generic(const struct net *net, unsigned int id)
 	return net_generic(net, id);
 }
 
+#ifdef ZONETP_FAIL_INIT
+/* Test aid, only in a module built with ZONETP_FAIL_INIT=1 (see Kbuild). */
+static bool fail_init = true;
+module_param(fail_init, bool, 0444);
+MODULE_PARM_DESC(fail_init, "Make module init fail with -EINVAL (test aid)");
+
 bool zonetp_compat_fail_init(void)
 {
 	return fail_init;
 }
+#endif
+
+#ifdef ZONETP_SELFTEST
+u32 zonetp_compat_abi(void)
+{
+	return ZONETP_COMPAT_ABI;
+}
+
+size_t zonetp_compat_sizeof_timeout(void)
+{
+	return sizeof(struct nf_ct_timeout);
+}
+
+static unsigned int exit_hook_delay_ms;
+module_param(exit_hook_delay_ms, uint, 0644);
+MODULE_PARM_DESC(exit_hook_delay_ms,
+		 "At unload, sleep this long between unregistering the subsystem and giving up the hook (test aid)");
+
+void zonetp_compat_selftest_exit_delay(void)
+{
+	if (exit_hook_delay_ms)
+		msleep(exit_hook_delay_ms);
+}
+#endif
 
 void zonetp_compat_module_get(void)
 {
@@ -63,6 +100,11 @@ void zonetp_compat_module_put(void)
 void zonetp_compat_timeout_ref_init(struct nf_ct_timeout *t)
 {
 	refcount_set(&t->refcnt, 1);
+}
+
+void zonetp_compat_timeout_ref_inc(struct nf_ct_timeout *t)
+{
+	refcount_inc(&t->refcnt);
 }
 
 bool zonetp_compat_timeout_ref_get(struct nf_ct_timeout *t)
@@ -81,9 +123,16 @@ void zonetp_compat_timeout_ref_put(struct nf_ct_timeout *t)
 		kfree_rcu(t, rcu);
 }
 
-void zonetp_compat_set_timeout_hook(const struct nf_ct_timeout_hooks *hooks)
+bool zonetp_compat_timeout_hook_install(const struct nf_ct_timeout_hooks *hooks)
 {
-	RCU_INIT_POINTER(nf_ct_timeout_hook, hooks);
+	return !unrcu_pointer(cmpxchg(&nf_ct_timeout_hook, NULL,
+				      RCU_INITIALIZER(hooks)));
+}
+
+bool zonetp_compat_timeout_hook_remove(const struct nf_ct_timeout_hooks *hooks)
+{
+	return unrcu_pointer(cmpxchg(&nf_ct_timeout_hook, RCU_INITIALIZER(hooks),
+				     NULL)) == hooks;
 }
 
 unsigned int *zonetp_compat_default_timeouts(struct net *net, u8 l4num)

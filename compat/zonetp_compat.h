@@ -9,6 +9,7 @@
 #define ZONETP_COMPAT_H
 
 #include <linux/types.h>
+#include <linux/siphash.h>
 
 struct net;
 struct sk_buff;
@@ -19,21 +20,46 @@ struct netlink_callback;
 struct nf_ct_timeout;
 struct nf_ct_timeout_hooks;
 
-/* ABI version of this shim layer; Rust checks it at init. */
-#define ZONETP_COMPAT_ABI 1
-u32 zonetp_compat_abi(void);
-
-/* The id of the default conntrack zone (nf_ct_zone_dflt.id). */
-u16 zonetp_compat_default_zone_id(void);
-
 /*
- * net_generic() is static inline.  Caller must hold rcu_read_lock() (or
- * otherwise keep @net and its generic array alive) while using the result.
+ * The head of an object Rust frees with kfree_rcu(): a #[repr(C)] Rust
+ * struct whose first field is this one, so that a pointer to it is also a
+ * pointer to the start of the kmalloc'ed object.
  */
+struct zonetp_rcu_obj {
+	struct rcu_head rcu;
+};
+
+/* kfree_rcu(@obj, rcu): kfree()s the object @obj heads after a grace period. */
+void zonetp_compat_kfree_rcu(struct zonetp_rcu_obj *obj);
+
+/* get_state_synchronize_rcu() / cond_synchronize_rcu(@cookie) */
+unsigned long zonetp_compat_rcu_gp_cookie(void);
+void zonetp_compat_rcu_gp_wait(unsigned long cookie);
+
+/* siphash(@data, @len, @key) */
+u64 zonetp_compat_siphash(const void *data, size_t len, const siphash_key_t *key);
+
+/* net_generic() (rcu_dereference of the netns' generic array). */
 void *zonetp_compat_net_generic(const struct net *net, unsigned int id);
 
-/* Value of the `fail_init` module parameter (test aid). */
+#ifdef ZONETP_FAIL_INIT
+/* Value of the `fail_init` module parameter (test aid, ZONETP_FAIL_INIT=1 only). */
 bool zonetp_compat_fail_init(void);
+#endif
+
+#ifdef ZONETP_SELFTEST
+/* ABI version of this shim layer; Rust checks it at init (ZONETP_SELFTEST=1 only). */
+#define ZONETP_COMPAT_ABI 2
+u32 zonetp_compat_abi(void);
+/* sizeof(struct nf_ct_timeout) as C sees it. */
+size_t zonetp_compat_sizeof_timeout(void);
+/*
+ * msleep(exit_hook_delay_ms), a module parameter: at unload, between the
+ * subsystem's unregistration and the hook's, so that a test can have
+ * another provider load in that window deterministically.
+ */
+void zonetp_compat_selftest_exit_delay(void);
+#endif
 
 /* __module_get(THIS_MODULE) / module_put(THIS_MODULE). */
 void zonetp_compat_module_get(void);
@@ -41,13 +67,20 @@ void zonetp_compat_module_put(void);
 
 /* refcount_t of struct nf_ct_timeout. */
 void zonetp_compat_timeout_ref_init(struct nf_ct_timeout *t);
+void zonetp_compat_timeout_ref_inc(struct nf_ct_timeout *t);
 bool zonetp_compat_timeout_ref_get(struct nf_ct_timeout *t);
 u32 zonetp_compat_timeout_ref_read(const struct nf_ct_timeout *t);
 /* Drops one reference; the last one frees @t with kfree_rcu(t, rcu). */
 void zonetp_compat_timeout_ref_put(struct nf_ct_timeout *t);
 
-/* RCU_INIT_POINTER(nf_ct_timeout_hook, @hooks) */
-void zonetp_compat_set_timeout_hook(const struct nf_ct_timeout_hooks *hooks);
+/*
+ * nf_ct_timeout_hook ownership.  install: set it to @hooks only if it is
+ * NULL; remove: set it to NULL only if it is still @hooks.  Both are one
+ * cmpxchg (fully ordered, so install publishes like rcu_assign_pointer());
+ * both return whether they changed the hook.
+ */
+bool zonetp_compat_timeout_hook_install(const struct nf_ct_timeout_hooks *hooks);
+bool zonetp_compat_timeout_hook_remove(const struct nf_ct_timeout_hooks *hooks);
 
 /* Per-netns default timeouts of @l4num (the array nlattr_to_obj fills), or NULL. */
 unsigned int *zonetp_compat_default_timeouts(struct net *net, u8 l4num);

@@ -4,18 +4,22 @@
 //! DEFAULT_SET, DEFAULT_GET), with upstream 6.12's semantics.  All run
 //! as NFNL_CB_MUTEX callbacks (process context, nfnl subsystem mutex held);
 //! dump continuations run from recvmsg without it, under the table mutex.
+//! Every reply is built as upstream's (same messages, attributes, order
+//! and errors): the provider-diff VM test compares them byte for byte.
 
 use core::ffi::c_int;
 
+use kernel::error::from_result;
 use kernel::prelude::*;
 
 use crate::errno::*;
 use crate::ffi as b;
+use crate::net::Net;
 use crate::nlattr::{Attr, NlAttrs};
 use crate::pernet;
 use crate::skb::{OwnedSkb, SkbWriter};
-use crate::table::Entry;
-use crate::timeout::{L4Proto, TimeoutRef, TimeoutView};
+use crate::table::{Entry, Key, NAME_MAX};
+use crate::timeout::{L4Proto, Timeout};
 
 const NAME: u32 = b::ctattr_timeout_CTA_TIMEOUT_NAME;
 const L3PROTO: u32 = b::ctattr_timeout_CTA_TIMEOUT_L3PROTO;
@@ -33,24 +37,27 @@ fn msg_type(event: u32) -> u16 {
 struct Request<'a> {
     skb: *mut b::sk_buff,
     info: &'a b::nfnl_info,
+    net: &'a Net,
     attrs: NlAttrs<'a>,
 }
 
 impl<'a> Request<'a> {
     /// # Safety
     ///
-    /// Arguments as passed to an nfnl callback whose `attr_count` is ATTR_MAX.
+    /// Arguments as passed to an nfnl callback whose `attr_count` is
+    /// ATTR_MAX, valid for `'a` (the callback's duration).
     unsafe fn new(skb: *mut b::sk_buff, info: *const b::nfnl_info, cda: *const *const b::nlattr) -> Self {
+        // SAFETY: `info` is valid for the callback (caller).
+        let info = unsafe { &*info };
         Request {
             skb,
-            // SAFETY: valid for the callback (caller).
-            info: unsafe { &*info },
+            info,
+            // SAFETY: the request's namespace is live and set up while the
+            // request is handled (its socket holds it).
+            net: unsafe { Net::from_raw(info.net) },
             // SAFETY: `cda` has ATTR_MAX + 1 validated entries (caller).
             attrs: unsafe { NlAttrs::from_raw(cda, ATTR_MAX) },
         }
-    }
-    fn net(&self) -> *mut b::net {
-        self.info.net
     }
     fn nlh(&self) -> &b::nlmsghdr {
         // SAFETY: the request header is valid for the callback.
@@ -68,10 +75,6 @@ impl<'a> Request<'a> {
     }
 }
 
-fn errno(r: Result<c_int>) -> c_int {
-    r.unwrap_or_else(|e| e.to_errno())
-}
-
 /// The C entry point nfnetlink calls for one message type: it builds the
 /// `Request` view once and turns the handler's `Result` into an errno.
 macro_rules! nfnl_entry {
@@ -81,9 +84,10 @@ macro_rules! nfnl_entry {
             info: *const b::nfnl_info,
             cda: *const *const b::nlattr,
         ) -> c_int {
-            // SAFETY: nfnetlink calls this with its callback arguments.
+            // SAFETY: nfnetlink calls this with its callback arguments,
+            // valid until we return.
             let req = unsafe { Request::new(skb, info, cda) };
-            errno($handler(&req))
+            from_result(|| $handler(&req))
         }
     };
 }
@@ -97,14 +101,13 @@ nfnl_entry!(default_get => do_default_get);
 /// `ctnl_timeout_fill_info`: a NEW message describing `e`.
 fn fill_entry(w: &mut SkbWriter, portid: u32, seq: u32, e: &Entry) -> Option<u32> {
     let flags = if portid != 0 { b::NLM_F_MULTI } else { 0 };
-    let l4 = e.l4proto();
+    let t: &Timeout = e.timeout();
     w.message(portid, seq, msg_type(b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_NEW), flags, |w| {
-        w.put_string(NAME, e.name())?;
-        w.put_be16(L3PROTO, e.l3num())?;
-        w.put_u8(L4PROTO, l4.num())?;
-        w.put_be32(USE, e.use_count())?;
-        // SAFETY: the entry's data is a timeout array of `l4`.
-        w.nest(DATA, |w| unsafe { l4.write(w, e.data()) })
+        w.put_string(NAME, e.key().as_bytes())?;
+        w.put_be16(L3PROTO, t.l3num())?;
+        w.put_u8(L4PROTO, t.l4proto().num())?;
+        w.put_be32(USE, t.use_count())?;
+        w.nest(DATA, |w| t.write(w))
     })
 }
 
@@ -114,23 +117,21 @@ fn do_new(req: &Request<'_>) -> Result<c_int> {
     else {
         return Err(EINVAL);
     };
-    let name = name.nul_str();
+    let key = Key::new(name.nul_str());
     let (l3num, l4num) = (l3.get_be16(), l4.get_u8());
-    let table = pernet::table(req.net());
-    let mut g = table.lock();
+    let mut table = pernet::table(req.net).lock();
 
-    if let Some(e) = table.find(&g, name) {
+    if let Some(e) = table.find(&key) {
         if req.flags() & b::NLM_F_EXCL != 0 {
             return Err(EEXIST);
         }
         if req.flags() & b::NLM_F_REPLACE != 0 {
+            let t = e.timeout();
             // A policy cannot be replaced by one of another kind.
-            if e.l3num() != l3num || e.l4proto().num() != l4num {
+            if t.l3num() != l3num || t.l4proto().num() != l4num {
                 return Err(EINVAL);
             }
-            // SAFETY: the entry's data array belongs to its l4proto; writes
-            // are serialised by the mutexes (as upstream, in place).
-            unsafe { e.l4proto().parse(e.data(), req.net(), data)? };
+            t.reparse(req.net, data)?;
             return Ok(0);
         }
         return Err(EBUSY);
@@ -138,77 +139,97 @@ fn do_new(req: &Request<'_>) -> Result<c_int> {
 
     // This protocol is not supported (falls back to generic).
     let l4 = L4Proto::find(l4num).ok_or(EOPNOTSUPP())?;
-    let t = TimeoutRef::new(l3num, l4, req.net(), data)?;
-    table.insert(&mut g, name, t)?;
+    let t = Timeout::new(l3num, l4, req.net, data)?;
+    table.insert(key, t)?;
     Ok(0)
 }
 
 fn do_get(req: &Request<'_>) -> Result<c_int> {
     if req.flags() & b::NLM_F_DUMP != 0 {
-        // SAFETY: the request's socket, skb and header, as netlink_dump_start wants.
+        // SAFETY: the request's socket, skb and header, as
+        // netlink_dump_start wants; `dump` is a valid dump callback and the
+        // shim pins this module for the dump's duration.
         return Ok(unsafe { b::zonetp_compat_netlink_dump_start(req.info.sk, req.skb, req.info.nlh, Some(dump)) });
     }
-    let name = req.attr(NAME).ok_or(EINVAL)?.nul_str();
-    let table = pernet::table(req.net());
-    let g = table.lock();
-    let e = table.find(&g, name).ok_or(ENOENT)?;
+    let key = Key::new(req.attr(NAME).ok_or(EINVAL)?.nul_str());
+    let table = pernet::table(req.net).lock();
+    let e = table.find(&key).ok_or(ENOENT)?;
     let mut skb2 = OwnedSkb::new()?;
     if fill_entry(skb2.writer(), req.portid(), req.nlh().nlmsg_seq, e).is_none() {
         // Upstream returns fill_info's -1 here.
         return Ok(-1);
     }
-    drop(g);
-    Ok(skb2.unicast(req.net(), req.portid()))
+    drop(table);
+    Ok(skb2.unicast(req.net, req.portid()))
 }
 
-/// Dump state in `cb->args`: [0] the creation sequence number to resume
-/// from, [1] non-zero when resuming, [2] non-zero when done.
+/// Dump state in `cb->ctx` (zeroed by netlink_dump_start): where to resume.
+#[repr(C)]
+struct DumpCursor {
+    /// The object to resume at: its name and creation number.
+    key: [u8; NAME_MAX],
+    seq: u64,
+    /// 0: first part, 1: resume at `key`/`seq`, 2: done.
+    state: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<DumpCursor>() <= 48);
+
+/// `ctnl_timeout_dump`: one part of a dump, in creation order.
 unsafe extern "C" fn dump(skb: *mut b::sk_buff, cb: *mut b::netlink_callback) -> c_int {
-    // SAFETY: netlink passes a valid callback and the skb to fill.
+    // SAFETY: netlink passes a valid callback and the skb to fill, ours to
+    // append to during this call.
     let (cb, w) = unsafe { (&mut *cb, SkbWriter::from_raw(skb)) };
     let Some(mut w) = w else { return 0 };
-    // SAFETY: `args` is the active view of the ctx union for this dump.
-    let args = unsafe { &mut cb.__bindgen_anon_1.args };
-    if args[2] != 0 {
+    // SAFETY: `ctx` is 48 bytes, 8-byte aligned (it shares a union with
+    // `long args[6]`), zeroed at dump start and ours alone during the dump;
+    // every bit pattern is a valid DumpCursor.
+    let cur = unsafe { &mut *cb.__bindgen_anon_1.ctx.as_mut_ptr().cast::<DumpCursor>() };
+    if cur.state == 2 {
         return 0;
     }
-    let from = if args[1] != 0 { args[0] as u64 } else { 0 };
-    args[1] = 0;
-    // SAFETY: the dump's request skb and header stay valid during the dump.
+    // SAFETY: the dump's request skb and header stay valid during the dump,
+    // and the dump socket's namespace is live and set up while it dumps.
     let (portid, seq, net) = unsafe {
-        (b::zonetp_compat_skb_portid(cb.skb), (*cb.nlh).nlmsg_seq, b::zonetp_compat_skb_net(skb))
+        (
+            b::zonetp_compat_skb_portid(cb.skb),
+            (*cb.nlh).nlmsg_seq,
+            Net::from_raw(b::zonetp_compat_skb_net(skb)),
+        )
     };
-    let table = pernet::table(net);
-    let g = table.lock();
+    let from_key = Key::new(&cur.key);
+    let from = (cur.state == 1).then_some((&from_key, cur.seq));
+    let table = pernet::table(net).lock();
     let mut resume = None;
-    table.for_each_from(&g, from, |e| {
+    table.for_each_from(from, |e| {
         if fill_entry(&mut w, portid, seq, e).is_none() {
-            resume = Some(e.seq());
+            resume = Some((*e.key(), e.seq()));
             return false;
         }
         true
     });
-    drop(g);
+    drop(table);
     match resume {
-        Some(s) => {
-            args[0] = s as _;
-            args[1] = 1;
+        Some((key, s)) => {
+            cur.key = *key.raw();
+            cur.seq = s;
+            cur.state = 1;
         }
-        None => args[2] = 1,
+        None => cur.state = 2,
     }
     w.len() as c_int
 }
 
 fn do_delete(req: &Request<'_>) -> Result<c_int> {
-    let table = pernet::table(req.net());
-    let mut g = table.lock();
+    let mut table = pernet::table(req.net).lock();
     let Some(name) = req.attr(NAME) else {
-        table.delete_all(&mut g, req.net());
+        while let Some(u) = table.take_first() {
+            u.delete(req.net);
+        }
         return Ok(0);
     };
-    let e: *const Entry = table.find(&g, name.nul_str()).ok_or(ENOENT)?;
-    // SAFETY: `e` is live while the mutex is held.
-    table.delete(&mut g, req.net(), unsafe { &*e });
+    let u = table.take(&Key::new(name.nul_str())).ok_or(ENOENT)?;
+    u.delete(req.net);
     Ok(0)
 }
 
@@ -218,7 +239,7 @@ fn do_default_set(req: &Request<'_>) -> Result<c_int> {
     };
     let l4 = L4Proto::find(l4.get_u8()).ok_or(EOPNOTSUPP())?;
     // SAFETY: NULL data: nlattr_to_obj sets the namespace's defaults.
-    unsafe { l4.parse(core::ptr::null_mut(), req.net(), data)? };
+    unsafe { l4.parse(core::ptr::null_mut(), req.net, data)? };
     Ok(0)
 }
 
@@ -228,8 +249,9 @@ fn do_default_get(req: &Request<'_>) -> Result<c_int> {
     };
     let l3num = l3.get_be16();
     let l4 = L4Proto::find(l4.get_u8()).ok_or(EOPNOTSUPP())?;
-    // SAFETY: `net` is the request's live namespace.
-    let timeouts = unsafe { b::zonetp_compat_default_timeouts(req.net(), l4.num()) };
+    // SAFETY: `net` is the request's live namespace; the array returned is
+    // part of it.
+    let timeouts = unsafe { b::zonetp_compat_default_timeouts(req.net.as_ptr(), l4.num()) };
     if timeouts.is_null() {
         return Err(EOPNOTSUPP());
     }
@@ -246,5 +268,5 @@ fn do_default_get(req: &Request<'_>) -> Result<c_int> {
     if filled.is_none() {
         return Err(ENOMEM);
     }
-    Ok(skb2.unicast(req.net(), portid))
+    Ok(skb2.unicast(req.net, portid))
 }

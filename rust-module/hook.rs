@@ -1,19 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `nf_ct_timeout_hook`: how conntrack users (openvswitch, xt_CT, nft)
-//! resolve a policy name to an object and release it.
+//! `nf_ct_timeout_hook`: how conntrack users (openvswitch, xt_CT) resolve
+//! a policy name to an object and release it.
+//!
+//! The hook is a single global pointer that either provider may own:
+//! upstream's `nfnetlink_cttimeout` sets it unconditionally at init and
+//! clears it unconditionally at exit.  zonetp.ko only ever sets it from
+//! NULL and only clears it while it still points to zonetp's hooks, so a
+//! provider that loaded in between (the nfnetlink core autoloads upstream
+//! when a cttimeout request arrives while zonetp's subsystem is gone) keeps
+//! its hook.
 
 use kernel::ffi::c_char;
+use kernel::prelude::*;
+use kernel::types::ARef;
 
 use crate::ffi as b;
+use crate::net::Net;
 use crate::pernet;
-use crate::timeout::TimeoutRef;
+use crate::table::{Key, RcuReadSide, NAME_MAX};
 
 /// `timeout_find_get`: called under `rcu_read_lock()` (must not sleep).
 /// Returns a new reference and takes a module reference, or NULL.
 unsafe extern "C" fn find_get(net: *mut b::net, name: *const c_char) -> *mut b::nf_ct_timeout {
     // Read the name byte by byte up to its NUL (at most 32 bytes matter).
-    let mut buf = [0u8; crate::table::NAME_MAX];
+    let mut buf = [0u8; NAME_MAX];
     for (i, c) in buf.iter_mut().enumerate() {
         // SAFETY: `name` is a NUL-terminated string; we stop at its NUL.
         let v = unsafe { *name.add(i) } as u8;
@@ -22,26 +33,25 @@ unsafe extern "C" fn find_get(net: *mut b::net, name: *const c_char) -> *mut b::
         }
         *c = v;
     }
-    let table = pernet::table(net);
-    // SAFETY: the caller (nf_ct_set_timeout) holds rcu_read_lock().
-    let Some(e) = (unsafe { table.find_rcu(&buf) }) else {
+    // SAFETY: conntrack passes the template's namespace, which is set up
+    // (a rule or flow is being added in it) and outlives the call.
+    let net = unsafe { Net::from_raw(net) };
+    // SAFETY: the caller (nf_ct_set_timeout) holds rcu_read_lock() for the
+    // whole call.
+    let rcu = unsafe { RcuReadSide::assume() };
+    let Some(t) = pernet::table(net).find_rcu(&rcu, &Key::new(&buf)).and_then(|e| e.try_get_timeout()) else {
         return core::ptr::null_mut();
     };
-    // SAFETY: the entry (and its object) are RCU-protected here.
-    match unsafe { TimeoutRef::try_get(crate::timeout::TimeoutView::raw(e)) } {
-        Some(t) => {
-            // SAFETY: plain call; paired with `put`.
-            unsafe { b::zonetp_compat_module_get() };
-            t.into_raw()
-        }
-        None => core::ptr::null_mut(),
-    }
+    // SAFETY: a counter increment on our own module (it is live: this code
+    // runs); paired with the module_put in `put`.
+    unsafe { b::zonetp_compat_module_get() };
+    ARef::into_raw(t).as_ptr().cast()
 }
 
 /// `timeout_put`: drops a reference from `find_get`.
 unsafe extern "C" fn put(t: *mut b::nf_ct_timeout) {
     // SAFETY: the caller gives back a reference `find_get` handed out.
-    drop(unsafe { TimeoutRef::from_raw(t) });
+    drop(unsafe { ARef::from_raw(core::ptr::NonNull::new_unchecked(t.cast::<crate::timeout::Timeout>())) });
     // SAFETY: paired with the module_get in `find_get`.
     unsafe { b::zonetp_compat_module_put() };
 }
@@ -51,14 +61,32 @@ static HOOKS: b::nf_ct_timeout_hooks = b::nf_ct_timeout_hooks {
     timeout_put: Some(put),
 };
 
-/// RCU_INIT_POINTER(nf_ct_timeout_hook, &HOOKS)
-pub(crate) fn install() {
-    // SAFETY: HOOKS is static.
-    unsafe { b::zonetp_compat_set_timeout_hook(&HOOKS) };
+/// Ownership of `nf_ct_timeout_hook`; dropping it gives the hook up.
+pub(crate) struct Registration(());
+
+impl Registration {
+    /// Installs zonetp's hooks if no provider has the hook; `EBUSY` if one
+    /// does (upstream is loaded or still unloading).
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: HOOKS is static and its functions stay valid while the
+        // module is loaded; the Drop below removes it before unload.
+        if unsafe { b::zonetp_compat_timeout_hook_install(&HOOKS) } {
+            Ok(Registration(()))
+        } else {
+            pr_err!("nf_ct_timeout_hook is held by another cttimeout provider\n");
+            Err(EBUSY)
+        }
+    }
 }
 
-/// RCU_INIT_POINTER(nf_ct_timeout_hook, NULL); the caller waits for readers.
-pub(crate) fn uninstall() {
-    // SAFETY: plain pointer store.
-    unsafe { b::zonetp_compat_set_timeout_hook(core::ptr::null()) };
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: a compare-and-exchange: clears the hook only if it still
+        // points to HOOKS; another provider's hook is left alone.
+        unsafe { b::zonetp_compat_timeout_hook_remove(&HOOKS) };
+        // SAFETY: process context (module exit or failed init); waits for
+        // conntrack callers still inside `find_get`/`put`, which may have
+        // loaded HOOKS before it was removed or replaced.
+        unsafe { b::synchronize_net() };
+    }
 }

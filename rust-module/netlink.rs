@@ -3,16 +3,18 @@
 //! The nfnetlink subsystem NFNL_SUBSYS_CTNETLINK_TIMEOUT: attribute policy
 //! (one table), callbacks and registration.
 
+use kernel::error::to_result;
 use kernel::prelude::*;
 
 use crate::ffi as b;
 use crate::handlers::{self, ATTR_MAX};
 
-/// Static C data with pointers in it (read-only after build).
+/// Static C data with pointers in it, never written (the nfnetlink core
+/// takes `const` pointers to it).
 #[repr(transparent)]
 struct Shared<T>(T);
 
-// SAFETY: only ever read, by the nfnetlink core and us.
+// SAFETY: immutable after compilation: every CPU may read it.
 unsafe impl<T> Sync for Shared<T> {}
 
 const fn policy(ty: u32, len: u16) -> b::nla_policy {
@@ -66,19 +68,25 @@ static SUBSYS: Shared<b::nfnetlink_subsystem> = Shared({
     s
 });
 
-/// `nfnetlink_subsys_register`; `EBUSY` when another provider (upstream
-/// nfnetlink_cttimeout) already has the subsystem.
-pub(crate) fn register() -> Result {
-    // SAFETY: SUBSYS and what it points to are static.
-    let r = unsafe { b::nfnetlink_subsys_register(&SUBSYS.0) };
-    if r < 0 {
-        Err(Error::from_errno(r))
-    } else {
-        Ok(())
+/// The registered subsystem; dropping it unregisters it.
+pub(crate) struct Registration(());
+
+impl Registration {
+    /// `nfnetlink_subsys_register`; `EBUSY` when another provider (upstream
+    /// nfnetlink_cttimeout) has the subsystem, or when it is ours already.
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: SUBSYS and what it points to are static and valid while
+        // the module is loaded; the Drop below unregisters it before.
+        to_result(unsafe { b::nfnetlink_subsys_register(&SUBSYS.0) })?;
+        Ok(Registration(()))
     }
 }
 
-pub(crate) fn unregister() {
-    // SAFETY: registered by `register`.
-    unsafe { b::nfnetlink_subsys_unregister(&SUBSYS.0) };
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: registered by `new` (a Registration exists only then); no
+        // new callback starts after this returns (it waits for a grace
+        // period), and running ones hold the nfnl mutex it takes.
+        unsafe { b::nfnetlink_subsys_unregister(&SUBSYS.0) };
+    }
 }

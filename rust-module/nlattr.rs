@@ -12,7 +12,9 @@ const NLA_HDRLEN: usize = core::mem::size_of::<bindings::nlattr>();
 
 /// One attribute.
 ///
-/// INVARIANT: `nla` points to a valid `struct nlattr` whose `nla_len` bytes
+/// # Invariants
+///
+/// `nla` points to a valid `struct nlattr` whose `nla_len` bytes
 /// (header included) are readable for `'a`.
 #[derive(Clone, Copy)]
 pub(crate) struct Attr<'a> {
@@ -62,7 +64,9 @@ impl<'a> Attr<'a> {
 
 /// The `cda[]` array the nfnetlink core passes to a callback.
 ///
-/// INVARIANT: `cda` points to `max + 1` entries, each NULL or a valid
+/// # Invariants
+///
+/// `cda` points to `max + 1` entries, each NULL or a valid
 /// attribute readable for `'a`.
 pub(crate) struct NlAttrs<'a> {
     cda: *const *const bindings::nlattr,

@@ -6,11 +6,13 @@
 
 use core::cell::UnsafeCell;
 use core::ffi::c_int;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use kernel::error::to_result;
 use kernel::prelude::*;
 
 use crate::ffi as b;
+use crate::net::Net;
 use crate::table::Table;
 
 /// The `net_generic` id the core assigns at registration.
@@ -21,7 +23,8 @@ static NET_ID: AtomicU32 = AtomicU32::new(0);
 #[repr(transparent)]
 struct PernetOps(UnsafeCell<b::pernet_operations>);
 
-// SAFETY: only the netns core touches it, under its own locking.
+// SAFETY: after registration only the netns core touches it, under its own
+// lock (pernet_ops_rwsem); `Registration` registers it at most once.
 unsafe impl Sync for PernetOps {}
 
 static OPS: PernetOps = PernetOps(UnsafeCell::new({
@@ -35,55 +38,82 @@ static OPS: PernetOps = PernetOps(UnsafeCell::new({
     o
 }));
 
-/// The table of `net`.
+/// Our slot in `net`'s generic area.
 ///
-/// `net` must be a namespace whose `init` ran and whose `exit` did not
-/// (true of any namespace a netlink request or conntrack hands us).
-pub(crate) fn table<'a>(net: *mut b::net) -> &'a Table {
-    // SAFETY: our id is registered; the area holds a Table initialised by
-    // `net_init` and alive until `net_exit`.
-    unsafe { &*b::zonetp_compat_net_generic(net, NET_ID.load(Ordering::Relaxed)).cast::<Table>() }
+/// # Safety
+///
+/// `net` must be live and our pernet operations registered (so NET_ID is
+/// our id and the area has `size_of::<Table>()` bytes for us).
+unsafe fn slot(net: *mut b::net) -> *mut Table {
+    // SAFETY: per the caller.
+    unsafe { b::zonetp_compat_net_generic(net, NET_ID.load(Ordering::Relaxed)) }.cast::<Table>()
+}
+
+/// The table of `net`.
+pub(crate) fn table(net: &Net) -> &Table {
+    // SAFETY: a `Net` is set up and not dismantled, so our `net_init`
+    // initialised the Table in its area and `net_exit` has not dropped it;
+    // the area lives as long as the namespace.
+    unsafe { &*slot(net.as_ptr()) }
 }
 
 unsafe extern "C" fn net_init(net: *mut b::net) -> c_int {
-    // SAFETY: the core allocated `size` zeroed bytes for us in net_generic.
-    let slot = unsafe { b::zonetp_compat_net_generic(net, NET_ID.load(Ordering::Relaxed)) }.cast::<Table>();
-    let init = match Table::new() {
-        Ok(i) => i,
-        Err(e) => return e.to_errno(),
-    };
-    // SAFETY: `slot` is suitably sized and aligned (kzalloc) and never moves.
-    match unsafe { init.__pinned_init(slot) } {
+    // SAFETY: the core calls init on a live namespace after registering
+    // our id and allocating `size` zeroed bytes for us.
+    let slot = unsafe { slot(net) };
+    // SAFETY: `slot` is suitably sized and aligned (kzalloc'ed by the core)
+    // and never moves until the core frees it after `net_exit`.
+    match unsafe { Table::new().__pinned_init(slot) } {
         Ok(()) => 0,
         Err(e) => match e {},
     }
 }
 
 unsafe extern "C" fn net_pre_exit(net: *mut b::net) {
-    table(net).pre_exit();
+    // SAFETY: `net_init` initialised the table; nothing else frees it
+    // before `net_exit`.
+    let table = unsafe { &*slot(net) };
+    table.lock().pre_exit();
     // The core calls synchronize_rcu() before `exit`.
 }
 
 unsafe extern "C" fn net_exit(net: *mut b::net) {
-    table(net).exit(net);
-    // SAFETY: nothing uses the table any more; its memory is freed by the
-    // core after us, so drop its contents (the bucket vector) in place.
-    unsafe {
-        core::ptr::drop_in_place(b::zonetp_compat_net_generic(net, NET_ID.load(Ordering::Relaxed)).cast::<Table>())
-    };
+    // SAFETY: `net` is being dismantled but its memory and our area are
+    // valid during the call; no request or conntrack look-up reaches it
+    // any more (pre_exit unpublished the table, then a grace period).
+    let table = unsafe { &*slot(net) };
+    // SAFETY: `net` is being dismantled, after `pre_exit` and a grace period.
+    unsafe { table.lock().exit(net) };
+    // SAFETY: nothing uses the table any more; the core frees its memory
+    // after us, so drop its contents (the mutex, any bucket array) in place.
+    unsafe { core::ptr::drop_in_place(slot(net)) };
 }
 
-pub(crate) fn register() -> Result {
-    // SAFETY: OPS is static and valid.
-    let r = unsafe { b::register_pernet_subsys(OPS.0.get()) };
-    if r < 0 {
-        Err(Error::from_errno(r))
-    } else {
-        Ok(())
+/// Whether OPS is registered (it must not be twice: the core links it).
+static REGISTERED: AtomicBool = AtomicBool::new(false);
+
+/// The registered pernet operations; dropping it unregisters them, which
+/// runs `pre_exit` and `exit` on every namespace.
+pub(crate) struct Registration(());
+
+impl Registration {
+    pub(crate) fn new() -> Result<Self> {
+        if REGISTERED.swap(true, Ordering::AcqRel) {
+            return Err(EBUSY);
+        }
+        // SAFETY: OPS is static, valid, and not registered (checked above).
+        let r = to_result(unsafe { b::register_pernet_subsys(OPS.0.get()) });
+        if r.is_err() {
+            REGISTERED.store(false, Ordering::Release);
+        }
+        r.map(|()| Registration(()))
     }
 }
 
-pub(crate) fn unregister() {
-    // SAFETY: registered by `register`.
-    unsafe { b::unregister_pernet_subsys(OPS.0.get()) };
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // SAFETY: registered by `new` (a Registration exists only then).
+        unsafe { b::unregister_pernet_subsys(OPS.0.get()) };
+        REGISTERED.store(false, Ordering::Release);
+    }
 }

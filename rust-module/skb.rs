@@ -9,11 +9,14 @@ use kernel::prelude::*;
 
 use crate::errno::*;
 use crate::ffi as bindings;
+use crate::net::Net;
 
 /// Writes messages and attributes into an skb.
 ///
-/// INVARIANT: `skb` is a valid `struct sk_buff` the holder may append to
-/// for as long as the writer lives (a dump skb or an [`OwnedSkb`]).
+/// # Invariants
+///
+/// `skb` is a valid `struct sk_buff` the holder may append to for as long
+/// as the writer lives (a dump skb or an [`OwnedSkb`]).
 pub(crate) struct SkbWriter {
     skb: NonNull<bindings::sk_buff>,
 }
@@ -122,15 +125,18 @@ impl SkbWriter {
 
 /// An skb from `nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL)` that we own.
 ///
-/// INVARIANT: `w` wraps an skb nobody else references; freed on drop
-/// unless handed to [`OwnedSkb::unicast`].
+/// # Invariants
+///
+/// `w` wraps an skb nobody else references; freed on drop unless handed
+/// to [`OwnedSkb::unicast`].
 pub(crate) struct OwnedSkb {
     w: SkbWriter,
 }
 
 impl OwnedSkb {
     pub(crate) fn new() -> Result<Self> {
-        // SAFETY: plain allocation.
+        // SAFETY: an allocation with no preconditions (process context,
+        // GFP_KERNEL: request handlers may sleep).
         let skb = unsafe { bindings::zonetp_compat_nlmsg_new() };
         // SAFETY: a fresh skb is ours to write to until freed or sent.
         let w = unsafe { SkbWriter::from_raw(skb) }.ok_or(ENOMEM)?;
@@ -143,11 +149,12 @@ impl OwnedSkb {
     }
 
     /// `nfnetlink_unicast(skb, net, portid)`; it consumes the skb.
-    pub(crate) fn unicast(self, net: *mut bindings::net, portid: u32) -> c_int {
+    pub(crate) fn unicast(self, net: &Net, portid: u32) -> c_int {
         let mut this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: the skb is ours (type invariant); nfnetlink_unicast takes
-        // ownership whatever it returns, so it must not be freed here.
-        unsafe { bindings::nfnetlink_unicast(this.w.as_ptr(), net, portid) }
+        // SAFETY: the skb is ours (type invariant) and `net` is live (`Net`
+        // invariant); nfnetlink_unicast takes ownership whatever it returns,
+        // so it must not be freed here.
+        unsafe { bindings::nfnetlink_unicast(this.w.as_ptr(), net.as_ptr(), portid) }
     }
 }
 

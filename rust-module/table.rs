@@ -1,315 +1,589 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The per-network-namespace table of named timeout objects: a hash table
-//! whose chains RCU readers (`timeout_find_get`, called from conntrack
-//! under `rcu_read_lock`) walk without locks, plus a creation-ordered list
-//! (dumps list objects in creation order, as upstream's list does).
+//! The per-network-namespace table of named timeout objects.
 //!
-//! Writers hold the table's mutex.  They publish an entry with a Release
-//! store of the pointer to it and unlink it with a Release store of its
-//! successor; readers load with Acquire.  An unlinked entry is freed only
-//! after a grace period (`kfree_rcu`), so a reader may still follow it.
+//! A hash table that RCU readers (`timeout_find_get`, called by conntrack
+//! under `rcu_read_lock()`) search without locks, and that grows and
+//! shrinks with the number of objects so that a look-up costs the same at
+//! 1 and at 30,000 objects; plus a creation-ordered list, because dumps
+//! list objects in creation order as upstream's list does.
+//!
+//! Writers hold the table's mutex (and, for requests, the nfnl subsystem
+//! mutex).  They publish an entry with a Release store of the pointer to
+//! it and unlink it with a Release store of its successor; readers load
+//! with Acquire.  An unlinked entry is freed with `kfree_rcu()`, so a
+//! reader may still follow it until it leaves its read-side section.
+//!
+//! Resizing under RCU: every entry has two chain links, one per bucket
+//! array "generation".  A resize chains all entries into a new array
+//! through the links the current array does not use, publishes the new
+//! array, and keeps the old one (whose readers follow the other links) as
+//! `retired`.  Before the next resize reuses those links, and before the
+//! retired array is freed, a grace period must have passed since the
+//! publication: `cond_synchronize_rcu()` on the cookie taken then, which
+//! returns at once when (as almost always, resizes being exponentially
+//! spaced) one already has.
+//!
+//! Each bucket array has its own random SipHash key (`get_random_bytes()`),
+//! so a user with CAP_NET_ADMIN in a user namespace cannot choose names
+//! that share a bucket.  Memory follows the objects: no array until the
+//! first object, then between one and four buckets (8 bytes each) per
+//! object, 16 at least; entries, arrays and policy objects are charged to
+//! the memory cgroup of the task that creates them (`GFP_KERNEL_ACCOUNT`).
 
-use core::cell::UnsafeCell;
-use core::ffi::c_void;
-use core::ptr::{self, null_mut};
+use kernel::ffi::c_ulong;
+use core::marker::PhantomData;
+use core::ptr::{null, null_mut, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 
+use kernel::alloc::flags::GFP_KERNEL_ACCOUNT;
 use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::{lock::mutex::MutexBackend, lock::Guard, Mutex};
+use kernel::sync::{lock::mutex::MutexBackend, lock::Guard, LockedBy, Mutex};
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
 use crate::ffi as bindings;
-use crate::timeout::{TimeoutRef, TimeoutView};
+use crate::net::Net;
+use crate::timeout::Timeout;
 
-/// Number of hash buckets per namespace (a power of two).
-pub(crate) const BUCKETS: usize = 1024;
 /// `CTNL_TIMEOUT_NAME_MAX`: names compare on at most this many bytes.
 pub(crate) const NAME_MAX: usize = bindings::CTNL_TIMEOUT_NAME_MAX as usize;
 
-/// A name as compared by upstream's `strncmp(a, b, 32)`: the bytes before
-/// the first NUL, at most 32.
-pub(crate) fn name_key(bytes: &[u8]) -> &[u8] {
-    let b = &bytes[..bytes.len().min(NAME_MAX)];
-    &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())]
+/// Smallest bucket array (a power of two).
+const MIN_SLOTS: usize = 16;
+
+/// A name as upstream compares it (`strncmp(a, b, 32)`): the bytes before
+/// the first NUL, at most 32, padded with zeroes.  Two names are equal for
+/// upstream exactly when their keys are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key([u8; NAME_MAX]);
+
+impl Key {
+    pub(crate) fn new(bytes: &[u8]) -> Key {
+        let mut k = [0u8; NAME_MAX];
+        for (d, &s) in k.iter_mut().zip(bytes.iter().take_while(|&&c| c != 0)) {
+            *d = s;
+        }
+        Key(k)
+    }
+
+    /// The name, without its padding.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        let n = self.0.iter().position(|&c| c == 0).unwrap_or(NAME_MAX);
+        &self.0[..n]
+    }
+
+    pub(crate) fn raw(&self) -> &[u8; NAME_MAX] {
+        &self.0
+    }
 }
 
-fn bucket_of(key: &[u8]) -> usize {
-    // FNV-1a, 32 bits.
-    let mut h: u32 = 0x811c_9dc5;
-    for &c in key {
-        h ^= c as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    (h as usize) & (BUCKETS - 1)
+/// An entry's place in the creation order; writer-only state.
+struct OrderLinks {
+    prev: *const Entry,
+    next: *const Entry,
 }
+
+// SAFETY: the pointers are only followed by holders of the table's mutex
+// (`LockedBy<OrderLinks, State>`), whichever CPU they run on.
+unsafe impl Send for OrderLinks {}
+// SAFETY: as for `Send`; shared access (`LockedBy::access`) only reads the
+// two pointers.
+unsafe impl Sync for OrderLinks {}
 
 /// One named object.
 ///
-/// INVARIANT: allocated with `KBox` (kmalloc) and never moved; `timeout`
-/// is the reference the table holds (a leaked [`TimeoutRef`]); once
-/// unlinked from its chain it is freed only through `kfree_rcu`.
+/// What RCU readers see is immutable after publication (`key`, `seq`,
+/// `timeout`) or atomic (`links`); the creation order, which writers
+/// change on neighbouring entries while readers hold `&Entry`, is behind
+/// the table's mutex (`LockedBy`).
+///
+/// # Invariants
+///
+/// - Allocated by [`Locked::insert`] with `KBox` (kmalloc), never moved, and
+///   freed only by [`Unlinked::release`], with `kfree_rcu()` after it was
+///   unlinked from every chain a reader may follow.
+/// - `timeout` is the table's reference on the policy object (an
+///   `ARef<Timeout>` turned into a pointer), held until `release`.
+/// - A `&Entry` outside this module exists only while the entry is in the
+///   table and its mutex is held ([`Locked`]), or while an [`Unlinked`]
+///   owns it: in both cases the table's reference is held, so `timeout`
+///   has a non-zero count.  RCU readers get an [`RcuEntry`] instead.
+#[repr(C)]
 pub(crate) struct Entry {
-    /// Next entry in the hash chain (RCU readers follow it).
-    next: AtomicPtr<Entry>,
-    /// Written by `kvfree_call_rcu` while readers may hold `&Entry`.
-    rcu: UnsafeCell<bindings::callback_head>,
-    /// Creation-ordered list, only touched under the table mutex.
-    prev_c: *mut Entry,
-    next_c: *mut Entry,
+    /// First field: `kfree_rcu()` frees the entry through it.
+    rcu: Opaque<bindings::zonetp_rcu_obj>,
+    /// Chain links, one per bucket-array generation ([`Buckets::gen`]).
+    links: [AtomicPtr<Entry>; 2],
+    key: Key,
+    /// Creation number; dumps resume from it.
     seq: u64,
-    name: [u8; NAME_MAX],
-    timeout: *mut bindings::nf_ct_timeout,
+    timeout: NonNull<Timeout>,
+    order: LockedBy<OrderLinks, State>,
 }
 
+// SAFETY: other CPUs (RCU readers, the next writer) read only the immutable
+// `key`, `seq` and `timeout` pointer and the atomic `links`; `Timeout` is
+// itself thread-safe (atomic refcount, RCU-freed); `order` is accessed
+// only with the table's mutex held (`LockedBy`); `rcu` is written only by
+// `kfree_rcu()` once no one else can reach the entry.
+unsafe impl Sync for Entry {}
+// SAFETY: an entry is created on one CPU and released (its reference
+// dropped, its memory freed by RCU) on any other; nothing in it is tied
+// to a thread.
+unsafe impl Send for Entry {}
+
 impl Entry {
-    pub(crate) fn name(&self) -> &[u8] {
-        name_key(&self.name)
+    pub(crate) fn key(&self) -> &Key {
+        &self.key
     }
 
     pub(crate) fn seq(&self) -> u64 {
         self.seq
     }
-}
 
-impl TimeoutView for Entry {
-    fn raw(&self) -> *mut bindings::nf_ct_timeout {
-        self.timeout
+    /// The policy object.
+    pub(crate) fn timeout(&self) -> &Timeout {
+        // SAFETY: by the type invariant, whoever holds `&self` holds (through
+        // the table) a reference on the object, which keeps it alive.
+        unsafe { self.timeout.as_ref() }
     }
 }
 
-/// The mutable state of a table; only accessed with its mutex held.
-pub(crate) struct Order {
-    head: *mut Entry,
-    tail: *mut Entry,
-    next_seq: u64,
-    /// Entries unlinked by `pre_exit`, freed by `exit`.
-    free: *mut Entry,
+/// Proof of being inside an RCU read-side critical section.
+pub(crate) struct RcuReadSide(PhantomData<*mut ()>);
+
+impl RcuReadSide {
+    /// # Safety
+    ///
+    /// The caller must be inside an RCU read-side critical section (as
+    /// `timeout_find_get`'s caller, `nf_ct_set_timeout`, is) for as long as
+    /// the returned value and anything borrowed from it live.
+    pub(crate) unsafe fn assume() -> RcuReadSide {
+        RcuReadSide(PhantomData)
+    }
 }
 
-// SAFETY: the raw pointers are to entries owned by the table, only touched
-// with the mutex held.
-unsafe impl Send for Order {}
+/// An entry as an RCU reader sees it: it may have been deleted meanwhile,
+/// and its policy object's count may have dropped to zero.
+pub(crate) struct RcuEntry<'a>(&'a Entry);
 
-pub(crate) type TableGuard<'a> = Guard<'a, Order, MutexBackend>;
-
-/// The table of one network namespace (lives in its `net_generic` area).
-#[pin_data]
-pub(crate) struct Table {
-    buckets: KVec<AtomicPtr<Entry>>,
-    #[pin]
-    inner: Mutex<Order>,
+impl RcuEntry<'_> {
+    /// A new reference on the policy object, unless its last one is gone
+    /// (`refcount_inc_not_zero`, as upstream's `ctnl_timeout_find_get`).
+    pub(crate) fn try_get_timeout(&self) -> Option<ARef<Timeout>> {
+        // SAFETY: the object is freed with kfree_rcu() only after the
+        // table's reference is dropped, which follows the entry's unlink;
+        // this reader found the entry in a chain, inside its read-side
+        // section (`RcuReadSide`), so the memory is still there.
+        unsafe { Timeout::try_get(self.0.timeout) }
+    }
 }
 
-impl Table {
-    /// An initialiser for an empty table.
-    pub(crate) fn new() -> Result<impl PinInit<Self>> {
-        let mut buckets = KVec::with_capacity(BUCKETS, GFP_KERNEL)?;
-        for _ in 0..BUCKETS {
-            buckets.push(AtomicPtr::new(null_mut()), GFP_KERNEL)?;
+/// One bucket array.
+///
+/// # Invariants
+///
+/// `slots.len()` is a power of two; its chains link entries through
+/// `links[gen]`; `key` is fixed at allocation.
+struct Buckets {
+    gen: usize,
+    key: bindings::siphash_key_t,
+    slots: KVVec<AtomicPtr<Entry>>,
+}
+
+impl Buckets {
+    fn new(n: usize, gen: usize) -> Result<KBox<Self>> {
+        let mut slots = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
+        for _ in 0..n {
+            slots.push(AtomicPtr::new(null_mut()), GFP_KERNEL_ACCOUNT)?;
         }
-        let order = Order { head: null_mut(), tail: null_mut(), next_seq: 1, free: null_mut() };
-        Ok(pin_init!(Table { buckets, inner <- new_mutex!(order, "zonetp_table") }))
+        let mut key = bindings::siphash_key_t::default();
+        // SAFETY: `key` is a plain 16-byte buffer we own.
+        unsafe {
+            bindings::get_random_bytes(
+                (&mut key as *mut bindings::siphash_key_t).cast(),
+                core::mem::size_of::<bindings::siphash_key_t>(),
+            )
+        };
+        // INVARIANT: `n` is a power of two (callers); chains are empty.
+        Ok(KBox::new(Buckets { gen, key, slots }, GFP_KERNEL_ACCOUNT)?)
     }
 
-    pub(crate) fn lock(&self) -> TableGuard<'_> {
-        self.inner.lock()
+    fn slot(&self, key: &Key) -> &AtomicPtr<Entry> {
+        // SAFETY: reads `NAME_MAX` bytes of `key` and the siphash key, both ours.
+        let h = unsafe { bindings::zonetp_compat_siphash(key.raw().as_ptr().cast(), NAME_MAX, &self.key) };
+        &self.slots[(h as usize) & (self.slots.len() - 1)]
     }
 
-    fn bucket(&self, key: &[u8]) -> &AtomicPtr<Entry> {
-        &self.buckets[bucket_of(key)]
-    }
-
-    /// Looks `name` up without the lock.
+    /// The entry named `key` in this array's chains.
     ///
     /// # Safety
     ///
-    /// The caller must be in an RCU read-side critical section (or hold the
-    /// mutex); the entry is only valid until it leaves it.
-    pub(crate) unsafe fn find_rcu(&self, name: &[u8]) -> Option<&Entry> {
-        let key = name_key(name);
-        let mut p = self.bucket(key).load(Ordering::Acquire);
+    /// Every entry reachable from the chains must stay allocated while the
+    /// result is used: the caller holds the table's mutex, or is an RCU
+    /// reader that loaded this array while it was published.
+    unsafe fn find(&self, key: &Key) -> Option<&Entry> {
+        let mut p = self.slot(key).load(Ordering::Acquire);
         while !p.is_null() {
-            // SAFETY: published entries are freed only after a grace period
-            // following their unlink; we are inside one (caller).
+            // SAFETY: entries in a chain are freed only after a grace period
+            // that follows their unlink (caller).
             let e = unsafe { &*p };
-            if e.name() == key {
+            if e.key == *key {
                 return Some(e);
             }
-            p = e.next.load(Ordering::Acquire);
+            p = e.links[self.gen].load(Ordering::Acquire);
         }
         None
     }
+}
 
-    /// Looks `name` up with the mutex held.
-    pub(crate) fn find<'a>(&'a self, _g: &'a TableGuard<'_>, name: &[u8]) -> Option<&'a Entry> {
-        // SAFETY: holding the mutex, no entry is unlinked or freed while
-        // the guard lives.
-        unsafe { self.find_rcu(name) }
+/// The table's writer state, behind its mutex.
+pub(crate) struct State {
+    /// The published bucket array (also in `Table::buckets` for readers).
+    current: Option<KBox<Buckets>>,
+    /// The array replaced last, which readers may still be walking until a
+    /// grace period has passed since `retired_gp`.
+    retired: Option<KBox<Buckets>>,
+    retired_gp: c_ulong,
+    /// Creation order (oldest first).
+    head: *const Entry,
+    tail: *const Entry,
+    count: usize,
+    next_seq: u64,
+}
+
+// SAFETY: the raw pointers are to entries owned by the table, followed only
+// with the mutex held.
+unsafe impl Send for State {}
+
+/// The table of one network namespace (in its `net_generic` area).
+#[pin_data]
+pub(crate) struct Table {
+    /// `State::current`, as RCU readers load it (NULL: no objects yet).
+    buckets: AtomicPtr<Buckets>,
+    #[pin]
+    state: Mutex<State>,
+}
+
+impl Table {
+    /// An initialiser for an empty table: no memory beyond its own.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        let state = State {
+            current: None,
+            retired: None,
+            retired_gp: 0,
+            head: null(),
+            tail: null(),
+            count: 0,
+            next_seq: 1,
+        };
+        pin_init!(Table { buckets: AtomicPtr::new(null_mut()), state <- new_mutex!(state, "zonetp_table") })
     }
 
-    /// Adds `name` -> `timeout` (the table takes the reference), last in
-    /// creation order; takes a module reference as upstream does.
-    pub(crate) fn insert(&self, g: &mut TableGuard<'_>, name: &[u8], timeout: TimeoutRef) -> Result {
-        let key = name_key(name);
-        let mut n = [0u8; NAME_MAX];
-        n[..key.len()].copy_from_slice(key);
-        let o: &mut Order = &mut *g;
-        let e = KBox::new(
-            Entry {
-                next: AtomicPtr::new(null_mut()),
-                rcu: UnsafeCell::new(bindings::callback_head::default()),
-                prev_c: o.tail,
-                next_c: null_mut(),
-                seq: o.next_seq,
-                name: n,
-                timeout: ptr::null_mut(),
-            },
-            GFP_KERNEL,
-        )?;
-        let e = KBox::into_raw(e);
-        o.next_seq += 1;
-        let bucket = self.bucket(key);
-        // SAFETY: `e` is ours until published by the Release store below;
-        // `o.tail` is a live entry (mutex held).
-        unsafe {
-            (*e).timeout = timeout.into_raw();
-            (*e).next.store(bucket.load(Ordering::Relaxed), Ordering::Relaxed);
-            if o.tail.is_null() {
-                o.head = e;
-            } else {
-                (*o.tail).next_c = e;
+    /// Takes the table's mutex.
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        Locked { table: self, g: self.state.lock() }
+    }
+
+    /// Looks `key` up without locks.
+    pub(crate) fn find_rcu<'a>(&'a self, _rcu: &'a RcuReadSide, key: &Key) -> Option<RcuEntry<'a>> {
+        let b = self.buckets.load(Ordering::Acquire);
+        if b.is_null() {
+            return None;
+        }
+        // SAFETY: a bucket array is freed only after a grace period following
+        // its replacement, and we are inside a read-side section.
+        let b = unsafe { &*b };
+        // SAFETY: as above, for the entries of its chains.
+        unsafe { b.find(key) }.map(RcuEntry)
+    }
+}
+
+/// The table, locked: every writer operation, tied to this table's mutex.
+pub(crate) struct Locked<'a> {
+    table: &'a Table,
+    g: Guard<'a, State, MutexBackend>,
+}
+
+impl<'a> Locked<'a> {
+    /// The entry named `key`.
+    pub(crate) fn find(&self, key: &Key) -> Option<&Entry> {
+        let b = self.g.current.as_deref()?;
+        // SAFETY: with the mutex held no entry is unlinked or freed.
+        unsafe { b.find(key) }
+    }
+
+    /// Adds `key` -> `timeout` (the table keeps the reference), last in
+    /// creation order, and takes a module reference, as upstream does.
+    /// The caller has checked that `key` is not in the table.
+    pub(crate) fn insert(&mut self, key: Key, timeout: ARef<Timeout>) -> Result {
+        if self.g.current.as_ref().map_or(0, |b| b.slots.len()) < self.g.count + 1 {
+            // A failed resize only makes chains longer, unless there was no
+            // array at all.
+            let r = self.resize(size_for(self.g.count + 1));
+            if self.g.current.is_none() {
+                return r;
             }
         }
-        o.tail = e;
-        // SAFETY: plain call.
+        let seq = self.g.next_seq;
+        let tail = self.g.tail;
+        let e = KBox::new(
+            Entry {
+                rcu: Opaque::uninit(),
+                links: [AtomicPtr::new(null_mut()), AtomicPtr::new(null_mut())],
+                key,
+                seq,
+                timeout: NonNull::from(&*timeout),
+                order: LockedBy::new(&self.table.state, OrderLinks { prev: tail, next: null() }),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        // INVARIANT: the entry now holds the table's reference.
+        let _ = ARef::into_raw(timeout);
+        let e: *const Entry = KBox::into_raw(e);
+        // SAFETY: our module is live (this code runs) and the increment is
+        // paired with the module_put in `Unlinked::release`.
         unsafe { bindings::zonetp_compat_module_get() };
-        bucket.store(e, Ordering::Release);
+        self.g.next_seq += 1;
+        self.g.count += 1;
+        if tail.is_null() {
+            self.g.head = e;
+        } else {
+            // SAFETY: `tail` is a live entry of this table (mutex held).
+            let t = unsafe { &*tail };
+            t.order.access_mut(&mut self.g).next = e;
+        }
+        self.g.tail = e;
+        let Some(b) = self.g.current.as_deref() else {
+            // Unreachable: checked above, with the mutex held since.
+            return Ok(());
+        };
+        let slot = b.slot(&key);
+        // SAFETY: `e` is ours until the Release store below publishes it.
+        unsafe { (*e).links[b.gen].store(slot.load(Ordering::Relaxed), Ordering::Relaxed) };
+        slot.store(e.cast_mut(), Ordering::Release);
         Ok(())
     }
 
-    /// Removes `e` from its hash chain (readers may still see it until a
-    /// grace period passes) and from the creation order.
-    fn unlink(&self, o: &mut Order, e: *mut Entry) {
-        // SAFETY: `e` is a live entry of this table and the mutex is held.
+    /// Removes the entry named `key` from the table: readers may still see
+    /// it until a grace period passes; the caller releases it.
+    pub(crate) fn take(&mut self, key: &Key) -> Option<Unlinked> {
+        let e: *const Entry = self.find(key)?;
+        // SAFETY: found in this table's chains, with the mutex held since.
+        Some(unsafe { self.unlink(e) })
+    }
+
+    /// Removes the oldest entry.
+    pub(crate) fn take_first(&mut self) -> Option<Unlinked> {
+        let e = self.g.head;
+        // SAFETY: the head of this table's creation order (mutex held).
+        (!e.is_null()).then(|| unsafe { self.unlink(e) })
+    }
+
+    /// # Safety
+    ///
+    /// `e` must be an entry of this table (in its chains and creation order).
+    unsafe fn unlink(&mut self, e: *const Entry) -> Unlinked {
+        // SAFETY: a live entry of this table (caller), and the mutex is held.
         let er = unsafe { &*e };
-        let mut link = self.bucket(er.name());
-        loop {
-            let p = link.load(Ordering::Relaxed);
-            if p.is_null() {
-                break;
+        if let Some(b) = self.g.current.as_deref() {
+            let mut link = b.slot(&er.key);
+            loop {
+                let p = link.load(Ordering::Relaxed);
+                if p.is_null() {
+                    break;
+                }
+                if p.cast_const() == e {
+                    link.store(er.links[b.gen].load(Ordering::Relaxed), Ordering::Release);
+                    break;
+                }
+                // SAFETY: chain entries are live while the mutex is held.
+                link = unsafe { &(*p).links[b.gen] };
             }
-            if p == e {
-                link.store(er.next.load(Ordering::Relaxed), Ordering::Release);
-                break;
-            }
-            // SAFETY: chain entries are live under the mutex.
-            link = unsafe { &(*p).next };
         }
-        // SAFETY: neighbours in the creation list are live under the mutex.
-        unsafe {
-            if er.prev_c.is_null() {
-                o.head = er.next_c;
-            } else {
-                (*er.prev_c).next_c = er.next_c;
-            }
-            if er.next_c.is_null() {
-                o.tail = er.prev_c;
-            } else {
-                (*er.next_c).prev_c = er.prev_c;
-            }
+        let (prev, next) = {
+            let o = er.order.access_mut(&mut self.g);
+            (o.prev, o.next)
+        };
+        if prev.is_null() {
+            self.g.head = next;
+        } else {
+            // SAFETY: neighbours in the creation order are live (mutex held).
+            unsafe { &*prev }.order.access_mut(&mut self.g).next = next;
+        }
+        if next.is_null() {
+            self.g.tail = prev;
+        } else {
+            // SAFETY: as above.
+            unsafe { &*next }.order.access_mut(&mut self.g).prev = prev;
+        }
+        self.g.count -= 1;
+        let n = self.g.count;
+        // Shrink below a quarter full (a failure keeps the larger array).
+        // An emptied table keeps its smallest array: freeing it would make
+        // the next create wait for a grace period.
+        if self.g.current.as_ref().is_some_and(|b| b.slots.len() > MIN_SLOTS && n < b.slots.len() / 4) {
+            let _ = self.resize(size_for(n * 2));
+        }
+        // INVARIANT: unlinked from the chains of the current array and from
+        // the creation order; readers of a retired array that still see it
+        // are inside a read-side section, which kfree_rcu() waits for.
+        Unlinked { e: NonNull::from(er) }
+    }
+
+    /// Waits until readers of the retired array are gone, then frees it:
+    /// afterwards nobody follows the links it used.
+    fn reap_retired(&mut self) {
+        if let Some(old) = self.g.retired.take() {
+            // SAFETY: any cookie is valid; it returns at once if a grace
+            // period has passed since the cookie was taken, else waits for
+            // one, which may sleep: we are in process context, holding only
+            // mutexes.
+            unsafe { bindings::zonetp_compat_rcu_gp_wait(self.g.retired_gp) };
+            drop(old);
         }
     }
 
-    /// Drops the table's reference and frees an unlinked entry after a
-    /// grace period; gives back the module reference.
+    /// Publishes `new` (or no array) and retires the current array.
+    fn publish(&mut self, new: Option<KBox<Buckets>>) {
+        let p = new.as_deref().map_or(null_mut(), |b| b as *const Buckets as *mut Buckets);
+        self.table.buckets.store(p, Ordering::Release);
+        let old = core::mem::replace(&mut self.g.current, new);
+        self.g.retired = old;
+        // SAFETY: no preconditions; returns the current grace-period state.
+        self.g.retired_gp = unsafe { bindings::zonetp_compat_rcu_gp_cookie() };
+    }
+
+    /// Rehashes every entry into a new array of `n` buckets.
+    fn resize(&mut self, n: usize) -> Result {
+        self.reap_retired();
+        let gen = self.g.current.as_ref().map_or(0, |b| 1 - b.gen);
+        let new = Buckets::new(n, gen)?;
+        let mut p = self.g.head;
+        while !p.is_null() {
+            // SAFETY: live entry (mutex held).
+            let e = unsafe { &*p };
+            let slot = new.slot(&e.key);
+            // Relaxed: the Release store publishing the array orders these;
+            // `links[gen]` is unused since `reap_retired`.
+            e.links[gen].store(slot.load(Ordering::Relaxed), Ordering::Relaxed);
+            slot.store(p.cast_mut(), Ordering::Relaxed);
+            p = e.order.access(&self.g).next;
+        }
+        self.publish(Some(new));
+        Ok(())
+    }
+
+    /// Unpublishes the array: readers find nothing.
+    fn retire_all(&mut self) {
+        if self.g.current.is_some() {
+            self.reap_retired();
+            self.publish(None);
+        }
+    }
+
+    /// Calls `f` on entries in creation order, from the entry `from` names
+    /// (key and creation number) or from the oldest, until it returns
+    /// false.  If `from`'s entry is gone, there is nothing to list: as
+    /// upstream, which resumes at the saved object and lists nothing more
+    /// when it is no longer on the list.
+    pub(crate) fn for_each_from(&self, from: Option<(&Key, u64)>, mut f: impl FnMut(&Entry) -> bool) {
+        let mut p = match from {
+            None => self.g.head,
+            Some((key, seq)) => match self.find(key) {
+                Some(e) if e.seq == seq => e as *const Entry,
+                _ => return,
+            },
+        };
+        while !p.is_null() {
+            // SAFETY: live entry (mutex held).
+            let e = unsafe { &*p };
+            if !f(e) {
+                break;
+            }
+            p = e.order.access(&self.g).next;
+        }
+    }
+
+    /// `pre_exit`: makes every entry unreachable for readers (no array);
+    /// the netns core waits for a grace period before `exit`.
+    pub(crate) fn pre_exit(&mut self) {
+        self.retire_all();
+    }
+
+    /// `exit`: clears policies from the namespace's connections, then
+    /// releases every entry and frees the arrays.
     ///
     /// # Safety
     ///
-    /// `e` must be unlinked from the chain and the creation list, and not
-    /// released before.
-    unsafe fn release(e: *mut Entry) {
-        // SAFETY: the table's reference, transferred to the TimeoutRef.
-        drop(unsafe { TimeoutRef::from_raw((*e).timeout) });
-        // SAFETY: `e` was kmalloc'ed (KBox) and has no destructor to run;
-        // readers that may still follow it are inside an RCU read section.
-        unsafe {
-            bindings::kvfree_call_rcu((*e).rcu.get(), e.cast::<c_void>());
-            bindings::zonetp_compat_module_put();
-        }
-    }
-
-    /// Deletes one entry (`ctnl_timeout_del`): unlink, clear the policy from
-    /// live connections (`nf_ct_untimeout`), drop the table's reference.
-    pub(crate) fn delete(&self, g: &mut TableGuard<'_>, net: *mut bindings::net, e: &Entry) {
-        let e = e as *const Entry as *mut Entry;
-        self.unlink(&mut *g, e);
-        // SAFETY: `net` is the live namespace of this table; `e` unlinked,
-        // still valid (freed only by `release`).
-        unsafe {
-            bindings::nf_ct_untimeout(net, (*e).timeout);
-            Self::release(e);
-        }
-    }
-
-    /// Deletes every entry, in creation order.
-    pub(crate) fn delete_all(&self, g: &mut TableGuard<'_>, net: *mut bindings::net) {
-        loop {
-            let e = g.head;
-            if e.is_null() {
-                break;
-            }
-            // SAFETY: the head is a live entry (mutex held).
-            self.delete(g, net, unsafe { &*e });
-        }
-    }
-
-    /// Calls `f` on entries with `seq >= from`, in creation order, until it
-    /// returns false.
-    pub(crate) fn for_each_from(&self, g: &TableGuard<'_>, from: u64, mut f: impl FnMut(&Entry) -> bool) {
-        let mut p = g.head;
-        while !p.is_null() {
-            // SAFETY: live entry under the mutex.
-            let e = unsafe { &*p };
-            if e.seq >= from && !f(e) {
-                break;
-            }
-            p = e.next_c;
-        }
-    }
-
-    /// `pre_exit`: unlink everything onto the free list (the netns core
-    /// waits for a grace period before `exit`).
-    pub(crate) fn pre_exit(&self) {
-        let mut g = self.lock();
-        loop {
-            let e = g.head;
-            if e.is_null() {
-                break;
-            }
-            self.unlink(&mut *g, e);
-            // SAFETY: `e` is unlinked and ours; reuse `next_c` for the free list.
-            unsafe { (*e).next_c = g.free };
-            g.free = e;
-        }
-    }
-
-    /// `exit`: clear policies from the namespace's connections and release
-    /// the unlinked entries.
-    pub(crate) fn exit(&self, net: *mut bindings::net) {
-        let mut g = self.lock();
-        if g.free.is_null() {
+    /// `net` must be this table's namespace, being dismantled: `pre_exit`
+    /// ran and a grace period passed since.
+    pub(crate) unsafe fn exit(&mut self, net: *mut bindings::net) {
+        if self.g.head.is_null() {
             return;
         }
-        // SAFETY: `net` is the namespace being dismantled.
+        // SAFETY: `net` is still valid during its pernet exit (caller).
         unsafe { bindings::nf_ct_untimeout(net, null_mut()) };
-        while !g.free.is_null() {
-            let e = g.free;
-            // SAFETY: free-list entries are unlinked and not yet released.
-            unsafe {
-                g.free = (*e).next_c;
-                Self::release(e);
-            }
+        while let Some(u) = self.take_first() {
+            u.release();
         }
+        // The core waited for a grace period after `pre_exit` published
+        // no array, so nobody walks the retired one.
+        self.g.retired = None;
+    }
+}
+
+/// Bucket count for `n` objects.
+fn size_for(n: usize) -> usize {
+    n.max(MIN_SLOTS).next_power_of_two()
+}
+
+/// An entry removed from its table, which this handle owns; it must be
+/// released ([`Unlinked::delete`] or [`Unlinked::release`]).
+///
+/// # Invariants
+///
+/// `e` is an entry unlinked from the hash chains and the creation order
+/// of its table, not yet released.
+#[must_use]
+pub(crate) struct Unlinked {
+    e: NonNull<Entry>,
+}
+
+impl Unlinked {
+    pub(crate) fn entry(&self) -> &Entry {
+        // SAFETY: owned and not released (type invariant).
+        unsafe { self.e.as_ref() }
+    }
+
+    /// `ctnl_timeout_del`: clears the policy from the namespace's live
+    /// connections (`nf_ct_untimeout`), then releases the entry.
+    pub(crate) fn delete(self, net: &Net) {
+        // SAFETY: `net` is live; the object is live (we hold the table's
+        // reference).
+        unsafe { bindings::nf_ct_untimeout(net.as_ptr(), self.entry().timeout().as_ptr()) };
+        crate::inject::leak_reference(self.entry().timeout());
+        let e = self.e;
+        self.release();
+        // SAFETY: a no-op, except in ZONETP_INJECT=uaf test builds, where
+        // this is the deliberate defect.
+        unsafe { crate::inject::read_after_free(e.as_ptr().cast_const()) };
+    }
+
+    /// Drops the table's reference on the policy object, frees the entry
+    /// after a grace period and gives back the module reference.
+    pub(crate) fn release(self) {
+        let e = self.e;
+        // SAFETY: the table's reference (Entry invariant), given up here once.
+        unsafe { Timeout::dec_ref((*e.as_ptr()).timeout) };
+        // SAFETY: `e` was allocated by KBox (kmalloc) with `rcu` as its first
+        // field (repr(C)), so the zonetp_rcu_obj is at the start of the
+        // allocation; it has nothing else to drop (`order` and `links` hold
+        // no resources); readers still following it are in a read-side
+        // section, which kfree_rcu() waits for.
+        unsafe { bindings::zonetp_compat_kfree_rcu(Opaque::raw_get(&(*e.as_ptr()).rcu)) };
+        // SAFETY: pairs with the module_get in `Locked::insert`.
+        unsafe { bindings::zonetp_compat_module_put() };
     }
 }

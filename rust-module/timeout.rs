@@ -8,17 +8,22 @@ use core::ffi::c_void;
 use core::ptr::NonNull;
 
 use kernel::alloc::{allocator::Kmalloc, flags, Allocator};
+use kernel::error::to_result;
 use kernel::prelude::*;
+use kernel::types::{ARef, AlwaysRefCounted, Opaque};
 
 use crate::errno::*;
 use crate::ffi as bindings;
+use crate::net::Net;
 use crate::nlattr::Attr;
 use crate::skb::SkbWriter;
 
 /// A conntrack L4 protocol that really tracks its number.
 ///
-/// INVARIANT: points to one of conntrack's static, built-in
-/// `struct nf_conntrack_l4proto` (they live as long as the kernel).
+/// # Invariants
+///
+/// Points to one of conntrack's static, built-in `struct
+/// nf_conntrack_l4proto` (they live as long as the kernel).
 #[derive(Clone, Copy)]
 pub(crate) struct L4Proto(&'static bindings::nf_conntrack_l4proto);
 
@@ -26,10 +31,12 @@ impl L4Proto {
     /// `nf_ct_l4proto_find(l4num)`, or `None` when that falls back to the
     /// generic tracker for an untracked number (upstream: EOPNOTSUPP()).
     pub(crate) fn find(l4num: u8) -> Option<Self> {
-        // SAFETY: always returns a valid static l4proto (generic fallback).
+        // SAFETY: takes any number; returns a static tracker (the generic
+        // one for numbers nothing tracks).
         let p = unsafe { bindings::nf_ct_l4proto_find(l4num) };
-        // SAFETY: static object, never freed.
+        // SAFETY: built-in trackers are static and never freed.
         let p: &'static bindings::nf_conntrack_l4proto = unsafe { &*p };
+        // INVARIANT: a static built-in tracker.
         (p.l4proto == l4num).then_some(L4Proto(p))
     }
 
@@ -37,7 +44,7 @@ impl L4Proto {
     ///
     /// `p` must be a conntrack l4proto (as stored in a `nf_ct_timeout`).
     pub(crate) unsafe fn from_raw(p: *const bindings::nf_conntrack_l4proto) -> Self {
-        // SAFETY: guaranteed by the caller; static object.
+        // INVARIANT, SAFETY: a static tracker (caller), never freed.
         L4Proto(unsafe { &*p })
     }
 
@@ -55,9 +62,9 @@ impl L4Proto {
     ///
     /// # Safety
     ///
-    /// `net` must be valid; `obj` NULL or an `obj_size()`-byte timeout array
-    /// of this protocol that the caller may write.
-    pub(crate) unsafe fn parse(&self, obj: *mut c_void, net: *mut bindings::net, data: Attr<'_>) -> Result {
+    /// `obj` must be NULL or an `obj_size()`-byte timeout array of this
+    /// protocol that the caller may write.
+    pub(crate) unsafe fn parse(&self, obj: *mut c_void, net: &Net, data: Attr<'_>) -> Result {
         let ct = &self.0.ctnl_timeout;
         let max = ct.nlattr_max as usize;
         let mut tb: KVec<*mut bindings::nlattr> = KVec::with_capacity(max + 1, GFP_KERNEL)?;
@@ -79,17 +86,11 @@ impl L4Proto {
                 core::ptr::null_mut(),
             )
         };
-        if r < 0 {
-            return Err(Error::from_errno(r));
-        }
+        to_result(r)?;
         let f = ct.nlattr_to_obj.ok_or(EOPNOTSUPP())?;
-        // SAFETY: `tb` is the parsed table; `net`/`obj` per the caller.
-        let r = unsafe { f(tb.as_mut_ptr(), net, obj) };
-        if r < 0 {
-            Err(Error::from_errno(r))
-        } else {
-            Ok(())
-        }
+        // SAFETY: `tb` is the parsed table; `net` is live (`Net` invariant);
+        // `obj` per the caller.
+        to_result(unsafe { f(tb.as_mut_ptr(), net.as_ptr(), obj) })
     }
 
     /// `obj_to_nlattr`: the timeouts in `obj` as attributes.
@@ -100,35 +101,59 @@ impl L4Proto {
     pub(crate) unsafe fn write(&self, w: &mut SkbWriter, obj: *const c_void) -> Result {
         let f = self.0.ctnl_timeout.obj_to_nlattr.ok_or(EOPNOTSUPP())?;
         // SAFETY: the skb is writable (SkbWriter invariant); `obj` per the caller.
-        if unsafe { f(w.as_ptr(), obj) } < 0 {
-            Err(EMSGSIZE())
-        } else {
-            Ok(())
-        }
+        to_result(unsafe { f(w.as_ptr(), obj) }).map_err(|_| EMSGSIZE())
     }
 }
 
-/// One reference to a `struct nf_ct_timeout`.
+/// A conntrack timeout policy, `struct nf_ct_timeout`.
 ///
-/// INVARIANT: `ptr` is a kmalloc'ed `nf_ct_timeout` with a valid `l4proto`,
-/// on which this value owns one reference (dropped on drop; the last one
-/// frees it with `kfree_rcu`).
-pub(crate) struct TimeoutRef {
-    ptr: NonNull<bindings::nf_ct_timeout>,
+/// # Invariants
+///
+/// - Always reference counted (`refcnt`): allocated by [`Timeout::new`]
+///   with kmalloc, freed with `kfree_rcu(t, rcu)` when the last reference
+///   goes, by us or by the conntrack core (`untimeout`,
+///   `nf_ct_destroy_timeout`), which drop references the same way.
+/// - `l3num` and `l4proto` (a static conntrack tracker) are set before the
+///   first reference is shared and never change.
+/// - `data` is the timeout array of `l4proto` (`obj_size` bytes).  After
+///   publication it is rewritten in place only by a REPLACE request, under
+///   the nfnl subsystem mutex (as upstream); conntrack reads it meanwhile
+///   from C, as it does upstream.  Rust code never reads it directly.
+#[repr(transparent)]
+pub(crate) struct Timeout(Opaque<bindings::nf_ct_timeout>);
+
+// SAFETY: `inc_ref`/`dec_ref` are the object's atomic refcount, and the
+// last `dec_ref` frees it after a grace period (`kfree_rcu`), so a reference
+// keeps it alive; every object is created by `Timeout::new` with a count.
+unsafe impl AlwaysRefCounted for Timeout {
+    fn inc_ref(&self) {
+        // SAFETY: `&self` is a live object (its count is held by someone).
+        unsafe { bindings::zonetp_compat_timeout_ref_inc(self.as_ptr()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: the caller gives up a reference it owns; the last one
+        // frees the object with kfree_rcu(t, rcu).
+        unsafe { bindings::zonetp_compat_timeout_ref_put(obj.as_ptr().cast()) };
+    }
 }
 
-// SAFETY: the refcount is atomic and the object is freed through RCU, so a
-// reference may be dropped on any thread.
-unsafe impl Send for TimeoutRef {}
+// SAFETY: the refcount is atomic, the object is freed through RCU, and its
+// fields are immutable after publication except `data`, written only by C
+// under the nfnl mutex: references may be used and dropped on any CPU.
+unsafe impl Send for Timeout {}
+// SAFETY: as for `Send`: shared access only reads immutable fields or goes
+// through the atomic refcount.
+unsafe impl Sync for Timeout {}
 
-impl TimeoutRef {
-    /// A new object for `l3num`/`l4` with refcount 1 whose data is parsed
-    /// from `data` (states left out take the kernel's defaults).
-    pub(crate) fn new(l3num: u16, l4: L4Proto, net: *mut bindings::net, data: Attr<'_>) -> Result<Self> {
+impl Timeout {
+    /// A new object for `l3num`/`l4` with one reference, whose timeouts are
+    /// parsed from `data` (states left out take the namespace's defaults).
+    pub(crate) fn new(l3num: u16, l4: L4Proto, net: &Net, data: Attr<'_>) -> Result<ARef<Self>> {
         let size = core::mem::size_of::<bindings::nf_ct_timeout>() + l4.obj_size();
         let layout = Layout::from_size_align(size, core::mem::align_of::<bindings::nf_ct_timeout>())
             .map_err(|_| ENOMEM)?;
-        let mem = Kmalloc::alloc(layout, GFP_KERNEL | flags::__GFP_ZERO)?;
+        let mem = Kmalloc::alloc(layout, flags::GFP_KERNEL_ACCOUNT | flags::__GFP_ZERO)?;
         let ptr = mem.cast::<bindings::nf_ct_timeout>();
         // SAFETY: `ptr` is a zeroed, exclusively owned allocation of `size`
         // bytes; refcount_set and plain field writes initialise it.
@@ -137,82 +162,73 @@ impl TimeoutRef {
             (*ptr.as_ptr()).l3num = l3num;
             (*ptr.as_ptr()).l4proto = l4.0;
         }
-        // INVARIANT: kmalloc'ed, l4proto set, refcount 1 owned here.  On a
-        // parse error the drop frees it through kfree_rcu (never shared).
-        let t = TimeoutRef { ptr };
+        // SAFETY: kmalloc'ed, l4proto set, refcount 1, which we hand to the
+        // ARef (on a parse error its drop frees the never-shared object).
+        let t: ARef<Self> = unsafe { ARef::from_raw(ptr.cast()) };
         // SAFETY: data[] has obj_size bytes of this protocol, ours alone.
         unsafe { l4.parse(t.data(), net, data)? };
         Ok(t)
     }
 
-    /// Takes a new reference (`refcount_inc_not_zero`).
+    /// A new reference, unless the count already dropped to zero
+    /// (`refcount_inc_not_zero`).
     ///
     /// # Safety
     ///
-    /// `p` must point to a live (at least RCU-protected) `nf_ct_timeout`.
-    pub(crate) unsafe fn try_get(p: *mut bindings::nf_ct_timeout) -> Option<Self> {
-        // SAFETY: `p` is live per the caller.
-        if unsafe { bindings::zonetp_compat_timeout_ref_get(p) } {
-            // INVARIANT: we just took a reference.
-            NonNull::new(p).map(|ptr| TimeoutRef { ptr })
+    /// `t` must point to an object whose memory stays allocated during the
+    /// call (a reference is held, or the caller is an RCU reader that found
+    /// it where it was published).
+    pub(crate) unsafe fn try_get(t: NonNull<Self>) -> Option<ARef<Self>> {
+        // SAFETY: the memory is there (caller); inc_not_zero does not touch
+        // an object whose count is zero.
+        if unsafe { bindings::zonetp_compat_timeout_ref_get(t.as_ptr().cast()) } {
+            // SAFETY: we now own the reference just taken.
+            Some(unsafe { ARef::from_raw(t) })
         } else {
             None
         }
     }
 
-    /// # Safety
-    ///
-    /// The caller must own one reference on `p`, which is transferred.
-    pub(crate) unsafe fn from_raw(p: *mut bindings::nf_ct_timeout) -> Self {
-        // INVARIANT: per the caller (`p` non-NULL as it owns a reference).
-        TimeoutRef { ptr: unsafe { NonNull::new_unchecked(p) } }
+    pub(crate) fn as_ptr(&self) -> *mut bindings::nf_ct_timeout {
+        self.0.get()
     }
 
-    /// Hands the reference to the caller.
-    pub(crate) fn into_raw(self) -> *mut bindings::nf_ct_timeout {
-        core::mem::ManuallyDrop::new(self).ptr.as_ptr()
+    pub(crate) fn l3num(&self) -> u16 {
+        // SAFETY: live object; `l3num` never changes after publication.
+        unsafe { (*self.as_ptr()).l3num }
     }
 
-}
-
-/// Field access on a `nf_ct_timeout` we hold a reference on (directly or
-/// through an entry of the table).
-pub(crate) trait TimeoutView {
-    fn raw(&self) -> *mut bindings::nf_ct_timeout;
-
-    fn l3num(&self) -> u16 {
-        // SAFETY: `raw()` is live while `self` is.
-        unsafe { (*self.raw()).l3num }
-    }
-
-    fn l4proto(&self) -> L4Proto {
-        // SAFETY: `raw()` is live; its l4proto is a static conntrack l4proto.
-        unsafe { L4Proto::from_raw((*self.raw()).l4proto) }
+    pub(crate) fn l4proto(&self) -> L4Proto {
+        // SAFETY: live object; its l4proto is a static conntrack tracker,
+        // fixed at creation.
+        unsafe { L4Proto::from_raw((*self.as_ptr()).l4proto) }
     }
 
     /// The refcount (`USE`).
-    fn use_count(&self) -> u32 {
-        // SAFETY: `raw()` is live.
-        unsafe { bindings::zonetp_compat_timeout_ref_read(self.raw()) }
+    pub(crate) fn use_count(&self) -> u32 {
+        // SAFETY: live object; an atomic read.
+        unsafe { bindings::zonetp_compat_timeout_ref_read(self.as_ptr()) }
     }
 
-    /// The timeout array (`data[]`).
-    fn data(&self) -> *mut c_void {
-        // SAFETY: `raw()` is live; `data` is its flexible array member.
-        unsafe { core::ptr::addr_of_mut!((*self.raw()).data).cast() }
+    /// The timeout array (`data[]`), for the tracker's C callbacks.
+    pub(crate) fn data(&self) -> *mut c_void {
+        // SAFETY: live object; `data` is its flexible array member (no
+        // reference is made to it).
+        unsafe { core::ptr::addr_of_mut!((*self.as_ptr()).data).cast() }
     }
-}
 
-impl TimeoutView for TimeoutRef {
-    fn raw(&self) -> *mut bindings::nf_ct_timeout {
-        self.ptr.as_ptr()
+    /// REPLACE: parses `data` into the live object, in place, as upstream.
+    pub(crate) fn reparse(&self, net: &Net, data: Attr<'_>) -> Result {
+        // SAFETY: the array belongs to this object's tracker; writers are
+        // serialised by the nfnl subsystem mutex (every request handler runs
+        // under it), and the array is inside `Opaque`, so writing it while
+        // `&self` is shared is allowed.
+        unsafe { self.l4proto().parse(self.data(), net, data) }
     }
-}
 
-impl Drop for TimeoutRef {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference (type invariant); the last one frees
-        // the object with kfree_rcu(t, rcu).
-        unsafe { bindings::zonetp_compat_timeout_ref_put(self.ptr.as_ptr()) };
+    /// The timeouts as attributes (`obj_to_nlattr`).
+    pub(crate) fn write(&self, w: &mut SkbWriter) -> Result {
+        // SAFETY: the array belongs to this object's tracker.
+        unsafe { self.l4proto().write(w, self.data()) }
     }
 }

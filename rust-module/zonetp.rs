@@ -6,17 +6,20 @@
 //! subsystem and of `nf_ct_timeout_hook`, in the place of upstream
 //! `nfnetlink_cttimeout` (Linux 6.12 semantics), with hashed name look-ups.
 //!
-//! - [`nlattr`], [`skb`], [`timeout`]: safe wrappers of the kernel FFI.
+//! - [`net`], [`nlattr`], [`skb`], [`timeout`]: safe wrappers of the kernel FFI.
 //! - [`table`]: the per-namespace hash table; [`pernet`]: its lifetime.
 //! - [`netlink`]: policy, callbacks, subsystem; [`handlers`]: the requests.
 //! - [`hook`]: conntrack's look-up hook.
+//! - [`inject`]: deliberate defects, only in test builds (see Kbuild).
 
 use kernel::prelude::*;
 
-mod ffi;
 mod errno;
+mod ffi;
 mod handlers;
 mod hook;
+mod inject;
+mod net;
 mod netlink;
 mod nlattr;
 mod pernet;
@@ -32,57 +35,93 @@ module! {
     license: "GPL",
 }
 
-struct Zonetp;
+/// The loaded module: its registrations, undone by their `Drop` in field
+/// order, which is upstream's exit order: the nfnetlink subsystem (no new
+/// request reaches us), the hook (only while it is still ours, then
+/// `synchronize_net`), the per-netns state (every table released).
+struct Zonetp {
+    _subsys: netlink::Registration,
+    #[cfg(zonetp_selftest)]
+    _exit_delay: ExitDelay,
+    _hook: hook::Registration,
+    _pernet: pernet::Registration,
+    _log: UnloadLog,
+}
+
+/// Logs the unload once every registration is gone.
+struct UnloadLog;
+
+impl Drop for UnloadLog {
+    fn drop(&mut self) {
+        pr_info!("unloaded\n");
+    }
+}
+
+#[cfg(zonetp_fail_init)]
+fn fail_init() -> Result {
+    // SAFETY: reads a module parameter that lives as long as the module.
+    if unsafe { ffi::zonetp_compat_fail_init() } {
+        pr_err!("init failing on request (fail_init=1)\n");
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// ZONETP_SELFTEST=1: C and Rust agree on the shims and the layout.
+#[cfg(zonetp_selftest)]
+fn selftest() -> Result {
+    // SAFETY: both functions take no arguments and only return constants.
+    let (abi, size) = unsafe { (ffi::zonetp_compat_abi(), ffi::zonetp_compat_sizeof_timeout()) };
+    let rust_size = core::mem::size_of::<ffi::nf_ct_timeout>();
+    if abi != ffi::ZONETP_COMPAT_ABI || size != rust_size {
+        pr_err!("selftest: shim abi {} (want {}), nf_ct_timeout {} bytes in C, {} in Rust\n",
+            abi, ffi::ZONETP_COMPAT_ABI, size, rust_size);
+        return Err(EINVAL);
+    }
+    pr_info!("selftest: shim abi {}, nf_ct_timeout {} bytes in C and Rust\n", abi, size);
+    Ok(())
+}
+
+/// ZONETP_SELFTEST=1: at unload, sleeps `exit_hook_delay_ms` between the
+/// subsystem's unregistration and the hook's (see test-hook-ownership.sh).
+#[cfg(zonetp_selftest)]
+struct ExitDelay;
+
+#[cfg(zonetp_selftest)]
+impl Drop for ExitDelay {
+    fn drop(&mut self) {
+        // SAFETY: reads a module parameter and sleeps; module exit is
+        // process context.
+        unsafe { ffi::zonetp_compat_selftest_exit_delay() };
+    }
+}
 
 impl kernel::Module for Zonetp {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: `zonetp_compat_fail_init` only reads a module parameter
-        // that lives as long as the module.
-        if unsafe { ffi::zonetp_compat_fail_init() } {
-            pr_err!("init failing on request (fail_init=1)\n");
-            return Err(EINVAL);
-        }
+        #[cfg(zonetp_fail_init)]
+        fail_init()?;
+        #[cfg(zonetp_selftest)]
+        selftest()?;
 
-        // SAFETY: `zonetp_compat_abi` takes no arguments and has no side effects.
-        let abi = unsafe { ffi::zonetp_compat_abi() };
-        if abi != ffi::ZONETP_COMPAT_ABI {
-            pr_err!("C shim ABI {} != {}\n", abi, ffi::ZONETP_COMPAT_ABI);
-            return Err(EINVAL);
-        }
-
-        // SAFETY: `zonetp_compat_default_zone_id` reads a constant kernel object.
-        let dflt_zone = unsafe { ffi::zonetp_compat_default_zone_id() };
-
-        pernet::register()?;
-        if let Err(e) = netlink::register() {
-            if e == EBUSY {
+        // Upstream's init order; on an error the registrations made so far
+        // are dropped (undone) in reverse.
+        let pernet = pernet::Registration::new()?;
+        let subsys = netlink::Registration::new().inspect_err(|e| {
+            if *e == EBUSY {
                 pr_err!("cttimeout subsystem already registered (is nfnetlink_cttimeout loaded? rmmod it first)\n");
             } else {
                 pr_err!("cannot register the cttimeout nfnetlink subsystem ({:?})\n", e);
             }
-            pernet::unregister();
-            return Err(e);
-        }
-        hook::install();
-
-        pr_info!(
-            "loaded (shim abi {}, default zone {}, nf_ct_timeout header {} bytes): cttimeout provider, {} buckets per netns\n",
-            abi,
-            dflt_zone,
-            core::mem::size_of::<ffi::nf_ct_timeout>(),
-            table::BUCKETS
-        );
-        Ok(Zonetp)
-    }
-}
-
-impl Drop for Zonetp {
-    fn drop(&mut self) {
-        netlink::unregister();
-        hook::uninstall();
-        // SAFETY: plain call; waits for conntrack readers of the hook.
-        unsafe { ffi::synchronize_net() };
-        pernet::unregister();
-        pr_info!("unloaded\n");
+        })?;
+        let hook = hook::Registration::new()?;
+        pr_info!("loaded\n");
+        Ok(Zonetp {
+            _subsys: subsys,
+            #[cfg(zonetp_selftest)]
+            _exit_delay: ExitDelay,
+            _hook: hook,
+            _pernet: pernet,
+            _log: UnloadLog,
+        })
     }
 }
