@@ -9,6 +9,9 @@
 #   make vm-test    module-load + stock-kernel VM tests; PASS/FAIL per test
 #   make vm-test-selfcheck   prove vm-test catches a module whose init fails
 #   make vm-shell   interactive shell in the test kernel (repo visible, zonetp.ko built)
+#   make fuzz       differential fuzzing, upstream cttimeout vs zonetp.ko
+#                   (SEED=n to replay a run, COUNT=n messages, default 1000000)
+#   make stress     the concurrency stress for DURATION=s (default 600)
 #   make module-clean        remove the module build outputs
 #   make kernel-dir print the cached kernel tree path
 
@@ -19,7 +22,7 @@ ZONETP_KTREE = $(shell $(ZONETP_KSCRIPTS)/build-kernel --print-dir)
 ZONETP_FAIL_INIT ?=
 ZONETP_MODULE_JOBS ?= $(shell nproc)
 
-.PHONY: deps kernel kernel-dir module module-clean vm-test vm-test-selfcheck vm-shell
+.PHONY: deps kernel kernel-dir module module-clean vm-test vm-test-selfcheck vm-shell fuzz stress
 
 deps:
 	$(ZONETP_KSCRIPTS)/install-deps
@@ -51,3 +54,11 @@ vm-test-selfcheck: kernel
 
 vm-shell: module
 	$(ZONETP_KROOT)/tests/vm/run-vm --shell $(ZONETP_KTREE)
+
+fuzz: module
+	ZONETP_FUZZ_SEED=$(SEED) ZONETP_FUZZ_COUNT=$(or $(COUNT),1000000) \
+		$(ZONETP_KROOT)/tests/vm/run-tests fuzz
+
+stress: module
+	cd $(ZONETP_KROOT)/userspace && cargo build --release --quiet
+	ZONETP_STRESS_DURATION=$(or $(DURATION),600) $(ZONETP_KROOT)/tests/vm/run-tests stress

@@ -2,7 +2,7 @@
 # Helpers sourced by the tests/vm/test-*.sh guest scripts: TAP-like output,
 # one "ok N - name" / "not ok N - name" line per check, and a summary line
 # "N passed, N failed".  Call `finish` last; it exits non-zero on any failure.
-_n=0 _pass=0 _fail=0
+_n=0 _pass=0 _fail=0 _leak_mark=0
 
 # check NAME CMD...   run CMD (output shown indented), record ok/not ok
 check() {
@@ -18,11 +18,83 @@ check() {
   return 0
 }
 
-# dmesg lines that indicate a kernel problem (printed), since mark $1
+# ---- the kernel checkers' verdict ------------------------------------------
+# Sourcing this file starts the watch: on the zonetp test kernel (the debug
+# flavour: KASAN, lockdep/PROVE_RCU, DEBUG_ATOMIC_SLEEP, debug objects,
+# kmemleak) debugfs is mounted and kmemleak suspects that exist before the
+# test (early boot, virtme-ng's own set-up) are scanned for and then
+# greyed out with `clear`, so they are never blamed on the test; every
+# object allocated from here on is judged.  `finish` ends every test with
+# the verdict: splats in the whole dmesg (since boot: KASAN and lockdep
+# report only their first problem), lockdep still armed, and a kmemleak
+# scan.  On the stock Debian kernel only the dmesg scan applies.
+
+# What counts as a splat.  Lockdep's reports start with "WARNING:"
+# (possible circular locking, inconsistent lock state, suspicious RCU
+# usage), KASAN's and might_sleep's with "BUG:".
+SPLAT_RE='BUG:|WARNING:|KASAN|Oops|ODEBUG|refcount_t:|possible circular locking|inconsistent lock state|suspicious RCU usage|sleeping function called|general protection|Kernel panic|rcu: INFO|RCU stall|list_add corruption|list_del corruption|UBSAN|kernel BUG'
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+# The zonetp test kernel is built from linux-source without a local
+# version; Debian's stock kernels end in -amd64.
+is_test_kernel() { [[ $(uname -r) != *-amd64 ]]; }
+
+checkers_start() {
+  echo "zonetp-checkers-start $$ $(basename "$0")" >/dev/kmsg
+  is_test_kernel || return 0
+  mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+  if [[ -w $KMEMLEAK ]]; then
+    echo scan >"$KMEMLEAK"
+    echo "# kmemleak: $(grep -c '^unreferenced object' "$KMEMLEAK") suspect(s) from before the test, cleared:" >&2
+    sed -n 's/^unreferenced object/#   unreferenced object/p' "$KMEMLEAK" >&2
+    echo clear >"$KMEMLEAK"
+  fi
+  _leak_mark=$SECONDS
+}
+
+# dmesg_splats: prints every splat line of the whole dmesg (with 3 lines of
+# context after each), fails if there is one.
 dmesg_splats() {
-  dmesg | sed -n "/$1/,\$p" |
-    grep -E 'WARNING:|BUG:|BUG |Oops|refcount_t|rcu: INFO|RCU stall|suspicious RCU|general protection|Kernel panic|Call Trace' && return 1
-  return 0
+  local out
+  out=$(dmesg | grep -E -A3 "$SPLAT_RE") || return 0
+  printf '%s\n' "$out" | head -n 200
+  return 1
+}
+
+# lockdep reports one problem and then turns itself off ("debug_locks: 0"):
+# a test that ran with it off proved nothing about locking.
+lockdep_armed() {
+  local v
+  v=$(awk '/debug_locks:/ {print $2}' /proc/lockdep_stats 2>/dev/null)
+  echo "debug_locks: ${v:-missing}"
+  [[ $v == 1 ]]
+}
+
+# leak_scan: two kmemleak scans (the second confirms; objects younger than
+# 5 s are never reported, so wait that long after the test's last free),
+# then the report: any unreferenced object fails, and is printed with its
+# backtrace.  Run it while zonetp.ko is still loaded to see its symbols in
+# the backtraces, and again after rmmod.
+leak_scan() {
+  local n
+  [[ -w $KMEMLEAK ]] || { echo "kmemleak not available on the test kernel"; return 1; }
+  while ((SECONDS - ${_leak_mark:-0} < 6)); do sleep 1; done
+  echo scan >"$KMEMLEAK"; sleep 1; echo scan >"$KMEMLEAK"
+  n=$(grep -c '^unreferenced object' "$KMEMLEAK")
+  echo "kmemleak: $n unreferenced object(s)"
+  ((n == 0)) && return 0
+  head -n 300 "$KMEMLEAK"
+  return 1
+}
+# Tests call leak_mark after freeing what they made (leak_scan waits 6 s
+# from the later of this and the start).
+leak_mark() { _leak_mark=$SECONDS; }
+
+verdict() {
+  check "checkers: no KASAN/lockdep/RCU/refcount/BUG/WARNING/Oops/ODEBUG line in dmesg" dmesg_splats
+  is_test_kernel || return 0
+  check "checkers: lockdep still armed" lockdep_armed
+  check "checkers: kmemleak finds nothing" leak_scan
 }
 
 # ovs_two_namespaces ZONETP DP [EXTRA_NS0_ADDR...]: namespaces at_ns0
@@ -50,8 +122,11 @@ add_flows() {
 }
 
 finish() {
+  verdict
   echo "1..$_n"
   echo "$_pass passed, $_fail failed"
   ((_fail == 0))
   exit $?
 }
+
+checkers_start

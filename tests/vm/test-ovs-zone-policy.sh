@@ -1,5 +1,7 @@
 #!/bin/bash
 # Usage: tests/vm/run-vm /boot/vmlinuz-6.12.*-amd64 tests/vm/test-ovs-zone-policy.sh ZONETP_BINARY [--demo]
+#        tests/vm/run-vm "$(scripts/build-kernel --print-dir)" tests/vm/test-ovs-zone-policy.sh \
+#            ZONETP_BINARY [--demo] --provider ZONETP_KO
 #
 # OVS's system test "conntrack - zone-based timeout policy"
 # (tests/system-traffic.at) with zonetp in the place of ovs-vswitchd, on the
@@ -9,14 +11,25 @@
 # real traffic, and the conntrack entries expiring on the policy's timeouts.
 # Then the fallbacks: a policy only on zone 0 applies to zone 5; no policy
 # at all gives the kernel defaults. --demo narrates for a person.
+# --provider ZONETP_KO: on the zonetp test kernel, with zonetp.ko (not
+# upstream nfnetlink_cttimeout) as the cttimeout provider, so the Rust
+# module stores the policies and resolves those of the flows; it ends
+# with every object deleted, rmmod and the checkers' verdict.
 # shellcheck disable=SC2016
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/vm/lib.sh
 . "$here/lib.sh"
-Z=${1:?usage: test-ovs-zone-policy.sh ZONETP_BINARY [--demo]}
-demo=0
-[[ ${2:-} == --demo ]] && demo=1
+Z=${1:?usage: test-ovs-zone-policy.sh ZONETP_BINARY [--demo] [--provider ZONETP_KO]}
+shift
+demo=0 ko=
+while (($#)); do
+  case $1 in
+    --demo) demo=1; shift ;;
+    --provider) ko=$2; shift 2 ;;
+    *) echo "test-ovs-zone-policy.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
 export ZONETP_DB=/tmp/zonetp-test/conf.json
 mkdir -p /tmp/zonetp-test
 mark="zonetp-test-ovs-$$"
@@ -32,7 +45,12 @@ ZONES=${ZONETP_TEST_ZONES:-24}
 ns0() { ip netns exec at_ns0 "$@"; }
 
 setup_net() {
-  modprobe -a openvswitch nfnetlink_cttimeout && ovs_two_namespaces "$Z" $DP 10.1.1.11
+  if [[ -n $ko ]]; then
+    insmod "$ko" && modprobe openvswitch || return 1
+  else
+    modprobe -a openvswitch nfnetlink_cttimeout || return 1
+  fi
+  ovs_two_namespaces "$Z" $DP 10.1.1.11
 }
 
 # Flows of the system test: ARP both ways; from port 1, UDP and ICMP from
@@ -106,8 +124,18 @@ expect_present() { # ZONE PROTO
   ((n >= 1))
 }
 
-check "stock Debian 6.12 kernel" bash -c '[[ $(uname -r) == 6.12.*-amd64 ]]'
+if [[ -n $ko ]]; then
+  say "The zonetp test kernel ($(uname -r)), zonetp.ko as the cttimeout provider"
+  check "test kernel, upstream nfnetlink_cttimeout not loaded" bash -c '[[ $(uname -r) != *-amd64 ]] && ! test -d /sys/module/nfnetlink_cttimeout'
+else
+  check "stock Debian 6.12 kernel" bash -c '[[ $(uname -r) == 6.12.*-amd64 ]]'
+fi
 check "datapath with two veth ports into two namespaces" setup_net
+if [[ -n $ko ]]; then
+  show bash -c "lsmod | grep -E '^(zonetp|nfnetlink_cttimeout|openvswitch) '"
+  check "zonetp.ko is the provider: its hook answered the datapath's probe" bash -c '
+    test -d /sys/module/zonetp && ! test -d /sys/module/nfnetlink_cttimeout'
+fi
 show "$Z" dp show $DP
 check "dp show reports OVS_CT_ATTR_TIMEOUT support" bash -c "'$Z' dp show $DP | grep -q 'ct_timeout=true'"
 
@@ -138,6 +166,7 @@ check "the kernel objects carry the policy" bash -c '
   nfct get timeout ovs_tp_1_udp4 | grep -q "UNREPLIED = 1," && nfct get timeout ovs_tp_1_icmp4 | grep -q "TIMEOUT = 1,"'
 check "flows installed with the zone's timeout" install_flows
 show "$Z" dp-flow dump $DP
+((demo)) && [[ -n $ko ]] && say "openvswitch.ko resolved these timeouts through zonetp.ko's nf_ct_timeout_hook (zonetp refcnt $(cat /sys/module/zonetp/refcnt): its objects and the flows' templates)"
 check "committing flows carry their zone's timeout" bash -c "
   out=\$('$Z' dp-flow dump $DP); echo \"\$out\"
   grep -q 'ct(commit,zone=5,timeout=ovs_tp_1_udp4)' <<<\"\$out\" &&
@@ -202,5 +231,11 @@ check "a commit in a policy zone without exact L4 is refused" bash -c "
 check "refused flows were not installed" bash -c "! '$Z' dp-flow dump $DP | grep -qE '10\.1\.1\.[567]'"
 
 check "datapath deleted" "$Z" dp del $DP
-check "no kernel warnings/oopses in dmesg" dmesg_splats "$mark"
+if [[ -n $ko ]]; then
+  say "Unloading zonetp.ko once every policy is gone"
+  ip netns del at_ns0; ip netns del at_ns1
+  check "every object deleted" bash -c "conntrack -F >/dev/null 2>&1; '$Z' timeout delete --all && ! nfct list timeout | grep -q ."
+  check "rmmod zonetp" bash -c 'for i in $(seq 40); do rmmod zonetp 2>/dev/null && exit 0; sleep 0.5; done; cat /sys/module/zonetp/refcnt; exit 1'
+  leak_mark
+fi
 finish

@@ -117,5 +117,5 @@ if [[ -n $hostbin ]]; then
 fi
 
 check "rmmod zonetp" rmmod zonetp
-check "no WARNING/BUG/Oops/refcount/RCU splat in dmesg" dmesg_splats "$mark"
+leak_mark
 finish

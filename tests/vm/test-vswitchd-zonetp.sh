@@ -1,0 +1,126 @@
+#!/bin/bash
+# Usage: tests/vm/run-vm "$(scripts/build-kernel --print-dir)" tests/vm/test-vswitchd-zonetp.sh ZONETP_KO ZONETP_BIN
+#
+# The real Open vSwitch on zonetp.ko: Debian's ovs-vswitchd (3.1, from the
+# host, visible in the guest) runs on the test kernel with zonetp.ko as
+# the only cttimeout provider.  A zone policy set with `ovs-vsctl
+# add-zone-tp` (UDP and ICMP 3 s on zone 5) is pushed by vswitchd into
+# zonetp.ko; OpenFlow flows commit connections with ct(commit,zone=5) as
+# OVS's system test "conntrack - zone-based timeout policy" does; ping and
+# UDP between two namespaces make vswitchd install datapath flows
+# ct(commit,zone=5,timeout=ovs_tp_<id>_*), which openvswitch.ko resolves
+# through zonetp.ko's nf_ct_timeout_hook; the connections start with 3 s
+# and expire on it.  Then `exit --cleanup`: the datapath goes, the
+# ovs_tp_* objects stay in the kernel holding module references (rmmod is
+# refused, as it is for upstream), and a flush lets rmmod succeed.
+# shellcheck disable=SC2016
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/vm/lib.sh
+. "$here/lib.sh"
+ko=$1 Z=$2
+export OVS_RUNDIR=/tmp/ovs OVS_LOGDIR=/tmp/ovs OVS_DBDIR=/tmp/ovs OVS_SYSCONFDIR=/tmp/ovs OVS_PKGDATADIR=/usr/share/openvswitch
+mkdir -p /tmp/ovs
+EVENTS=/tmp/ovs/events
+eventually() { local end=$((SECONDS + $1)); shift; until "$@"; do ((SECONDS < end)) || return 1; sleep 0.5; done; }
+ns0() { ip netns exec at_ns0 "$@"; }
+
+start_ovs() {
+  ovsdb-tool create /tmp/ovs/conf.db /usr/share/openvswitch/vswitch.ovsschema || return 1
+  ovsdb-server /tmp/ovs/conf.db --remote=punix:/tmp/ovs/db.sock --pidfile=/tmp/ovs/ovsdb-server.pid \
+    --detach --log-file=/tmp/ovs/ovsdb-server.log || return 1
+  ovs-vsctl --no-wait init || return 1
+  ovs-vswitchd unix:/tmp/ovs/db.sock --pidfile=/tmp/ovs/ovs-vswitchd.pid --detach \
+    --log-file=/tmp/ovs/ovs-vswitchd.log || return 1
+  ovs-vsctl add-br br0 -- set bridge br0 fail-mode=secure &&
+    ovs-vsctl -- --id=@m create Datapath datapath_version=0 -- set Open_vSwitch . datapaths:"system"=@m
+}
+two_namespaces() {
+  ip netns add at_ns0 && ip netns add at_ns1 || return 1
+  ip link add p0 type veth peer name ovs-p0 && ip link add p1 type veth peer name ovs-p1 || return 1
+  ip link set p0 netns at_ns0 && ip link set p1 netns at_ns1 || return 1
+  ip link set ovs-p0 up && ip link set ovs-p1 up || return 1
+  ip -n at_ns0 addr add 10.1.1.1/24 dev p0 && ip -n at_ns0 link set p0 up || return 1
+  ip -n at_ns1 addr add 10.1.1.2/24 dev p1 && ip -n at_ns1 link set p1 up || return 1
+  ovs-vsctl add-port br0 ovs-p0 -- set interface ovs-p0 ofport_request=1 &&
+    ovs-vsctl add-port br0 ovs-p1 -- set interface ovs-p1 ofport_request=2
+}
+# The OpenFlow flows of OVS's system test.
+openflow() {
+  ovs-ofctl add-flows br0 - <<'EOF'
+priority=1,action=drop
+priority=10,arp,action=normal
+priority=100,in_port=1,ip,action=ct(zone=5,table=1)
+priority=100,in_port=2,ip,action=ct(zone=5,table=1)
+table=1,in_port=2,ip,ct_state=+trk+est,action=1
+table=1,in_port=1,ip,ct_state=+trk+new,action=ct(commit,zone=5),2
+table=1,in_port=1,ip,ct_state=+trk+est,action=2
+EOF
+  ovs-ofctl dump-flows br0 --no-stats
+}
+ovs_objects() { nfct list timeout | grep -c '^\.ovs_tp_'; }
+send_traffic() {
+  ns0 ping -q -c 3 -i 0.3 -W 2 10.1.1.2 || return 1
+  ns0 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.1.1.1", 0))
+s.sendto(b"zonetp", ("10.1.1.2", 5000))'
+}
+new_timeout() { awk -v p="$1" '$2 == "[NEW]" && $3 == p && / zone=5/ {print $5; exit}' "$EVENTS"; }
+expect_new() { local t; t=$(new_timeout "$1"); grep " $1 " "$EVENTS" | head -n 3; echo "$1: [NEW] timeout ${t:-none}"; [[ -n $t ]] && ((t <= 3)); }
+zone5() { conntrack -L -w 5 2>/dev/null | grep -c 'zone=5'; }
+
+check "the test kernel, no upstream cttimeout loaded" bash -c '! test -d /sys/module/nfnetlink_cttimeout && [[ $(uname -r) != *-amd64 ]]'
+check "insmod zonetp.ko (the cttimeout provider), modprobe openvswitch" bash -c "insmod $ko && modprobe openvswitch"
+check "ovsdb-server and ovs-vswitchd running, bridge br0, Datapath system" start_ovs
+check "ovs-vswitchd sees the ct_timeout capability (probed through zonetp.ko)" bash -c '
+  for i in $(seq 60); do ovs-vsctl list-dp-cap system | grep -q "ct_timeout=true" && exit 0; sleep 0.5; done
+  ovs-vsctl list-dp-cap system; tail -n 20 /tmp/ovs/ovs-vswitchd.log; exit 1'
+check "two namespaces on ports 1 and 2" two_namespaces
+check "OpenFlow flows of OVS's system test (ct(commit,zone=5))" openflow
+check "ovs-vsctl add-zone-tp zone=5, UDP and ICMP 3 s" ovs-vsctl add-zone-tp system zone=5 \
+  udp_first=3 udp_single=3 udp_multiple=3 icmp_first=3 icmp_reply=3
+check "ovs-vswitchd pushed its ovs_tp_* objects into zonetp.ko" eventually 60 bash -c "
+  n=\$(nfct list timeout | grep -c '^\.ovs_tp_'); echo \"\$n ovs_tp_ objects\"; ((n > 0)) &&
+  nfct list timeout | grep -A4 'ovs_tp_.*_udp4 = ' | grep -q 'UNREPLIED = 3,'"
+check "zonetp.ko holds them (module references), upstream still absent" bash -c '
+  r=$(cat /sys/module/zonetp/refcnt); echo "zonetp refcnt $r"; ((r > 0)) && ! test -d /sys/module/nfnetlink_cttimeout'
+
+conntrack -E -o timestamp >"$EVENTS" 2>/dev/null & evpid=$!
+sleep 0.5
+check "ping and UDP through br0" send_traffic
+check "vswitchd installed datapath flows ct(commit,zone=5,timeout=ovs_tp_*)" bash -c "
+  out=\$(ovs-appctl dpctl/dump-flows); echo \"\$out\"
+  grep -qE 'ct\\(commit,zone=5,timeout=ovs_tp_[0-9]+_icmp4\\)' <<<\"\$out\" &&
+  grep -qE 'ct\\(commit,zone=5,timeout=ovs_tp_[0-9]+_udp4\\)' <<<\"\$out\""
+# Each datapath flow's conntrack template holds two references (the
+# hook's find_get and the template's timeout extension), the table one.
+template_refs() {
+  local name use ok=0
+  for name in $(ovs-appctl dpctl/dump-flows | grep -oE 'timeout=ovs_tp_[0-9]+_(udp4|icmp4)' | cut -d= -f2 | sort -u); do
+    use=$("$Z" timeout get "$name" | grep -o 'use=[0-9]*' | cut -d= -f2)
+    echo "$name use=$use"
+    ((use >= 3)) && ok=$((ok + 1))
+  done
+  ((ok >= 2))
+}
+check "the flows' templates hold the policies (USE 3 or more)" template_refs
+sleep 4.5
+kill $evpid; wait $evpid 2>/dev/null
+check "UDP connection began with the 3 s policy" expect_new udp
+check "ICMP connection began with the 3 s policy" expect_new icmp
+check "the zone 5 entries expired on the policy" bash -c "n=\$(conntrack -L -w 5 2>/dev/null | grep -c 'zone=5'); echo \"\$n entries\"; ((n == 0))"
+
+n=$(ovs_objects)
+check "ovs-appctl exit --cleanup: vswitchd gone, its $n ovs_tp_* objects stay" bash -c "
+  ovs-appctl -t ovs-vswitchd exit --cleanup
+  for i in \$(seq 30); do pgrep -x ovs-vswitchd >/dev/null || break; sleep 0.5; done
+  ! pgrep -x ovs-vswitchd && (( \$(nfct list timeout | grep -c '^\\.ovs_tp_') == $n ))"
+ovs-appctl -t ovsdb-server exit >/dev/null 2>&1
+check "the leftover objects hold zonetp.ko: rmmod refused (upstream behaves the same)" bash -c '! rmmod zonetp'
+ip netns del at_ns0; ip netns del at_ns1
+check "nfct flush timeout" bash -c "conntrack -F; nfct flush timeout && ! nfct list timeout | grep -q ."
+check "zonetp has no users left" eventually 20 bash -c 'r=$(cat /sys/module/zonetp/refcnt); echo refcnt=$r; [[ $r == 0 ]]'
+check "rmmod zonetp" rmmod zonetp
+leak_mark
+finish
