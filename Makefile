@@ -20,12 +20,12 @@ demo:
 
 include mk/kernel.mk
 
-# Benchmarks, side by side in one run, reported as ratios (needs root):
-# pushing policies (userspace), then name look-ups, upstream cttimeout vs
-# zonetp.ko (in a VM on the test kernel).
-bench: module
-	cd userspace && cargo bench -p zonetp --bench sync
-	tests/vm/run-vm "$$(scripts/build-kernel --print-dir)" tests/vm/bench-provider.sh $(CURDIR)/zonetp.ko
+# Benchmarks (issue 10), upstream cttimeout vs zonetp.ko and zonetp vs
+# ovs-vswitchd, all in one VM on the perf test kernel (built and cached on
+# first use; zonetp.ko for it goes to build/bench/), ending with the table
+# of ratios; plot and table in build/bench/ (needs root).
+bench: userspace
+	tests/vm/bench-run.sh
 
 # Regenerates the libnetfilter_cttimeout reference bytes.
 golden:
