@@ -19,14 +19,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/bench-lib.sh"
 export ZONETP_KO=${1:?usage: bench-userspace.sh ZONETP_KO ZONETP_BIN}
 Z=${2:?}
+# shellcheck disable=SC2206 # the providers to compare; the default is both
+providers=(${ZONETP_BENCH_PROVIDERS:-upstream zonetp})
 ZONES=${ZONETP_BENCH_ZONES:-4096}; OBJECTS=$((ZONES * 6))
 export OVS_RUNDIR=/tmp/ovs OVS_LOGDIR=/tmp/ovs OVS_DBDIR=/tmp/ovs OVS_SYSCONFDIR=/tmp/ovs OVS_PKGDATADIR=/usr/share/openvswitch
 work=/tmp/zonetp-bench-e
 mkdir -p "$work"
 
-# The same policy for zone z on both sides: distinct per zone.
-zone_words() { echo "zone=$1 tcp_established=$((1000 + $1)) udp_single=$((100 + $1)) icmp_first=$((10 + $1))"; }
-
+# Both sides get the same policy for zone z, distinct per zone:
+# tcp_established=1000+z udp_single=100+z icmp_first=10+z.
 # conf.json of zones 1..N as `zonetp add-zone-tp` would write it (zone z,
 # policy id z); 4,096 add-zone-tp processes would take minutes under TCG.
 write_zonetp_config() { # FILE N
@@ -77,9 +78,9 @@ stop_ovs() {
 
 vswitchd_push() { # PROVIDER: ovs-vsctl transaction until all objects exist
   local p=$1 args=() z t0 n i
-  for z in $(seq $ZONES); do
-    # shellcheck disable=SC2046
-    args+=(-- add-zone-tp system $(zone_words "$z"))
+  for ((z = 1; z <= ZONES; z++)); do
+    args+=(-- add-zone-tp system "zone=$z" "tcp_established=$((1000 + z))" "udp_single=$((100 + z))"
+      "icmp_first=$((10 + z))")
   done
   t0=$(now)
   ovs-vsctl --no-wait "${args[@]}" || return 1
@@ -133,7 +134,7 @@ add_zone_tp() {
     'ovs-vsctl --no-wait add-zone-tp system zone=5000 udp_single=5 && ovs-vsctl --no-wait del-zone-tp system zone=5000')"
 }
 
-for p in upstream zonetp; do
+for p in "${providers[@]}"; do
   provider_load $p
   say "$p: ovs-vswitchd and zonetp sync, $ZONES zones ($OBJECTS objects)"
   start_ovs || die "cannot start ovs-vswitchd"
