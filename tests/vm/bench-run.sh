@@ -3,7 +3,7 @@
 #
 # Builds (cached) the "perf" test kernel (kernel/perf.config: no KASAN,
 # lockdep or kmemleak), builds zonetp.ko against it from a copy of the
-# module's sources in build/bench/module (the repo's own zonetp.ko stays
+# module's sources in build/bench/module-<tree> (the repo's own zonetp.ko stays
 # built for the debug kernel `make check` uses), builds the UDP sender, runs
 # every benchmark in ONE VM on that kernel (tests/vm/bench-guest.sh), and
 # ends with the table (tests/vm/bench-report.py). Outputs in build/bench/:
@@ -30,10 +30,12 @@ tree=$("$repo/scripts/build-kernel" --flavour "$flavour" | tail -n1)
 
 # zonetp.ko for the perf kernel, from a copy of its sources (Kbuild builds
 # in the source directory; kbuild only rebuilds what changed).
+# One directory per kernel tree: objects built for one never serve another.
+mod=$out/module-${tree##*/}
 rsync -a --delete --exclude='.*' --include='*/' --include='*.rs' --include='*.c' --include='*.h' \
-  --include='Kbuild' --exclude='*' "$repo/Kbuild" "$repo/rust-module" "$repo/compat" "$out/module/"
-"$repo/scripts/kmake" -C "$tree" M="$out/module" -j"$(nproc)" modules
-cp "$out/module/zonetp.ko" "$out/zonetp.ko"
+  --include='Kbuild' --exclude='*' "$repo/Kbuild" "$repo/rust-module" "$repo/compat" "$mod/"
+"$repo/scripts/kmake" -C "$tree" M="$mod" -j"$(nproc)" modules
+cp "$mod/zonetp.ko" "$out/zonetp.ko"
 
 gcc -O2 -Wall -Wextra -o "$out/bench-udp-flood" "$here/bench-udp-flood.c"
 

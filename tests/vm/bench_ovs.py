@@ -15,6 +15,7 @@ DP_VERSION, FLOW_VERSION = 2, 1
 DP_ATTR_NAME, DP_ATTR_UPCALL_PID, DP_ATTR_USER_FEATURES = 1, 2, 5
 FLOW_ATTR_KEY, FLOW_ATTR_ACTIONS = 1, 2
 KEY_IN_PORT, KEY_ETHERNET, KEY_ETHERTYPE, KEY_IPV4, KEY_TCP, KEY_UDP, KEY_ICMP = 3, 4, 6, 7, 9, 10, 11
+KEY_TCP_FLAGS = 18
 ACTION_CT = 12
 CT_COMMIT, CT_ZONE, CT_TIMEOUT = 1, 2, 9
 L4_KEY = {6: KEY_TCP, 17: KEY_UDP, 1: KEY_ICMP}
@@ -50,13 +51,17 @@ class Client(Socket):
         self.collect(1)
 
     def flow_msg(self, i, obj, zone):
-        """Flow i: in_port(1), eth(), eth_type(0x0800), ipv4(src=10.i,proto=obj's L4)
-        actions ct(commit,zone=zone,timeout=obj.name)."""
+        """Flow i, an exact match: in_port(1), eth(), eth_type(0x0800),
+        ipv4(src=10.0.0.0+i,dst=10.1.1.2,proto=obj's L4), its L4 key (and the
+        TCP flags) -- what net/openvswitch/flow_netlink.c match_validate()
+        expects -- actions ct(commit,zone=zone,timeout=obj.name)."""
         assert obj.l3 == 2, 'ipv4 objects only'
         l4 = L4_KEY[obj.l4]
         key = (u32(KEY_IN_PORT, 1) + attr(KEY_ETHERNET, bytes(12)) + be16(KEY_ETHERTYPE, 0x0800) +
                attr(KEY_IPV4, struct.pack('>II', 0x0a000000 + i, 0x0a010102) + bytes([obj.l4, 0, 64, 0])) +
                attr(l4, bytes([8, 0]) if l4 == KEY_ICMP else struct.pack('>HH', 1000, 2000)))
+        if l4 == KEY_TCP:   # match_validate expects the flags with every TCP key
+            key += be16(KEY_TCP_FLAGS, 0)
         ct = attr(CT_COMMIT, b'') + u16(CT_ZONE, zone) + string(CT_TIMEOUT, obj.name)
         body = genl(CMD_NEW, FLOW_VERSION, struct.pack('=i', self.dp_ifindex) +
                     nested(FLOW_ATTR_KEY, key) + nested(FLOW_ATTR_ACTIONS, nested(ACTION_CT, ct)))
