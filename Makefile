@@ -1,7 +1,7 @@
 # zonetp: top-level driver. `make demo` runs the main job end to end;
 # `make check` runs every test and ends with "N passed, N failed".
 
-.PHONY: all build check demo userspace bench bench-module clean golden
+.PHONY: all build check demo userspace bench clean golden
 
 all: build
 
@@ -20,24 +20,12 @@ demo:
 
 include mk/kernel.mk
 
-# Benchmarks, side by side in one run, reported as ratios (needs root):
-# pushing policies (userspace), then name look-ups, upstream cttimeout vs
-# zonetp.ko (in a VM on the "perf" kernel: no KASAN or lockdep, so the
-# timings are the providers' and not the checkers').  The perf module is
-# built from a copy of the sources in build/perf-module, so the repo's
-# zonetp.ko (for the debug kernel of make check) is never overwritten.
-ZONETP_PERF_MOD := $(CURDIR)/build/perf-module
-ZONETP_PERF_TREE = $(shell scripts/build-kernel --flavour perf --print-dir)
-
-bench-module:
-	scripts/build-kernel --flavour perf
-	rm -rf $(ZONETP_PERF_MOD) && mkdir -p $(ZONETP_PERF_MOD)
-	cp -r Kbuild rust-module compat $(ZONETP_PERF_MOD)/
-	scripts/kmake -C $(ZONETP_PERF_TREE) M=$(ZONETP_PERF_MOD) -j$$(nproc) modules
-
-bench: bench-module
-	cd userspace && cargo bench -p zonetp --bench sync
-	tests/vm/run-vm $(ZONETP_PERF_TREE) tests/vm/bench-provider.sh $(ZONETP_PERF_MOD)/zonetp.ko
+# Benchmarks (issue 10), upstream cttimeout vs zonetp.ko and zonetp vs
+# ovs-vswitchd, all in one VM on the perf test kernel (built and cached on
+# first use; zonetp.ko for it goes to build/bench/), ending with the table
+# of ratios; plot and table in build/bench/ (needs root).
+bench: userspace
+	tests/vm/bench-run.sh
 
 # Regenerates the libnetfilter_cttimeout reference bytes.
 golden:
