@@ -6,6 +6,8 @@
  * Linked into the same zonetp.ko as rust-module/zonetp.rs.  No logic lives
  * here: each function is one inline helper or macro.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -78,12 +80,17 @@ size_t zonetp_compat_sizeof_timeout(void)
 static unsigned int exit_hook_delay_ms;
 module_param(exit_hook_delay_ms, uint, 0644);
 MODULE_PARM_DESC(exit_hook_delay_ms,
-		 "At unload, sleep this long between unregistering the subsystem and giving up the hook (test aid)");
+		 "At unload, wait up to this long, between unregistering the subsystem and giving up the hook, for another provider to take the hook (test aid)");
 
-void zonetp_compat_selftest_exit_delay(void)
+void zonetp_compat_selftest_exit_delay(const struct nf_ct_timeout_hooks *ours)
 {
-	if (exit_hook_delay_ms)
-		msleep(exit_hook_delay_ms);
+	unsigned long end = jiffies + msecs_to_jiffies(exit_hook_delay_ms);
+
+	while (time_before(jiffies, end) &&
+	       rcu_access_pointer(nf_ct_timeout_hook) == ours)
+		msleep(20);
+	if (rcu_access_pointer(nf_ct_timeout_hook) != ours)
+		pr_info("selftest: another provider took nf_ct_timeout_hook during unload\n");
 }
 #endif
 

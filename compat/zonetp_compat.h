@@ -54,11 +54,12 @@ u32 zonetp_compat_abi(void);
 /* sizeof(struct nf_ct_timeout) as C sees it. */
 size_t zonetp_compat_sizeof_timeout(void);
 /*
- * msleep(exit_hook_delay_ms), a module parameter: at unload, between the
- * subsystem's unregistration and the hook's, so that a test can have
- * another provider load in that window deterministically.
+ * At unload, between the subsystem's unregistration and the hook's: wait
+ * until nf_ct_timeout_hook is no longer @ours (another provider loaded and
+ * took it), at most exit_hook_delay_ms (a module parameter, default 0), so
+ * that a test can have another provider load in that window every time.
  */
-void zonetp_compat_selftest_exit_delay(void);
+void zonetp_compat_selftest_exit_delay(const struct nf_ct_timeout_hooks *ours);
 #endif
 
 /* __module_get(THIS_MODULE) / module_put(THIS_MODULE). */

@@ -81,6 +81,14 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
+        // ZONETP_SELFTEST=1 builds: wait (exit_hook_delay_ms at most) for
+        // another provider to take the hook, for test-hook-ownership.sh.
+        // SAFETY: reads the hook pointer and sleeps; we are in process
+        // context (module exit or failed init).
+        #[cfg(zonetp_selftest)]
+        unsafe {
+            b::zonetp_compat_selftest_exit_delay(&HOOKS)
+        };
         // SAFETY: a compare-and-exchange: clears the hook only if it still
         // points to HOOKS; another provider's hook is left alone.
         unsafe { b::zonetp_compat_timeout_hook_remove(&HOOKS) };

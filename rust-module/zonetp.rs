@@ -41,8 +41,6 @@ module! {
 /// `synchronize_net`), the per-netns state (every table released).
 struct Zonetp {
     _subsys: netlink::Registration,
-    #[cfg(zonetp_selftest)]
-    _exit_delay: ExitDelay,
     _hook: hook::Registration,
     _pernet: pernet::Registration,
     _log: UnloadLog,
@@ -82,20 +80,6 @@ fn selftest() -> Result {
     Ok(())
 }
 
-/// ZONETP_SELFTEST=1: at unload, sleeps `exit_hook_delay_ms` between the
-/// subsystem's unregistration and the hook's (see test-hook-ownership.sh).
-#[cfg(zonetp_selftest)]
-struct ExitDelay;
-
-#[cfg(zonetp_selftest)]
-impl Drop for ExitDelay {
-    fn drop(&mut self) {
-        // SAFETY: reads a module parameter and sleeps; module exit is
-        // process context.
-        unsafe { ffi::zonetp_compat_selftest_exit_delay() };
-    }
-}
-
 impl kernel::Module for Zonetp {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         #[cfg(zonetp_fail_init)]
@@ -117,8 +101,6 @@ impl kernel::Module for Zonetp {
         pr_info!("loaded\n");
         Ok(Zonetp {
             _subsys: subsys,
-            #[cfg(zonetp_selftest)]
-            _exit_delay: ExitDelay,
             _hook: hook,
             _pernet: pernet,
             _log: UnloadLog,
