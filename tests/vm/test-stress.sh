@@ -124,17 +124,20 @@ hook_resolves() { # NETNS-NAME
 }
 acked() { [[ -e $S/ack.$1.$2 || -e $STOP ]]; }   # (a stopped worker lets go by exiting)
 module_worker() {
-  local c=0 h t ok
+  local c=0 h t ok wait_s=$((duration / 4 > 8 ? duration / 4 : 8)) end
   while running; do
-    for _ in $(seq 16); do running && sleep 0.5; done
+    # The first cycle comes after a quarter of the run, so that even a
+    # slow machine gets at least one.
+    end=$((SECONDS + wait_s))
+    while running && ((SECONDS < end)); do sleep 0.5; done
     running || break
     c=$((c + 1)); echo $c >$Q.tmp && mv $Q.tmp $Q
     for h in "${HOLDERS[@]}"; do
       eventually 60 acked "$h" $c || echo "module worker: $h did not let go (cycle $c)" >>$S/errors
     done
     conntrack -F >/dev/null 2>&1
-    ok=0
-    for t in $(seq 40); do
+    ok=0 end=$((SECONDS + 20))
+    while ((SECONDS < end)); do
       nfct flush timeout >/dev/null 2>&1
       rmmod zonetp 2>/dev/null && { ok=1; break; }
       sleep 0.5
@@ -154,6 +157,7 @@ module_worker() {
       [[ -d /sys/module/zonetp ]] || echo "cycle $c: zonetp.ko could not be loaded again" >>$S/errors
     else
       count unload-refused
+      echo "cycle $c: rmmod refused for 20 s (refcnt $(cat /sys/module/zonetp/refcnt))" >>$S/refused
     fi
     rm -f $Q
   done
@@ -192,6 +196,7 @@ echo "# stress: $elapsed s; requests $((req1 + req2)) (errno replies $((err1 + e
   "upstream autoloaded $(n_of autoloads), hook lost $(n_of hook-lost)"
 echo "ZONETP-STRESS seconds=$elapsed requests=$((req1 + req2)) netns=$(n_of netns) unloads=$(n_of unloads) autoloads=$(n_of autoloads)"
 
+cat $S/refused 2>/dev/null | sed 's/^/# /'
 check "the workers ran: requests, flows, traffic, rules, namespaces" bash -c "
   (($req1 + $req2 > 0 && $(n_of flows) > 0 && $(n_of packets) > 0 && $(n_of rules) > 0 && $(n_of netns) > 0))"
 check "no request timed out (10 s)" test $((to1 + to2)) -eq 0
