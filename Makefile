@@ -20,6 +20,20 @@ demo:
 
 include mk/kernel.mk
 
+# A distribution's stock Rust-enabled kernel (Debian sid), no custom kernel:
+# zonetp.ko for the running kernel or KREL=<release> (run on sid itself; see
+# README, "Install on Debian sid"), the DKMS install, and the distro test
+# stage (sid chroot + VM, from any host).
+.PHONY: distro-module dkms-install distro-test
+distro-module:
+	scripts/distro-module $(if $(KREL),--krel $(KREL))
+
+dkms-install:
+	scripts/dkms-install $(if $(KREL),--kernel $(KREL))
+
+distro-test:
+	tests/distro/run-distro
+
 # Benchmarks, side by side in one run, reported as ratios (needs root):
 # pushing policies (userspace), then name look-ups, upstream cttimeout vs
 # zonetp.ko (in a VM on the test kernel).
