@@ -26,6 +26,8 @@ check "kernel built with Rust (CONFIG_RUST=y in its config)" bash -c '
 check "its own modules load: modprobe nfnetlink_cttimeout openvswitch" modprobe -a nfnetlink_cttimeout openvswitch
 # zonetp.ko provides the cttimeout subsystem itself: upstream's must be gone.
 check "modprobe -r nfnetlink_cttimeout" modprobe -r nfnetlink_cttimeout
+# Modules here (built in on the test kernel): insmod does not load them.
+check "modprobe nf_conntrack (zonetp.ko links against it; nfnetlink is built in)" modprobe nf_conntrack
 check "module file exists: $ko" test -f "$ko"
 check "modinfo: license GPL, vermagic is the running kernel's" bash -c '
   ko=$1; modinfo "$ko" || exit 1
