@@ -20,6 +20,20 @@ demo:
 
 include mk/kernel.mk
 
+# A distribution's stock Rust-enabled kernel (Debian sid), no custom kernel:
+# zonetp.ko for the running kernel or KREL=<release> (run on sid itself; see
+# README, "Install on Debian sid"), the DKMS install, and the distro test
+# stage (sid chroot + VM, from any host).
+.PHONY: distro-module dkms-install distro-test
+distro-module:
+	scripts/distro-module $(if $(KREL),--krel $(KREL))
+
+dkms-install:
+	scripts/dkms-install $(if $(KREL),--kernel $(KREL))
+
+distro-test:
+	tests/distro/run-distro
+
 # Benchmarks (issue 10), upstream cttimeout vs zonetp.ko and zonetp vs
 # ovs-vswitchd, all in one VM on the perf test kernel (built and cached on
 # first use; zonetp.ko for it goes to build/bench/), ending with the table
