@@ -24,7 +24,8 @@ use output::Format;
 /// the kernel's cttimeout objects, named as OVS names them
 /// (ovs_tp_<id>_tcp4 ...), and `zonetp resolve` tells which object a
 /// ct(commit,zone=N) action must carry: the zone's policy, else zone 0's,
-/// else none (the kernel's defaults).
+/// else none (the kernel's defaults). `zonetp set-dp DP resolution=exact`
+/// drops the zone-0 step, as OVS does.
 ///
 /// `zonetp timeout ...` manages cttimeout objects directly, as `nfct timeout`
 /// does. Run `zonetp help COMMAND` for each command's manual.
@@ -51,6 +52,8 @@ enum Command {
     AddDp(zone_cmd::AddDp),
     /// Delete a datapath record with all its zones.
     DelDp(zone_cmd::DelDp),
+    /// Change a datapath record's settings: set-dp DP resolution=exact|zone0-fallback
+    SetDp(zone_cmd::SetDp),
     /// List datapath records.
     ListDp,
     /// Give a zone a timeout policy: add-zone-tp DP zone=N KEY=SECONDS...
@@ -63,7 +66,8 @@ enum Command {
     /// List the zones of a datapath with their policies, as ovs-vsctl does.
     ListZoneTp(zone_cmd::ListZoneTp),
     /// Print the kernel object a ct(commit,zone=N) action carries as its
-    /// timeout: the zone's policy, else zone 0's, else `none`.
+    /// timeout: the zone's policy, else zone 0's (unless the datapath has
+    /// resolution=exact), else `none`.
     Resolve(zone_cmd::Resolve),
     /// Push the zone configuration into the kernel (create, replace and
     /// delete only what differs).
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::AddDp(a) => zone_cmd::add_dp(&store, a),
         Command::DelDp(a) => zone_cmd::del_dp(&store, a),
+        Command::SetDp(a) => zone_cmd::set_dp(&store, a),
         Command::ListDp => zone_cmd::list_dp(&store, format),
         Command::AddZoneTp(a) => zone_cmd::add_zone_tp(&store, a),
         Command::DelZoneTp(a) => zone_cmd::del_zone_tp(&store, a),

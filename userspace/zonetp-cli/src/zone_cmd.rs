@@ -29,6 +29,17 @@ pub struct DelDp {
 }
 
 #[derive(Args)]
+pub struct SetDp {
+    /// The datapath record to change.
+    pub datapath: String,
+    /// KEY=VALUE settings. `resolution=zone0-fallback` (the default): a zone
+    /// without a policy gets zone 0's, else the kernel's defaults.
+    /// `resolution=exact`: it gets the kernel's defaults, as OVS does.
+    #[arg(value_name = "KEY=VALUE", required = true)]
+    pub settings: Vec<String>,
+}
+
+#[derive(Args)]
 pub struct AddZoneTp {
     pub datapath: String,
     /// The zone, as zone=N with N in 0..65535.
@@ -82,6 +93,10 @@ pub fn del_dp(store: &Store, a: DelDp) -> Result<()> {
     store.update(|c| c.del_dp(&a.datapath, a.if_exists))
 }
 
+pub fn set_dp(store: &Store, a: SetDp) -> Result<()> {
+    store.update(|c| c.set_dp(&a.datapath, &a.settings))
+}
+
 pub fn list_dp(store: &Store, format: Format) -> Result<()> {
     let config = store.read()?;
     match format {
@@ -89,7 +104,7 @@ pub fn list_dp(store: &Store, format: Format) -> Result<()> {
             config
                 .datapaths
                 .iter()
-                .map(|(name, d)| json!({"name": name, "zones": d.ct_zones.len()}))
+                .map(|(name, d)| json!({"name": name, "zones": d.ct_zones.len(), "resolution": d.resolution}))
                 .collect(),
         )),
         Format::Text => config.datapaths.keys().for_each(|n| println!("{n}")),

@@ -201,7 +201,8 @@ fn resolve_falls_back_to_zone_zero_then_to_kernel_defaults() {
     .unwrap();
     assert_eq!(
         j,
-        json!({"datapath": "system", "zone": 9, "policy_zone": 0, "policy_id": 1, "object": "ovs_tp_1_icmp4"})
+        json!({"datapath": "system", "zone": 9, "resolution": "zone0-fallback", "source": "zone0",
+               "policy_zone": 0, "policy_id": 1, "object": "ovs_tp_1_icmp4"})
     );
     assert!(db.err(&args("zone=5", "ipv4", "icmpv6")).contains("not ipv4 icmpv6"));
 }

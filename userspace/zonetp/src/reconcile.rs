@@ -152,6 +152,10 @@ pub fn kernel_defaults(client: &mut CtTimeoutClient) -> Result<Defaults> {
 #[derive(Debug, Default, Serialize)]
 pub struct SyncReport {
     pub datapath: String,
+    /// The datapath's resolution mode. It does not change what is pushed:
+    /// every zone's own policy is needed in either mode, and zone 0's
+    /// is a zone's own policy too.
+    pub resolution: crate::config::ResolutionMode,
     pub dry_run: bool,
     pub created: Vec<String>,
     pub replaced: Vec<String>,
@@ -190,6 +194,7 @@ pub fn sync(
     let desired = desired_objects(&config, dp);
     let mut report = SyncReport { datapath: dp.to_owned(), dry_run, ..Default::default() };
     if let Some(d) = config.datapaths.get(dp) {
+        report.resolution = d.resolution;
         let mut keys = BTreeSet::new();
         for id in d.policy_ids() {
             if let Some(p) = config.timeout_policies.get(&id) {
