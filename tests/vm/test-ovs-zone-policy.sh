@@ -8,7 +8,10 @@
 # zone 5 (and UDP from a second address in zone 20, with another policy),
 # real traffic, and the conntrack entries expiring on the policy's timeouts.
 # Then the fallbacks: a policy only on zone 0 applies to zone 5; no policy
-# at all gives the kernel defaults. --demo narrates for a person.
+# at all gives the kernel defaults; with `set-dp system resolution=exact`
+# (OVS's rule) zone 5 gets the kernel defaults despite zone 0's policy.
+# `zonetp status` is checked against live connections (entries per zone,
+# use counts, policy source). --demo narrates for a person.
 # shellcheck disable=SC2016
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -106,6 +109,30 @@ expect_present() { # ZONE PROTO
   ((n >= 1))
 }
 
+# status_zone ZONE SOURCE L3 L4 OBJECT MIN_ENTRIES MIN_USE: `zonetp status`
+# (JSON) shows zone ZONE with its policy from SOURCE, the L3/L4 row naming
+# OBJECT in sync ("-" for none), at least MIN_ENTRIES live entries in that
+# row and a use count of at least MIN_USE.
+status_zone() {
+  local out
+  out=$("$Z" --format json status system) || return 1
+  python3 -c '
+import json, sys
+zone, source, l3, l4, obj, min_entries, min_use = sys.argv[1:]
+s = json.loads(sys.stdin.read())
+z = next(z for z in s["zones"] if z["zone"] == int(zone))
+row = next(o for o in z["objects"] if o["l3"] == l3 and o["l4"] == l4)
+print("status: zone %s source %s %s %s object %s state %s use %s entries %s" % (
+    zone, z["source"], l3, l4, row["object"], row["state"], row["use"], row["entries"]))
+want_state = "kernel-defaults" if obj == "-" else "in-sync"
+assert z["source"] == source, z["source"]
+assert row["object"] == (None if obj == "-" else obj), row["object"]
+assert row["state"] == want_state, row["state"]
+assert row["entries"] >= int(min_entries), row["entries"]
+assert obj == "-" or row["use"] >= int(min_use), row["use"]
+' "$@" <<<"$out"
+}
+
 check "stock Debian 6.12 kernel" bash -c '[[ $(uname -r) == 6.12.*-amd64 ]]'
 check "datapath with two veth ports into two namespaces" setup_net
 show "$Z" dp show $DP
@@ -147,6 +174,11 @@ for round in 1 2; do
   say "Round $round: traffic; zone 5's entries live 1 s, zone 20's (20 s policy) outlive them"
   start_events
   check "traffic (round $round)" send_traffic
+  # Zone 20's entry lives 20 s: `status` counts it, and its object's use
+  # count is 1 + 2 (the flow's template) + 1 (the entry) on 6.12.
+  check "status: zone 20's live UDP entry and its object in use (round $round)" \
+    status_zone 20 own ipv4 udp ovs_tp_20_udp4 1 4
+  show "$Z" status system
   ((demo)) && { echo "\$ conntrack -L"; conntrack -L 2>/dev/null; echo "waiting 3 s ..."; }
   sleep 3
   stop_events
@@ -175,6 +207,21 @@ check "zone 5 UDP began with zone 0's 3 s policy" expect_new 5 udp 2 3
 check "zone 5 ICMP began with zone 0's 3 s policy" expect_new 5 icmp 2 3
 check "zone 5 UDP entry expired on zone 0's policy" expect_gone 5 udp
 check "zone 5 ICMP entry expired on zone 0's policy" expect_gone 5 icmp
+conntrack -F >/dev/null 2>&1
+
+say "OVS's exact resolution: zone 5 without a policy gets the kernel defaults, not zone 0's"
+check "set-dp system resolution=exact" "$Z" set-dp system resolution=exact
+check "zone 5 resolves to none" bash -c "[[ \$('$Z' resolve system zone=5 --l3 ipv4 --l4 udp) == none ]]"
+check "flows installed" install_flows
+check "zone 5's commit carries no timeout, zone 0's policy stays in the kernel" bash -c "
+  ! '$Z' dp-flow dump $DP | grep -q 'zone=5,timeout=' && nfct list timeout | grep -q ovs_tp_1_udp4"
+start_events
+check "traffic (exact resolution)" send_traffic
+stop_events
+check "zone 5 UDP began with the kernel default" expect_new 5 udp 25 30
+check "status: zone 5 on the kernel defaults with its live entry" status_zone 5 default ipv4 udp - 1 0
+show "$Z" status system
+"$Z" set-dp system resolution=zone0-fallback
 conntrack -F >/dev/null 2>&1
 
 say "No policy at all: kernel defaults again"

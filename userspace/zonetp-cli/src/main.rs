@@ -5,6 +5,7 @@
 
 mod dp_cmd;
 mod output;
+mod status_cmd;
 mod sync_cmd;
 mod timeout_cmd;
 mod zone_cmd;
@@ -72,6 +73,9 @@ enum Command {
     /// Push the zone configuration into the kernel (create, replace and
     /// delete only what differs).
     Sync(sync_cmd::Sync),
+    /// Show each zone's policy and its source, the kernel objects (sync
+    /// state, use count) and the live conntrack entries per zone.
+    Status(status_cmd::Status),
     /// Kernel cttimeout objects in this network namespace (like `nfct timeout`).
     #[command(subcommand)]
     Timeout(timeout_cmd::TimeoutCommand),
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
         Command::ListZoneTp(a) => zone_cmd::list_zone_tp(&store, a, format),
         Command::Resolve(a) => zone_cmd::resolve(&store, a, format),
         Command::Sync(a) => sync_cmd::run(&store, a, format),
+        Command::Status(a) => status_cmd::run(&store, a, format),
         Command::Timeout(cmd) => timeout_cmd::run(cmd, format),
         Command::Dp(cmd) => dp_cmd::run_dp(cmd, format),
         Command::DpFlow(cmd) => dp_cmd::run_flow(&store, cmd, format),

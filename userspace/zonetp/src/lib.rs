@@ -5,12 +5,14 @@
 //! - [`cttimeout`]: the kernel's cttimeout objects (nfnetlink subsystem 8).
 
 pub mod config;
+pub mod ctnetlink;
 pub mod cttimeout;
 pub mod error;
 pub mod netlink;
 pub mod ovs;
 pub mod policy;
 pub mod reconcile;
+pub mod status;
 pub mod store;
 pub mod xlate;
 

@@ -128,7 +128,7 @@ pub fn plan(desired: &Desired, current: &[CtTimeoutObject], defaults: &Defaults,
 }
 
 /// The values an object has once the kernel made it from `want`.
-fn expected(want: &CtTimeoutObject, defaults: &Defaults) -> Timeouts {
+pub fn expected(want: &CtTimeoutObject, defaults: &Defaults) -> Timeouts {
     let mut t = defaults.get(&(want.l3, want.l4)).cloned().unwrap_or_default();
     t.extend(want.timeouts.iter().map(|(k, v)| (*k, *v)));
     t
