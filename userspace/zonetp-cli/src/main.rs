@@ -3,8 +3,10 @@
 //! Exit status: 0 success, 1 an error (one line on stderr naming the object
 //! and the cause), 2 a usage error.
 
+mod docs_cmd;
 mod dp_cmd;
 mod output;
+mod progress;
 mod status_cmd;
 mod sync_cmd;
 mod timeout_cmd;
@@ -34,7 +36,7 @@ use output::Format;
 /// Exit status: 0 on success, 1 on an error, 2 on a usage error.
 #[derive(Parser)]
 #[command(name = "zonetp", version, propagate_version = true, max_term_width = 100)]
-struct Cli {
+pub(crate) struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -50,28 +52,55 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create a datapath record (`system`: the kernel datapath).
+    #[command(after_help = "Examples:
+  zonetp add-dp system
+  zonetp --may-exist add-dp system")]
     AddDp(zone_cmd::AddDp),
     /// Delete a datapath record with all its zones.
+    #[command(after_help = "Examples:
+  zonetp del-dp system
+  zonetp --if-exists del-dp netdev")]
     DelDp(zone_cmd::DelDp),
     /// Change a datapath record's settings: set-dp DP resolution=exact|zone0-fallback
+    #[command(after_help = "Examples:
+  zonetp set-dp system resolution=exact
+  zonetp set-dp system resolution=zone0-fallback")]
     SetDp(zone_cmd::SetDp),
     /// List datapath records.
+    #[command(after_help = "Examples:
+  zonetp list-dp
+  zonetp list-dp --format json")]
     ListDp,
     /// Give a zone a timeout policy: add-zone-tp DP zone=N KEY=SECONDS...
     ///
-    /// Example: zonetp add-zone-tp system zone=5 udp_single=10 icmp_first=5
     /// Identical policies share one policy id. The kernel is changed by `zonetp sync`.
+    #[command(after_help = "Examples:
+  zonetp add-zone-tp system zone=5 udp_single=10 icmp_first=5
+  zonetp --may-exist add-zone-tp system zone=5 udp_single=1")]
     AddZoneTp(zone_cmd::AddZoneTp),
     /// Remove a zone's timeout policy: del-zone-tp DP zone=N
+    #[command(after_help = "Examples:
+  zonetp del-zone-tp system zone=5
+  zonetp --if-exists del-zone-tp system zone=11")]
     DelZoneTp(zone_cmd::DelZoneTp),
     /// List the zones of a datapath with their policies, as ovs-vsctl does.
+    #[command(after_help = "Examples:
+  zonetp list-zone-tp system
+  zonetp list-zone-tp system --format json")]
     ListZoneTp(zone_cmd::ListZoneTp),
     /// Print the kernel object a ct(commit,zone=N) action carries as its
     /// timeout: the zone's policy, else zone 0's (unless the datapath has
     /// resolution=exact), else `none`.
+    #[command(after_help = "Examples:
+  zonetp resolve system zone=5 --l3 ipv4 --l4 udp
+  zonetp resolve system zone=7 --l3 ipv6 --l4 icmpv6 --format json")]
     Resolve(zone_cmd::Resolve),
     /// Push the zone configuration into the kernel (create, replace and
     /// delete only what differs).
+    #[command(after_help = "Examples:
+  zonetp sync --dry-run
+  zonetp sync
+  zonetp sync system --watch --interval 20")]
     Sync(sync_cmd::Sync),
     /// Show each zone's policy and its source, the kernel objects (sync
     /// state, use count) and the live conntrack entries per zone.
@@ -85,11 +114,14 @@ enum Command {
     /// Flows of an OVS kernel datapath, with zone policies translated into ct actions.
     #[command(subcommand)]
     DpFlow(dp_cmd::FlowCommand),
+    /// Write the man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateDocs(docs_cmd::GenerateDocs),
 }
 
 /// ovs-vsctl puts options before the command (`--may-exist add-zone-tp`);
 /// move them after it so clap sees them as the command's own.
-fn ovs_vsctl_order(mut args: Vec<String>) -> Vec<String> {
+pub(crate) fn ovs_vsctl_order(mut args: Vec<String>) -> Vec<String> {
     const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
     let is_command = |a: &str| Cli::command().get_subcommands().any(|c| c.get_name() == a);
     let Some(cmd_at) = args.iter().position(|a| is_command(a)) else {
@@ -126,6 +158,7 @@ fn main() -> ExitCode {
         Command::Timeout(cmd) => timeout_cmd::run(cmd, format),
         Command::Dp(cmd) => dp_cmd::run_dp(cmd, format),
         Command::DpFlow(cmd) => dp_cmd::run_flow(&store, cmd, format),
+        Command::GenerateDocs(a) => docs_cmd::run(Cli::command(), a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ use zonetp::store::Store;
 use zonetp::{Error, Result};
 
 use crate::output::{print_json, Format};
+use crate::progress::Progress;
 
 #[derive(Args)]
 pub struct Sync {
@@ -100,8 +101,13 @@ pub fn run(store: &Store, a: Sync, format: Format) -> Result<()> {
     let explicit = a.datapath.is_some();
     let dp = a.datapath.unwrap_or_else(|| "system".to_owned());
     let mut client = CtTimeoutClient::open()?;
+    let progress = std::rc::Rc::new(std::cell::RefCell::new(Progress::stderr(format!("zonetp: sync {dp}"))));
+    let shared = progress.clone();
+    client.set_progress(Some(Box::new(move |done, total| shared.borrow_mut().update(done, total))));
     if !a.watch {
-        let report = sync(store, &mut client, &dp, explicit, a.dry_run)?;
+        let report = sync(store, &mut client, &dp, explicit, a.dry_run);
+        progress.borrow_mut().finish();
+        let report = report?;
         print_report(&report, format);
         return if report.ok() {
             Ok(())
@@ -120,7 +126,10 @@ pub fn run(store: &Store, a: Sync, format: Format) -> Result<()> {
             next = Instant::now() + interval;
             // A failed pass (kernel or file unreadable) is reported and
             // retried; the watcher keeps going.
-            match sync(store, &mut client, &dp, explicit, false) {
+            progress.borrow_mut().restart();
+            let result = sync(store, &mut client, &dp, explicit, false);
+            progress.borrow_mut().finish();
+            match result {
                 Ok(r) => print_report(&r, format),
                 Err(e) => eprintln!("zonetp: sync {dp}: {e}"),
             }

@@ -22,6 +22,7 @@ pub struct AddDp {
 
 #[derive(Args)]
 pub struct DelDp {
+    /// The datapath record to delete.
     pub datapath: String,
     /// Do nothing if the datapath does not exist.
     #[arg(long)]
@@ -41,6 +42,7 @@ pub struct SetDp {
 
 #[derive(Args)]
 pub struct AddZoneTp {
+    /// The datapath record (see add-dp).
     pub datapath: String,
     /// The zone, as zone=N with N in 0..65535.
     #[arg(value_name = "zone=N")]
@@ -59,7 +61,9 @@ pub struct AddZoneTp {
 
 #[derive(Args)]
 pub struct DelZoneTp {
+    /// The datapath record.
     pub datapath: String,
+    /// The zone, as zone=N with N in 0..65535.
     #[arg(value_name = "zone=N")]
     pub zone: String,
     /// Do nothing if the zone has no policy.
@@ -69,12 +73,15 @@ pub struct DelZoneTp {
 
 #[derive(Args)]
 pub struct ListZoneTp {
+    /// The datapath record.
     pub datapath: String,
 }
 
 #[derive(Args)]
 pub struct Resolve {
+    /// The datapath record whose zones and resolution mode apply.
     pub datapath: String,
+    /// The zone of the ct(commit) action, as zone=N.
     #[arg(value_name = "zone=N")]
     pub zone: String,
     /// L3 protocol of the flow: ipv4 or ipv6.

@@ -169,7 +169,17 @@ impl NetlinkSocket {
     /// Sends every request (each must carry `NLM_F_ACK`, or be a dump) and
     /// returns one outcome per request, in order. Requests go out in
     /// datagrams of up to `BATCH` messages, not one round trip each.
-    pub fn transact(&mut self, mut requests: Vec<Vec<u8>>) -> Result<Vec<Outcome>, TransactError> {
+    pub fn transact(&mut self, requests: Vec<Vec<u8>>) -> Result<Vec<Outcome>, TransactError> {
+        self.transact_with_progress(requests, &mut |_, _| {})
+    }
+
+    /// `transact`, calling `progress(done, total)` once a datagram's
+    /// requests are all answered.
+    pub fn transact_with_progress(
+        &mut self,
+        mut requests: Vec<Vec<u8>>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Outcome>, TransactError> {
         let mut outcomes: Vec<Outcome> = (0..requests.len()).map(|_| Outcome::default()).collect();
         let mut buf = vec![0u8; RECV_BUF];
         let mut start = 0;
@@ -226,6 +236,7 @@ impl NetlinkSocket {
                 }
             }
             start = end;
+            progress(end, requests.len());
         }
         Ok(outcomes)
     }
