@@ -5,7 +5,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
@@ -29,14 +28,12 @@ impl Lock {
             .write(true)
             .open(path)
             .map_err(|e| Error::Store(format!("cannot open lock file {}: {e}", path.display())))?;
+        // std's File::lock is flock(LOCK_EX) on Linux, retried on EINTR.
         loop {
-            // SAFETY: flock on a descriptor we own.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(Lock(file));
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::Store(format!("cannot lock {}: {err}", path.display())));
+            match file.lock() {
+                Ok(()) => return Ok(Lock(file)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Store(format!("cannot lock {}: {e}", path.display()))),
             }
         }
     }
