@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::cttimeout::{L3Proto, L4Proto};
 use crate::error::{Error, Op, Result};
-use crate::netlink::message::{NLMSG_HDRLEN, NLM_F_DUMP, NLM_F_REQUEST};
+use crate::netlink::message::{nfnl_message, parse_nfnl, NLM_F_DUMP, NLM_F_REQUEST};
 use crate::netlink::socket::NETLINK_NETFILTER;
-use crate::netlink::{AttrIter, MessageBuilder, NetlinkSocket, NfGenMsg, NlMsgHeader, ParseError};
+use crate::netlink::{AttrIter, NetlinkSocket, NfGenMsg, ParseError};
 
 pub const NFNL_SUBSYS_CTNETLINK: u8 = 1;
 pub const IPCTNL_MSG_CT_NEW: u8 = 0;
@@ -34,13 +34,13 @@ pub type EntryCounts = BTreeMap<EntryKey, u64>;
 /// filter by zone (`CTA_ZONE` in the request, Linux 5.x and later), but one
 /// dump counts every zone at once.
 pub fn dump_request(seq: u32) -> Vec<u8> {
-    let mut msg = MessageBuilder::new(
+    nfnl_message(
         ((NFNL_SUBSYS_CTNETLINK as u16) << 8) | IPCTNL_MSG_CT_GET as u16,
         NLM_F_REQUEST | NLM_F_DUMP,
         seq,
-    );
-    msg.header(&NfGenMsg { family: libc::AF_UNSPEC as u8, version: 0, res_id: 0 }.bytes());
-    msg.finish()
+        NfGenMsg { family: libc::AF_UNSPEC as u8, version: 0, res_id: 0 },
+        Vec::new(),
+    )
 }
 
 /// Reads an entry's zone and protocols. The zone is `CTA_ZONE` (a zone of
@@ -48,19 +48,16 @@ pub fn dump_request(seq: u32) -> Vec<u8> {
 /// the original direction only), else 0: the kernel leaves the default
 /// zone out.
 pub fn parse_entry(buf: &[u8]) -> Result<EntryKey, ParseError> {
-    let header = NlMsgHeader::parse(buf)?;
-    let len = header.len as usize;
-    if len < NLMSG_HDRLEN + NfGenMsg::LEN || len > buf.len() {
-        return Err(ParseError(format!("conntrack message has bad length {len}")));
-    }
+    let m = parse_nfnl(buf)?;
+    let header = m.header;
     if header.kind != ((NFNL_SUBSYS_CTNETLINK as u16) << 8) | IPCTNL_MSG_CT_NEW as u16 {
         return Err(ParseError(format!("expected a conntrack entry, got message type {:#06x}", header.kind)));
     }
-    let nfgen = NfGenMsg::parse(&buf[NLMSG_HDRLEN..])?;
+    let nfgen = m.nfgen;
     let mut zone = None;
     let mut tuple_zone = None;
     let mut l4 = None;
-    for attr in AttrIter::new(&buf[NLMSG_HDRLEN + NfGenMsg::LEN..len]) {
+    for attr in AttrIter::new(&m.attrs) {
         let attr = attr?;
         match attr.kind {
             CTA_ZONE => zone = Some(attr.be16()?),
@@ -123,12 +120,12 @@ impl ConntrackClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netlink::message::parse_message;
     use crate::netlink::AttrWriter;
 
     fn entry(family: u8, proto: u8, zone: Option<u16>, tuple_zone: Option<u16>) -> Vec<u8> {
-        let mut msg = MessageBuilder::new(0x0100, 0, 1);
-        msg.header(&NfGenMsg { family, version: 0, res_id: 0 }.bytes());
-        let mut w = AttrWriter::new(msg.buf());
+        let mut attrs = Vec::new();
+        let mut w = AttrWriter::new(&mut attrs);
         let tuple = w.nest_start(CTA_TUPLE_ORIG, true);
         let p = w.nest_start(CTA_TUPLE_PROTO, true);
         w.put_u8(CTA_PROTO_NUM, proto);
@@ -141,7 +138,7 @@ mod tests {
         if let Some(z) = zone {
             w.put_be16(CTA_ZONE, z);
         }
-        msg.finish()
+        nfnl_message(0x0100, 0, 1, NfGenMsg { family, version: 0, res_id: 0 }, attrs)
     }
 
     #[test]
@@ -158,7 +155,7 @@ mod tests {
     fn the_dump_request_is_a_ct_get_dump_of_every_family() {
         let req = dump_request(3);
         assert_eq!(req.len(), 20);
-        let h = NlMsgHeader::parse(&req).unwrap();
+        let h = parse_message(&req).unwrap().0;
         assert_eq!((h.kind, h.flags, h.seq), (0x0101, NLM_F_REQUEST | NLM_F_DUMP, 3));
         assert_eq!(&req[16..], &[0, 0, 0, 0]);
     }

@@ -4,9 +4,9 @@
 use super::object::{CtTimeoutObject, ObjectName, Timeouts};
 use super::proto::{L3Proto, L4Proto};
 use crate::netlink::message::{
-    NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+    nfnl_message, parse_nfnl, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use crate::netlink::{AttrIter, AttrWriter, MessageBuilder, NfGenMsg, NlMsgHeader, ParseError};
+use crate::netlink::{AttrIter, AttrWriter, NfGenMsg, NlMsgHeader, ParseError};
 
 pub const NFNL_SUBSYS_CTNETLINK_TIMEOUT: u8 = 8;
 
@@ -98,9 +98,8 @@ impl CtTimeoutRequest {
     /// Encodes the request as libnetfilter_cttimeout does: NAME, L3PROTO,
     /// L4PROTO, then DATA (flagged nested) with the set states ascending.
     pub fn emit(&self, seq: u32) -> Vec<u8> {
-        let mut msg = MessageBuilder::new(msg_type(self.command()), self.flags(), seq);
-        msg.header(&NfGenMsg { family: libc::AF_UNSPEC as u8, version: NFNETLINK_V0, res_id: 0 }.bytes());
-        let mut w = AttrWriter::new(msg.buf());
+        let mut attrs = Vec::with_capacity(128);
+        let mut w = AttrWriter::new(&mut attrs);
         match self {
             Self::New { object, .. } => {
                 w.put_cstr(CTA_TIMEOUT_NAME, object.name.as_str());
@@ -116,7 +115,8 @@ impl CtTimeoutRequest {
             }
             Self::DefaultSet { l3, l4, timeouts } => put_policy(&mut w, *l3, *l4, timeouts),
         }
-        msg.finish()
+        let nfgen = NfGenMsg { family: libc::AF_UNSPEC as u8, version: NFNETLINK_V0, res_id: 0 };
+        nfnl_message(msg_type(self.command()), self.flags(), seq, nfgen, attrs)
     }
 
     /// Decodes a request (the inverse of `emit`), for round-trip tests and
@@ -124,7 +124,7 @@ impl CtTimeoutRequest {
     pub fn parse(buf: &[u8]) -> Result<Self, ParseError> {
         let (header, body) = split(buf)?;
         let cmd = check_type(&header)?;
-        let fields = Fields::parse(body)?;
+        let fields = Fields::parse(&body)?;
         let need_name = || fields.name.clone().ok_or_else(|| ParseError("missing CTA_TIMEOUT_NAME".into()));
         let need_protos = || match (fields.l3, fields.l4) {
             (Some(l3), Some(l4)) => Ok((l3, l4)),
@@ -180,14 +180,10 @@ fn put_policy(w: &mut AttrWriter<'_>, l3: L3Proto, l4: L4Proto, timeouts: &Timeo
     w.nest_end(nest);
 }
 
-fn split(buf: &[u8]) -> Result<(NlMsgHeader, &[u8]), ParseError> {
-    let header = NlMsgHeader::parse(buf)?;
-    let len = header.len as usize;
-    if len < NLMSG_HDRLEN + NfGenMsg::LEN || len > buf.len() {
-        return Err(ParseError(format!("cttimeout message has bad length {len}")));
-    }
-    NfGenMsg::parse(&buf[NLMSG_HDRLEN..])?;
-    Ok((header, &buf[NLMSG_HDRLEN + NfGenMsg::LEN..len]))
+/// The header and attributes of a cttimeout message, framed by neli.
+fn split(buf: &[u8]) -> Result<(NlMsgHeader, Vec<u8>), ParseError> {
+    let m = parse_nfnl(buf)?;
+    Ok((m.header, m.attrs))
 }
 
 fn check_type(header: &NlMsgHeader) -> Result<u8, ParseError> {
@@ -236,7 +232,7 @@ pub fn parse_object(buf: &[u8]) -> Result<CtTimeoutObject, ParseError> {
     if check_type(&header)? != IPCTNL_MSG_TIMEOUT_NEW {
         return Err(ParseError(format!("expected a cttimeout NEW message, got type {:#06x}", header.kind)));
     }
-    let f = Fields::parse(body)?;
+    let f = Fields::parse(&body)?;
     let name = f.name.ok_or_else(|| ParseError("object without a name".into()))?;
     Ok(CtTimeoutObject {
         // The kernel only holds names it validated; keep what it says.
@@ -257,7 +253,7 @@ pub fn parse_defaults(buf: &[u8]) -> Result<(L3Proto, L4Proto, Timeouts), ParseE
             header.kind
         )));
     }
-    let f = Fields::parse(body)?;
+    let f = Fields::parse(&body)?;
     match (f.l3, f.l4) {
         (Some(l3), Some(l4)) => Ok((l3, l4, f.timeouts)),
         _ => Err(ParseError("defaults without L3/L4 protocol".into())),

@@ -1,5 +1,7 @@
-//! A small netlink codec: attributes, message framing and a socket that
-//! batches requests. Shared by the cttimeout (nfnetlink) and OVS (generic
+//! Netlink for zonetp: neli underneath (the socket, message framing, acks
+//! and errors, generic-netlink family resolution), zonetp's own attribute
+//! codec and typed messages on top, and a socket that batches requests.
+//! Shared by the cttimeout and ctnetlink (nfnetlink) and OVS (generic
 //! netlink) clients.
 
 pub mod attr;
@@ -7,7 +9,7 @@ pub mod message;
 pub mod socket;
 
 pub use attr::{align4, Attr, AttrIter, AttrWriter};
-pub use message::{MessageBuilder, NfGenMsg, NlMsgHeader, RawMessage};
+pub use message::{MessageBuilder, NfGenMsg, NlMsgHeader};
 pub use socket::{NetlinkSocket, Outcome};
 
 /// A message or attribute the kernel (or a test) handed us is malformed.

@@ -8,9 +8,7 @@ use neli::consts::socket::{Msg, NlFamily};
 use neli::socket::NlSocket;
 use neli::utils::Groups;
 
-use super::message::{
-    messages, set_seq, ErrorMessage, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_DUMP_INTR,
-};
+use super::message::{decode_datagram, set_seq, ErrorMessage, Received};
 use super::ParseError;
 
 /// The netlink protocols zonetp speaks.
@@ -136,40 +134,36 @@ impl NetlinkSocket {
             self.send(&datagram)?;
             while !pending.is_empty() {
                 let n = self.recv(&mut buf)?;
-                for msg in messages(&buf[..n]) {
-                    let msg = msg?;
-                    let Some(&index) = pending.get(&msg.header.seq) else {
-                        continue; // a stray answer to an earlier, abandoned request
-                    };
-                    let outcome = &mut outcomes[index];
-                    match msg.header.kind {
-                        NLMSG_NOOP => {}
-                        NLMSG_ERROR => {
-                            let err = ErrorMessage::parse(&msg.header, msg.payload)?;
-                            if err.errno != 0 {
-                                outcome.status = Err(err);
+                for msg in decode_datagram(&buf[..n])? {
+                    match msg {
+                        Received::Noop => {}
+                        Received::Overrun => return Err(io::Error::other("netlink overrun").into()),
+                        Received::Reply { seq, message } => {
+                            // A stray answer to an earlier, abandoned request is dropped.
+                            if let Some(&index) = pending.get(&seq) {
+                                outcomes[index].replies.push(message);
                             }
-                            pending.remove(&msg.header.seq);
                         }
-                        NLMSG_DONE => {
-                            // A dump's end; its payload may carry an error.
-                            if msg.payload.len() >= 4 {
-                                let e = i32::from_ne_bytes(msg.payload[0..4].try_into().unwrap());
-                                if e < 0 {
-                                    outcome.status = Err(ErrorMessage { errno: -e, text: None });
+                        Received::Ack { seq, result } => {
+                            if let Some(index) = pending.remove(&seq) {
+                                if result.errno != 0 {
+                                    outcomes[index].status = Err(result);
                                 }
                             }
-                            if msg.header.flags & NLM_F_DUMP_INTR != 0 && outcome.status.is_ok() {
-                                outcome.status = Err(ErrorMessage {
-                                    errno: libc::EINTR,
-                                    text: Some("dump interrupted by a concurrent change".into()),
-                                });
-                            }
-                            pending.remove(&msg.header.seq);
                         }
-                        NLMSG_OVERRUN => return Err(io::Error::other("netlink overrun").into()),
-                        _ => {
-                            outcome.replies.push(buf_msg(&msg.header, msg.payload));
+                        Received::DumpDone { seq, result, interrupted } => {
+                            if let Some(index) = pending.remove(&seq) {
+                                outcomes[index].status = if result.errno != 0 {
+                                    Err(result)
+                                } else if interrupted {
+                                    Err(ErrorMessage {
+                                        errno: libc::EINTR,
+                                        text: Some("dump interrupted by a concurrent change".into()),
+                                    })
+                                } else {
+                                    Ok(())
+                                };
+                            }
                         }
                     }
                 }
@@ -179,15 +173,4 @@ impl NetlinkSocket {
         }
         Ok(outcomes)
     }
-}
-
-fn buf_msg(h: &super::message::NlMsgHeader, payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(16 + payload.len());
-    v.extend_from_slice(&h.len.to_ne_bytes());
-    v.extend_from_slice(&h.kind.to_ne_bytes());
-    v.extend_from_slice(&h.flags.to_ne_bytes());
-    v.extend_from_slice(&h.seq.to_ne_bytes());
-    v.extend_from_slice(&h.pid.to_ne_bytes());
-    v.extend_from_slice(payload);
-    v
 }
