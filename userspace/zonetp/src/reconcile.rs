@@ -142,8 +142,12 @@ pub fn kernel_defaults(client: &mut CtTimeoutClient) -> Result<Defaults> {
         .collect();
     let mut out = Defaults::new();
     for ((l3, l4, _), replies) in KERNEL_PROTOCOLS.iter().zip(client.batch(&requests)?) {
-        let reply =
-            replies?.into_iter().next().ok_or_else(|| Error::Parse(ParseError("no defaults".into())))?;
+        let reply = replies?.into_iter().next().ok_or_else(|| {
+            Error::Parse(ParseError::Missing {
+                what: "DEFAULT_SET reply",
+                context: format!("defaults of {l3} {l4}"),
+            })
+        })?;
         out.insert((*l3, *l4), parse_defaults(&reply)?.2);
     }
     Ok(out)

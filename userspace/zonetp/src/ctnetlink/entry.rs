@@ -51,7 +51,7 @@ pub fn parse_entry(buf: &[u8]) -> Result<EntryKey, ParseError> {
     let m = parse_nfnl(buf)?;
     let header = m.header;
     if header.kind != ((NFNL_SUBSYS_CTNETLINK as u16) << 8) | IPCTNL_MSG_CT_NEW as u16 {
-        return Err(ParseError(format!("expected a conntrack entry, got message type {:#06x}", header.kind)));
+        return Err(ParseError::UnexpectedType { want: "a conntrack entry", got: header.kind });
     }
     let nfgen = m.nfgen;
     let mut zone = None;
@@ -84,7 +84,10 @@ pub fn parse_entry(buf: &[u8]) -> Result<EntryKey, ParseError> {
     Ok(EntryKey {
         zone: zone.or(tuple_zone).unwrap_or(0),
         l3: L3Proto(nfgen.family as u16),
-        l4: l4.ok_or_else(|| ParseError("conntrack entry without a protocol number".into()))?,
+        l4: l4.ok_or_else(|| ParseError::Missing {
+            what: "CTA_PROTO_NUM",
+            context: "conntrack entry".into(),
+        })?,
     })
 }
 
@@ -167,6 +170,6 @@ mod tests {
         assert!(parse_entry(&e).is_err());
         let mut other = entry(2, 17, None, None);
         other[4] = 1; // message type 0x0101
-        assert!(parse_entry(&other).unwrap_err().0.contains("expected a conntrack entry"));
+        assert!(parse_entry(&other).unwrap_err().to_string().contains("expected a conntrack entry"));
     }
 }

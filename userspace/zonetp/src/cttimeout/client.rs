@@ -104,8 +104,12 @@ impl CtTimeoutClient {
 
     pub fn default_get(&mut self, l3: L3Proto, l4: L4Proto) -> Result<Timeouts> {
         let replies = self.one(CtTimeoutRequest::DefaultGet { l3, l4 })?;
-        let first =
-            replies.first().ok_or_else(|| Error::Parse(crate::netlink::ParseError("no reply".into())))?;
+        let first = replies.first().ok_or_else(|| {
+            Error::Parse(crate::netlink::ParseError::Missing {
+                what: "DEFAULT_SET reply",
+                context: format!("defaults of {l3} {l4}"),
+            })
+        })?;
         Ok(parse_defaults(first)?.2)
     }
 

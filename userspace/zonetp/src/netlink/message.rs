@@ -34,8 +34,8 @@ pub const NLMSG_ERROR: u16 = 2;
 pub const NLMSG_DONE: u16 = 3;
 pub const NLMSG_OVERRUN: u16 = 4;
 
-fn malformed(what: &str, e: DeError) -> ParseError {
-    ParseError(format!("malformed {what}: {e}"))
+fn malformed(what: &'static str, e: DeError) -> ParseError {
+    ParseError::Decode { what, cause: e.to_string() }
 }
 
 /// The fields of a `struct nlmsghdr`, as read from a message.
@@ -193,7 +193,7 @@ pub fn parse_nfnl(buf: &[u8]) -> Result<NfnlMessage, ParseError> {
             nfgen: NfGenMsg { family: p.family, version: p.version, res_id: p.res_id.0 },
             attrs: p.attrs.as_ref().to_vec(),
         }),
-        None => Err(ParseError(format!("message type {:#06x} carries no nfnetlink payload", header.kind))),
+        None => Err(ParseError::UnexpectedType { want: "an nfnetlink message", got: header.kind }),
     }
 }
 
@@ -248,11 +248,11 @@ pub fn decode_datagram(buf: &[u8]) -> Result<Vec<Received>, ParseError> {
     let mut rest = buf;
     while !rest.is_empty() {
         if rest.len() < NLMSG_HDRLEN {
-            return Err(ParseError("truncated netlink header".into()));
+            return Err(ParseError::Truncated { what: "netlink header" });
         }
         let len = u32::from_ne_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
         if len < NLMSG_HDRLEN || len > rest.len() {
-            return Err(ParseError(format!("netlink message has bad length {len}")));
+            return Err(ParseError::BadLength { what: "netlink message", len });
         }
         let raw = &rest[..len];
         rest = &rest[align4(len).min(rest.len())..];
@@ -285,7 +285,7 @@ pub fn decode_datagram(buf: &[u8]) -> Result<Vec<Received>, ParseError> {
                 };
                 Received::DumpDone { seq, result: ErrorMessage { errno: -error, text: None }, interrupted }
             }
-            (NLMSG_ERROR, _) => return Err(ParseError("undecodable netlink error message".into())),
+            (NLMSG_ERROR, _) => return Err(ParseError::Truncated { what: "netlink error message" }),
             _ => Received::Reply { seq, message: raw.to_vec() },
         });
     }
@@ -373,7 +373,10 @@ mod tests {
         assert!(decode_datagram(&good[..10]).is_err());
         let mut long = good.clone();
         long[0] = 200;
-        assert!(decode_datagram(&long).unwrap_err().0.contains("bad length 200"));
+        assert!(
+            decode_datagram(&long).unwrap_err()
+                == ParseError::BadLength { what: "netlink message", len: 200 }
+        );
         let mut short_error = raw(NLMSG_ERROR, 0, 1, &(-1i32).to_ne_bytes());
         short_error.truncate(20);
         assert!(decode_datagram(&short_error).is_err());

@@ -179,7 +179,7 @@ impl OvsRequest {
 fn ovs_body(buf: &[u8]) -> Result<(i32, &[u8]), ParseError> {
     let (_, body) = split_genl(buf)?;
     if body.len() < 4 {
-        return Err(ParseError("truncated ovs_header".into()));
+        return Err(ParseError::Truncated { what: "ovs_header" });
     }
     Ok((i32::from_ne_bytes(body[..4].try_into().unwrap()), &body[4..]))
 }
@@ -264,7 +264,10 @@ impl FlowInfo {
                 _ => {}
             }
         }
-        let key = FlowKey::decode(key.ok_or_else(|| ParseError("flow without a key".into()))?, mask)?;
+        let key = FlowKey::decode(
+            key.ok_or_else(|| ParseError::Missing { what: "OVS_FLOW_ATTR_KEY", context: "flow".into() })?,
+            mask,
+        )?;
         Ok(FlowInfo { key, actions, packets, bytes, used })
     }
 }

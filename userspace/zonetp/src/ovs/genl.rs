@@ -33,7 +33,7 @@ pub fn genl_message(family: u16, flags: u16, cmd: u8, version: u8) -> MessageBui
 pub fn split_genl(buf: &[u8]) -> Result<(u8, &[u8]), ParseError> {
     let len = parse_message(buf)?.0.len as usize;
     if len < NLMSG_HDRLEN + GENL_HDRLEN || len > buf.len() {
-        return Err(ParseError(format!("generic netlink message has bad length {len}")));
+        return Err(ParseError::BadLength { what: "generic netlink message", len });
     }
     Ok((buf[NLMSG_HDRLEN], &buf[NLMSG_HDRLEN + GENL_HDRLEN..len]))
 }
@@ -67,7 +67,7 @@ fn getfamily_request(name: &str) -> Vec<u8> {
 /// Reads `CTRL_ATTR_FAMILY_ID` out of the controller's answer.
 fn family_id(reply: &[u8]) -> Result<Option<u16>, ParseError> {
     let msg = CtrlMessage::from_bytes(&mut Cursor::new(reply))
-        .map_err(|e| ParseError(format!("malformed nlctrl answer: {e}")))?;
+        .map_err(|e| ParseError::Decode { what: "nlctrl answer", cause: e.to_string() })?;
     let Some(genl) = msg.get_payload() else { return Ok(None) };
     Ok(genl.attrs().get_attr_handle().get_attr_payload_as::<u16>(CtrlAttr::FamilyId).ok())
 }
@@ -95,7 +95,7 @@ pub fn resolve_family(sock: &mut NetlinkSocket, name: &str) -> Result<u16> {
             return Ok(id);
         }
     }
-    Err(ParseError(format!("family {name} without an id")).into())
+    Err(ParseError::Missing { what: "CTRL_ATTR_FAMILY_ID", context: format!("family {name}") }.into())
 }
 
 #[cfg(test)]

@@ -200,7 +200,7 @@ pub struct FlowKey {
 }
 
 fn perr(msg: String) -> ParseError {
-    ParseError(msg)
+    ParseError::Syntax(msg)
 }
 
 /// Splits on commas outside parentheses.
@@ -487,7 +487,7 @@ impl FlowKey {
             let mut m = vec![0u8; spec.len];
             if spec.scalar {
                 parse_field(&spec.fields[0], inner, &mut k, &mut m)
-                    .map_err(|e| perr(format!("{name}: {}", e.0)))?;
+                    .map_err(|e| perr(format!("{name}: {e}")))?;
             } else {
                 for part in split_top(inner) {
                     let (fname, value) = part
@@ -500,8 +500,7 @@ impl FlowKey {
                             names.join(", ")
                         ))
                     })?;
-                    parse_field(field, value, &mut k, &mut m)
-                        .map_err(|e| perr(format!("{name}: {}", e.0)))?;
+                    parse_field(field, value, &mut k, &mut m).map_err(|e| perr(format!("{name}: {e}")))?;
                 }
             }
             key.put(spec.attr, k, m);
@@ -632,7 +631,7 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_problem() {
-        let e = |t: &str| FlowKey::parse(t).unwrap_err().0;
+        let e = |t: &str| FlowKey::parse(t).unwrap_err().to_string();
         assert!(e("in_prot(1)").contains("unknown match field \"in_prot\""));
         assert!(e("ipv4(proto=300)").contains("invalid value \"300\" for proto"));
         assert!(e("ipv4(port=3)").contains("ipv4 has no field \"port\""));
