@@ -18,7 +18,7 @@ fn insert(args: &[&str]) {
     tool_ok("conntrack", &v);
 }
 
-fn zone<'a>(status: &'a Value, zone: u64) -> &'a Value {
+fn zone(status: &Value, zone: u64) -> &Value {
     status["zones"]
         .as_array()
         .unwrap()
