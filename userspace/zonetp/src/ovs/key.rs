@@ -545,14 +545,20 @@ impl FlowKey {
 
     /// Writes `OVS_FLOW_ATTR_KEY` and `OVS_FLOW_ATTR_MASK`.
     pub fn emit(&self, w: &mut AttrWriter<'_>, key_attr: u16, mask_attr: u16) {
-        let nest = w.nest_start(key_attr, false);
+        self.emit_key(w, key_attr);
+        self.emit_nest(w, mask_attr, |a| &a.mask);
+    }
+
+    /// The key alone, without a mask (flow deletes, packet execution).
+    pub fn emit_key(&self, w: &mut AttrWriter<'_>, key_attr: u16) {
+        self.emit_nest(w, key_attr, |a| &a.key);
+    }
+
+    /// One nest (OVS leaves NLA_F_NESTED off) with one field of each attribute.
+    fn emit_nest(&self, w: &mut AttrWriter<'_>, nest_attr: u16, field: impl Fn(&KeyAttr) -> &[u8]) {
+        let nest = w.nest_start(nest_attr, false);
         for a in &self.attrs {
-            w.put(a.attr, &a.key);
-        }
-        w.nest_end(nest);
-        let nest = w.nest_start(mask_attr, false);
-        for a in &self.attrs {
-            w.put(a.attr, &a.mask);
+            w.put(a.attr, field(a));
         }
         w.nest_end(nest);
     }
