@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Command};
 use clap_complete::Shell;
-use zonetp::{Error, Result};
+use zonetp::Error;
+
+use crate::failure::CmdResult;
 
 #[derive(Args)]
 pub struct GenerateDocs {
@@ -20,7 +22,7 @@ pub struct GenerateDocs {
 /// The shells `make install` installs completions for.
 pub const SHELLS: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
 
-pub fn run(cmd: Command, a: GenerateDocs) -> Result<()> {
+pub fn run(cmd: Command, a: GenerateDocs) -> CmdResult {
     let fail = |what: &str, path: &Path, e: std::io::Error| {
         Error::Invalid(format!("cannot write {what} into {}: {e}", path.display()))
     };
@@ -126,7 +128,7 @@ mod tests {
                 let given: Vec<&str> = words.iter().copied().filter(wanted).take(verb.len()).collect();
                 assert_eq!(given, verb, "{path}: example {e:?} is not a {path} command");
                 // Parsed by the real parser: an example must be a valid command line.
-                let argv: Vec<String> = shell_words(e);
+                let argv: Vec<std::ffi::OsString> = shell_words(e).into_iter().map(Into::into).collect();
                 if let Err(err) = crate::Cli::command().try_get_matches_from(crate::ovs_vsctl_order(argv)) {
                     panic!("{path}: example {e:?} does not parse: {err}");
                 }

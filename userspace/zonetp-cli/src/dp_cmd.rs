@@ -8,9 +8,9 @@ use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::ovs::{Action, FlowKey, OvsClient};
 use zonetp::store::Store;
 use zonetp::xlate::{check_timeouts, fill_timeouts};
-use zonetp::{Error, Result};
 
-use crate::output::{print_json, Format};
+use crate::failure::{usage, CmdResult};
+use crate::output::{escape, outln, print_json, Format};
 
 #[derive(Subcommand)]
 pub enum DpCommand {
@@ -112,15 +112,24 @@ pub enum FlowCommand {
 }
 
 /// Splits `MATCH actions:ACTIONS` (also `actions=`).
-fn split_flow(text: &str) -> Result<(&str, &str)> {
+fn split_flow(text: &str) -> CmdResult<(&str, &str)> {
     let at = text
         .find("actions:")
         .or_else(|| text.find("actions="))
-        .ok_or_else(|| Error::Invalid(format!("flow \"{text}\" has no actions: part")))?;
+        .ok_or_else(|| usage(format!("flow \"{}\" has no actions: part", escape(text))))?;
     Ok((text[..at].trim().trim_end_matches(','), &text[at + 8..]))
 }
 
-pub fn run_dp(cmd: DpCommand, format: Format) -> Result<()> {
+/// A flow match as the user wrote it; a syntax error is theirs.
+fn parse_match(text: &str) -> CmdResult<FlowKey> {
+    FlowKey::parse(text).map_err(|e| usage(format!("invalid flow match \"{}\": {e}", escape(text))))
+}
+
+fn parse_actions(text: &str) -> CmdResult<Vec<Action>> {
+    Action::parse_list(text).map_err(|e| usage(format!("invalid flow actions \"{}\": {e}", escape(text))))
+}
+
+pub fn run_dp(cmd: DpCommand, format: Format) -> CmdResult {
     let mut ovs = OvsClient::open()?;
     match cmd {
         DpCommand::Add { name, ports } => {
@@ -130,14 +139,14 @@ pub fn run_dp(cmd: DpCommand, format: Format) -> Result<()> {
             }
             Ok(())
         }
-        DpCommand::Del { name } => ovs.dp_del(&name),
+        DpCommand::Del { name } => Ok(ovs.dp_del(&name)?),
         DpCommand::AddPort { name, device, port_no } => {
             let dp = ovs.dp_get(&name)?;
-            ovs.vport_new(&dp, &device, port_no)
+            Ok(ovs.vport_new(&dp, &device, port_no)?)
         }
         DpCommand::DelPort { name, device } => {
             let dp = ovs.dp_get(&name)?;
-            ovs.vport_del(&dp, &device)
+            Ok(ovs.vport_del(&dp, &device)?)
         }
         DpCommand::Show { name } => {
             let dp = ovs.dp_get(&name)?;
@@ -150,15 +159,15 @@ pub fn run_dp(cmd: DpCommand, format: Format) -> Result<()> {
                     "ports": ports, "capabilities": {"ct_timeout": ct_timeout},
                 })),
                 Format::Text => {
-                    println!("{}:", dp.name);
+                    outln!("{}:", dp.name);
                     if let Some([hit, missed, lost, _]) = dp.stats {
-                        println!("  lookups: hit:{hit} missed:{missed} lost:{lost}");
+                        outln!("  lookups: hit:{hit} missed:{missed} lost:{lost}");
                     }
-                    println!("  flows: {flows}");
-                    println!("  capabilities: ct_timeout={ct_timeout}");
+                    outln!("  flows: {flows}");
+                    outln!("  capabilities: ct_timeout={ct_timeout}");
                     for p in ports {
                         let internal = if p.kind == 2 { " (internal)" } else { "" };
-                        println!("  port {}: {}{internal}", p.port_no, p.name);
+                        outln!("  port {}: {}{internal}", p.port_no, p.name);
                     }
                 }
             }
@@ -167,12 +176,12 @@ pub fn run_dp(cmd: DpCommand, format: Format) -> Result<()> {
     }
 }
 
-pub fn run_flow(store: &Store, cmd: FlowCommand, format: Format) -> Result<()> {
+pub fn run_flow(store: &Store, cmd: FlowCommand, format: Format) -> CmdResult {
     match cmd {
         FlowCommand::Add { datapath, flow, zones_from, no_xlate } => {
             let (m, a) = split_flow(&flow)?;
-            let key = FlowKey::parse(m)?;
-            let mut actions = Action::parse_list(a)?;
+            let key = parse_match(m)?;
+            let mut actions = parse_actions(a)?;
             if !no_xlate {
                 fill_timeouts(&store.read()?, &zones_from, &key, &mut actions)?;
                 check_timeouts(&mut CtTimeoutClient::open()?, &key, &actions)?;
@@ -183,15 +192,15 @@ pub fn run_flow(store: &Store, cmd: FlowCommand, format: Format) -> Result<()> {
             if format == Format::Json {
                 print_json(&json!({"match": key.format(), "actions": Action::format_list(&actions)}));
             } else {
-                println!("{} actions:{}", key.format(), Action::format_list(&actions));
+                outln!("{} actions:{}", key.format(), Action::format_list(&actions));
             }
             Ok(())
         }
         FlowCommand::Del { datapath, r#match } => {
+            let key = r#match.as_deref().map(parse_match).transpose()?;
             let mut ovs = OvsClient::open()?;
             let dp = ovs.dp_get(&datapath)?;
-            let key = r#match.map(|m| FlowKey::parse(&m)).transpose()?;
-            ovs.flow_del(&dp, key.as_ref())
+            Ok(ovs.flow_del(&dp, key.as_ref())?)
         }
         FlowCommand::Dump { datapath } => {
             let mut ovs = OvsClient::open()?;
@@ -209,7 +218,7 @@ pub fn run_flow(store: &Store, cmd: FlowCommand, format: Format) -> Result<()> {
                 )),
                 Format::Text => {
                     for f in flows {
-                        println!(
+                        outln!(
                             "{}, packets:{}, bytes:{}, actions:{}",
                             f.key.format(),
                             f.packets,

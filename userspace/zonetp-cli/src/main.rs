@@ -1,10 +1,12 @@
 //! The `zonetp` command.
 //!
 //! Exit status: 0 success, 1 an error (one line on stderr naming the object
-//! and the cause), 2 a usage error.
+//! and the cause), 2 a usage error (one line too). A closed standard output
+//! ends it quietly with 0.
 
 mod docs_cmd;
 mod dp_cmd;
+mod failure;
 mod output;
 mod progress;
 mod status_cmd;
@@ -12,13 +14,16 @@ mod sync_cmd;
 mod timeout_cmd;
 mod zone_cmd;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand};
 use zonetp::store::Store;
 
-use output::Format;
+use failure::{usage, CmdResult};
+use output::{errln, escape, Format};
 
 /// Zone-based conntrack timeout policies for Linux, compatible with Open vSwitch.
 ///
@@ -33,7 +38,9 @@ use output::Format;
 /// `zonetp timeout ...` manages cttimeout objects directly, as `nfct timeout`
 /// does. Run `zonetp help COMMAND` for each command's manual.
 ///
-/// Exit status: 0 on success, 1 on an error, 2 on a usage error.
+/// Exit status: 0 on success, 1 when the command could not be carried out,
+/// 2 when the command line is wrong (unknown command or option, missing
+/// argument, a value that does not parse).
 #[derive(Parser)]
 #[command(name = "zonetp", version, propagate_version = true, max_term_width = 100)]
 pub(crate) struct Cli {
@@ -121,18 +128,19 @@ enum Command {
 
 /// ovs-vsctl puts options before the command (`--may-exist add-zone-tp`);
 /// move them after it so clap sees them as the command's own.
-pub(crate) fn ovs_vsctl_order(mut args: Vec<String>) -> Vec<String> {
+pub(crate) fn ovs_vsctl_order(mut args: Vec<OsString>) -> Vec<OsString> {
     const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
-    let is_command = |a: &str| Cli::command().get_subcommands().any(|c| c.get_name() == a);
-    let Some(cmd_at) = args.iter().position(|a| is_command(a)) else {
+    let movable = |a: &OsString| a.to_str().is_some_and(|a| MOVABLE.contains(&a));
+    let commands = Cli::command();
+    let is_command = |a: &OsString| commands.get_subcommands().any(|c| a.to_str() == Some(c.get_name()));
+    let Some(cmd_at) = args.iter().position(is_command) else {
         return args;
     };
-    let moved: Vec<String> =
-        args[..cmd_at].iter().filter(|a| MOVABLE.contains(&a.as_str())).cloned().collect();
+    let moved: Vec<OsString> = args[..cmd_at].iter().filter(|a| movable(a)).cloned().collect();
     if moved.is_empty() {
         return args;
     }
-    let mut head: Vec<String> = args.drain(..cmd_at).filter(|a| !MOVABLE.contains(&a.as_str())).collect();
+    let mut head: Vec<OsString> = args.drain(..cmd_at).filter(|a| !movable(a)).collect();
     let command = args.remove(0);
     head.push(command);
     head.extend(moved);
@@ -140,11 +148,38 @@ pub(crate) fn ovs_vsctl_order(mut args: Vec<String>) -> Vec<String> {
     head
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse_from(ovs_vsctl_order(std::env::args().collect()));
+/// A clap error as one line: its first paragraph, without the "error: ".
+fn clap_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .filter(|l| !l.starts_with("tip:"))
+        .collect();
+    let line = first.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_owned()
+}
+
+/// `ZONETP_KERNEL_HZ`, when set, must be a tick rate.
+fn check_environment() -> CmdResult {
+    if let Some(v) = std::env::var_os("ZONETP_KERNEL_HZ") {
+        let ok = v.to_str().and_then(|s| s.parse::<u32>().ok()).is_some_and(|hz| hz > 0);
+        if !ok {
+            return Err(usage(format!(
+                "ZONETP_KERNEL_HZ={} is not a kernel tick rate (a whole number from 1 to 4294967295)",
+                v.to_string_lossy()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> CmdResult {
+    check_environment()?;
     let store = Store::locate(cli.db.as_deref());
     let format = cli.format;
-    let result = match cli.command {
+    match cli.command {
         Command::AddDp(a) => zone_cmd::add_dp(&store, a),
         Command::DelDp(a) => zone_cmd::del_dp(&store, a),
         Command::SetDp(a) => zone_cmd::set_dp(&store, a),
@@ -159,12 +194,32 @@ fn main() -> ExitCode {
         Command::Dp(cmd) => dp_cmd::run_dp(cmd, format),
         Command::DpFlow(cmd) => dp_cmd::run_flow(&store, cmd, format),
         Command::GenerateDocs(a) => docs_cmd::run(Cli::command(), a),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(ovs_vsctl_order(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                let _ = e.print(); // a closed pipe is no error here
+                return ExitCode::SUCCESS;
+            }
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+            _ => {
+                errln!("zonetp: {}", escape(&clap_error_line(&e)));
+                return ExitCode::from(2);
+            }
+        },
     };
-    match result {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("zonetp: {e}");
-            ExitCode::from(1)
+            errln!("zonetp: {}", escape(&e.to_string()));
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -1,4 +1,11 @@
-//! Text and JSON renderings shared by the commands.
+//! Text and JSON renderings shared by the commands, and the writing of
+//! them: standard output closed early (`zonetp timeout list | head -1`)
+//! ends zonetp quietly with status 0, as ripgrep does; text never carries a
+//! raw control character, so one record stays one line.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, Write};
 
 use serde_json::{json, Map, Value};
 use zonetp::cttimeout::object::format_timeouts;
@@ -10,6 +17,59 @@ pub enum Format {
     Json,
 }
 
+/// Writes one line to standard output. A closed pipe ends the process
+/// quietly (status 0); another write error ends it with status 1.
+pub fn write_line(args: fmt::Arguments) {
+    let mut out = io::stdout().lock();
+    let result = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    if let Err(e) = result {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        write_error_line(format_args!("zonetp: cannot write to standard output: {e}"));
+        std::process::exit(1);
+    }
+}
+
+/// Writes one line to standard error; errors writing it are ignored (there
+/// is nowhere left to report them).
+pub fn write_error_line(args: fmt::Arguments) {
+    let mut err = io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+}
+
+/// `println!` that ends quietly on a closed pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::output::write_line(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` that never panics.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::output::write_error_line(format_args!($($arg)*)) };
+}
+
+pub(crate) use {errln, outln};
+
+/// `s` with control characters escaped (`\n`, `\t`, `\x1b`, ...), so that
+/// a name from the kernel or a file cannot break line-oriented output.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() && (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 pub fn l3_json(l3: L3Proto) -> Value {
     l3.name().map(Value::from).unwrap_or_else(|| Value::from(l3.0))
 }
@@ -18,9 +78,19 @@ pub fn l4_json(l4: L4Proto) -> Value {
     l4.tracker().map(|t| Value::from(t.name)).unwrap_or_else(|| Value::from(l4.0))
 }
 
+/// The timeouts worth showing: for a protocol the kernel tracks, only its
+/// named states. The kernel reports SCTP's retired ninth attribute
+/// (HEARTBEAT_ACKED, always 0) in every dump; nfct does not show it either.
+pub fn shown_timeouts(l4: L4Proto, t: &Timeouts) -> Timeouts {
+    if l4.tracker().is_none() {
+        return t.clone();
+    }
+    t.iter().filter(|(attr, _)| l4.state_name(**attr).is_some()).map(|(a, s)| (*a, *s)).collect()
+}
+
 pub fn timeouts_json(l4: L4Proto, t: &Timeouts) -> Value {
     let mut m = Map::new();
-    for (attr, secs) in t {
+    for (attr, secs) in &shown_timeouts(l4, t) {
         let key = l4.state_name(*attr).map(str::to_owned).unwrap_or_else(|| attr.to_string());
         m.insert(key, Value::from(*secs));
     }
@@ -42,14 +112,40 @@ pub fn object_json(o: &CtTimeoutObject) -> Value {
 
 /// `NAME L3 L4 use=N state=secs ...`, one line, states in kernel order.
 pub fn object_text(o: &CtTimeoutObject) -> String {
-    let mut words = vec![o.name.to_string(), o.l3.to_string(), o.l4.to_string()];
+    let mut words = vec![escape(o.name.as_str()).into_owned(), o.l3.to_string(), o.l4.to_string()];
     if let Some(u) = o.use_count {
         words.push(format!("use={u}"));
     }
-    words.extend(format_timeouts(o.l4, &o.timeouts));
+    words.extend(format_timeouts(o.l4, &shown_timeouts(o.l4, &o.timeouts)));
     words.join(" ")
 }
 
+/// A JSON document, pretty-printed.
 pub fn print_json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).expect("JSON values serialize"));
+    outln!("{}", serde_json::to_string_pretty(v).expect("JSON values serialize"));
+}
+
+/// A JSON document on one line (a stream of them, one per line).
+pub fn print_json_line(v: &Value) {
+    outln!("{}", serde_json::to_string(v).expect("JSON values serialize"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape("web"), "web");
+        assert_eq!(escape("a\nb\tc\u{1b}[31m\u{7f}\u{85}"), "a\\nb\\tc\\x1b[31m\\x7f\\x85");
+    }
+
+    #[test]
+    fn sctp_retired_attribute_is_not_shown() {
+        let sctp = L4Proto::parse("sctp").unwrap();
+        let t: Timeouts = [(1, 10), (8, 30), (9, 0)].into();
+        assert_eq!(shown_timeouts(sctp, &t), Timeouts::from([(1, 10), (8, 30)]));
+        let unknown = L4Proto(200);
+        assert_eq!(shown_timeouts(unknown, &t), t);
+    }
 }

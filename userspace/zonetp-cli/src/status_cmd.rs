@@ -6,12 +6,12 @@ use clap::Args;
 use serde_json::json;
 use zonetp::ctnetlink::ConntrackClient;
 use zonetp::cttimeout::CtTimeoutClient;
-use zonetp::reconcile::kernel_defaults;
+use zonetp::reconcile::{kernel_defaults, KERNEL_DATAPATH};
 use zonetp::status::{status, StatusReport, SyncState, ZoneStatus};
 use zonetp::store::Store;
-use zonetp::Result;
 
-use crate::output::{print_json, Format};
+use crate::failure::CmdResult;
+use crate::output::{escape, outln, print_json, Format};
 
 #[derive(Args)]
 #[command(after_help = "Examples:
@@ -22,8 +22,8 @@ pub struct Status {
     pub datapath: Option<String>,
 }
 
-pub fn run(store: &Store, a: Status, format: Format) -> Result<()> {
-    let dp = a.datapath.unwrap_or_else(|| "system".to_owned());
+pub fn run(store: &Store, a: Status, format: Format) -> CmdResult {
+    let dp = a.datapath.unwrap_or_else(|| KERNEL_DATAPATH.to_owned());
     let config = store.read()?;
     config.datapath(&dp)?;
     let mut timeouts = CtTimeoutClient::open()?;
@@ -48,20 +48,20 @@ fn zone_line(z: &ZoneStatus) -> String {
 }
 
 fn print_text(r: &StatusReport) {
-    println!("datapath {} (resolution {})", r.datapath, r.resolution);
+    outln!("datapath {} (resolution {})", escape(&r.datapath), r.resolution);
     for z in &r.zones {
-        println!("{}", zone_line(z));
+        outln!("{}", zone_line(z));
         for o in &z.objects {
             // Zones on the kernel's defaults: only the protocols with entries.
             if o.state == SyncState::KernelDefaults && o.entries == 0 {
                 continue;
             }
             let use_count = o.use_count.map(|u| format!("use={u}")).unwrap_or_else(|| "use=-".into());
-            println!(
+            outln!(
                 "  {:<4} {:<6} {:<20} {:<15} {:<8} entries={}",
                 o.l3,
                 o.l4,
-                o.object.as_deref().unwrap_or("-"),
+                escape(o.object.as_deref().unwrap_or("-")),
                 o.state.name(),
                 use_count,
                 o.entries
@@ -69,7 +69,7 @@ fn print_text(r: &StatusReport) {
         }
     }
     for s in &r.strays {
-        println!("stray {s}: no zone explains it (sync deletes it)");
+        outln!("stray {}: no zone explains it (sync deletes it)", escape(s));
     }
-    println!("{}", if r.in_sync() { "in sync" } else { "out of sync: run `zonetp sync`" });
+    outln!("{}", if r.in_sync() { "in sync" } else { "out of sync: run `zonetp sync`" });
 }

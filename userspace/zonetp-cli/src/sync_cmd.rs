@@ -1,141 +1,268 @@
 //! `zonetp sync`: the reconciler, once or as a watcher.
+//!
+//! The watcher's main thread only waits for signals (through a signalfd)
+//! and for changes of the file; a worker thread runs the sync passes. So
+//! SIGINT/SIGTERM stop it at once, even while a pass over tens of
+//! thousands of objects runs (every kernel change is idempotent: the next
+//! sync completes an interrupted one), SIGHUP asks for a pass now, and
+//! SIGUSR1 is logged and ignored.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::Stderr;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 use serde_json::json;
 use zonetp::cttimeout::CtTimeoutClient;
-use zonetp::reconcile::{sync, SyncReport};
+use zonetp::reconcile::{check_kernel_datapath, sync, SyncOptions, SyncReport, KERNEL_DATAPATH};
 use zonetp::store::Store;
-use zonetp::{Error, Result};
+use zonetp::Error;
 
-use crate::output::{print_json, Format};
+use crate::failure::CmdResult;
+use crate::output::{errln, outln, print_json, print_json_line, Format};
 use crate::progress::Progress;
+
+/// Longest --interval: a week.
+const MAX_INTERVAL: u64 = 7 * 24 * 3600;
 
 #[derive(Args)]
 pub struct Sync {
-    /// The datapath whose zones are pushed (default: system, the kernel datapath).
+    /// The datapath whose zones are pushed (default: system, the kernel
+    /// datapath, the only one with kernel objects).
     pub datapath: Option<String>,
     /// Print the plan and change nothing.
     #[arg(long, conflicts_with = "watch")]
     pub dry_run: bool,
+    /// Delete every ovs_tp_* object (but those of policies other
+    /// datapaths' zones use), whatever the configuration says. Without it,
+    /// a missing configuration file, or one without the datapath's record,
+    /// is refused rather than taken for an empty configuration.
+    #[arg(long, conflicts_with = "watch")]
+    pub delete_all: bool,
     /// Keep running: sync again whenever the configuration file changes,
-    /// and every --interval seconds (to retry deletes of objects in use and
-    /// repair changes made behind zonetp's back). Stops on SIGINT/SIGTERM.
+    /// on SIGHUP, and every --interval seconds (to retry deletes of objects
+    /// in use and repair changes made behind zonetp's back). Stops on
+    /// SIGINT/SIGTERM; SIGUSR1 is ignored. A file that goes missing or
+    /// cannot be read is reported and the kernel left as it is. With
+    /// --format json, one report per line.
     #[arg(long)]
     pub watch: bool,
-    /// Seconds between periodic syncs in --watch mode.
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds between periodic syncs in --watch mode (1 to 604800).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_INTERVAL))]
     pub interval: u64,
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-fn install_signal_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut());
-        }
-    }
-}
-
-fn print_report(r: &SyncReport, format: Format) {
+fn print_report(r: &SyncReport, format: Format, one_line_json: bool) {
     if format == Format::Json {
-        print_json(&json!(r));
+        let v = json!(r);
+        if one_line_json {
+            print_json_line(&v);
+        } else {
+            print_json(&v);
+        }
         return;
     }
     if r.dry_run {
-        r.plan.iter().for_each(|l| println!("{l}"));
+        r.plan.iter().for_each(|a| outln!("{}", a.describe()));
     }
     for n in &r.created {
-        println!("created {n}");
+        outln!("created {n}");
     }
     for n in &r.replaced {
-        println!("replaced {n}");
+        outln!("replaced {n}");
     }
     for n in &r.deleted {
-        println!("deleted {n}");
+        outln!("deleted {n}");
     }
     for n in &r.pending {
-        println!("pending {n}: in use (EBUSY), retried on the next sync");
+        outln!("pending {n}: in use (EBUSY), retried on the next sync");
     }
-    for (what, why) in &r.failed {
-        eprintln!("zonetp: {what}: {why}");
+    for f in &r.failed {
+        errln!("zonetp: {}: {}", f.object, f.error);
+    }
+    if !r.kept.is_empty() {
+        errln!(
+            "zonetp: note: {} object(s) of policies other datapaths' zones use were left alone",
+            r.kept.len()
+        );
     }
     if !r.ignored_keys.is_empty() {
-        eprintln!(
+        errln!(
             "zonetp: note: the kernel datapath has no timeout for {}; it ignores them",
             r.ignored_keys.join(", ")
         );
     }
-    let verb = if r.dry_run { "would change" } else { "changed" };
-    println!(
-        "sync {}: {verb} {}, unchanged {}, created {}, replaced {}, deleted {}, pending {}, failed {}",
-        r.datapath,
-        if r.dry_run { r.plan.len() } else { r.created.len() + r.replaced.len() + r.deleted.len() },
-        r.unchanged,
-        r.created.len(),
-        r.replaced.len(),
-        r.deleted.len(),
-        r.pending.len(),
-        r.failed.len()
-    );
-}
-
-fn stamp(store: &Store) -> Option<(SystemTime, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(store.path()).ok()?;
-    Some((m.modified().ok()?, m.ino() ^ m.len()))
-}
-
-pub fn run(store: &Store, a: Sync, format: Format) -> Result<()> {
-    let explicit = a.datapath.is_some();
-    let dp = a.datapath.unwrap_or_else(|| "system".to_owned());
-    let mut client = CtTimeoutClient::open()?;
-    let progress = std::rc::Rc::new(std::cell::RefCell::new(Progress::stderr(format!("zonetp: sync {dp}"))));
-    let shared = progress.clone();
-    client.set_progress(Some(Box::new(move |done, total| shared.borrow_mut().update(done, total))));
-    if !a.watch {
-        let report = sync(store, &mut client, &dp, explicit, a.dry_run);
-        progress.borrow_mut().finish();
-        let report = report?;
-        print_report(&report, format);
-        return if report.ok() {
-            Ok(())
-        } else {
-            Err(Error::Invalid(format!("sync {dp}: {} object(s) could not be pushed", report.failed.len())))
-        };
+    if r.dry_run {
+        let (c, p, d) = (r.planned("create"), r.planned("replace"), r.planned("delete"));
+        outln!(
+            "sync {}: would change {}, unchanged {}, create {c}, replace {p}, delete {d}, failed {}",
+            r.datapath,
+            c + p + d,
+            r.unchanged,
+            r.failed.len()
+        );
+    } else {
+        outln!(
+            "sync {}: changed {}, unchanged {}, created {}, replaced {}, deleted {}, pending {}, failed {}",
+            r.datapath,
+            r.created.len() + r.replaced.len() + r.deleted.len(),
+            r.unchanged,
+            r.created.len(),
+            r.replaced.len(),
+            r.deleted.len(),
+            r.pending.len(),
+            r.failed.len()
+        );
     }
-    install_signal_handlers();
-    let interval = Duration::from_secs(a.interval);
+}
+
+/// Why a finished sync still fails the command (after its report).
+fn report_failure(r: &SyncReport) -> Option<Error> {
+    if let Some(e) = &r.record_error {
+        return Some(Error::Store(format!(
+            "sync {}: the kernel was changed as reported, but the outcome was not recorded: {e}",
+            r.datapath
+        )));
+    }
+    (!r.failed.is_empty()).then(|| {
+        Error::Invalid(format!("sync {}: {} object(s) could not be pushed", r.datapath, r.failed.len()))
+    })
+}
+
+/// What identifies a version of the file (`None`: there is none).
+fn stamp(store: &Store) -> Option<(SystemTime, u64, u64)> {
+    let m = std::fs::metadata(store.path()).ok()?;
+    Some((m.modified().ok()?, m.ino(), m.len()))
+}
+
+/// Progress of the client's batches on stderr (when it is a terminal),
+/// shared with the caller, which clears the line after each pass.
+fn attach_progress(client: &mut CtTimeoutClient, dp: &str) -> Arc<Mutex<Progress<Stderr>>> {
+    let progress = Arc::new(Mutex::new(Progress::stderr(format!("zonetp: sync {dp}"))));
+    let shared = progress.clone();
+    client.set_progress(Some(Box::new(move |done, total| {
+        if let Ok(mut p) = shared.lock() {
+            p.update(done, total);
+        }
+    })));
+    progress
+}
+
+/// Runs one pass with its progress line cleared afterwards, whatever the outcome.
+fn sync_pass(
+    store: &Store,
+    client: &mut CtTimeoutClient,
+    progress: &Mutex<Progress<Stderr>>,
+    dp: &str,
+    opts: SyncOptions,
+) -> zonetp::Result<SyncReport> {
+    if let Ok(mut p) = progress.lock() {
+        p.restart();
+    }
+    let result = sync(store, client, dp, opts);
+    if let Ok(mut p) = progress.lock() {
+        p.finish();
+    }
+    result
+}
+
+pub fn run(store: &Store, a: Sync, format: Format) -> CmdResult {
+    let dp = a.datapath.unwrap_or_else(|| KERNEL_DATAPATH.to_owned());
+    check_kernel_datapath(&dp)?;
+    if a.watch {
+        return watch(store, dp, Duration::from_secs(a.interval), format);
+    }
+    let mut client = CtTimeoutClient::open()?;
+    let progress = attach_progress(&mut client, &dp);
+    let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };
+    let report = sync_pass(store, &mut client, &progress, &dp, opts)?;
+    print_report(&report, format, false);
+    match report_failure(&report) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+fn watch(store: &Store, dp: String, interval: Duration, format: Format) -> CmdResult {
+    let mut signals = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGUSR1] {
+        signals.add(s);
+    }
+    // Blocked before the worker starts, so it inherits the mask and every
+    // one of these signals is read from the signalfd below.
+    let blocked = |e: nix::Error| Error::Io(e.into());
+    signals.thread_block().map_err(blocked)?;
+    let signal_fd =
+        SignalFd::with_flags(&signals, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(blocked)?;
+    let mut client = CtTimeoutClient::open()?;
+    let progress = attach_progress(&mut client, &dp);
+
+    // One pass queued at most: requests made while one runs coalesce.
+    let (request, requests) = mpsc::sync_channel::<()>(1);
+    let worker_store = Store::locate(Some(store.path()));
+    let worker_dp = dp.clone();
+    let worker = std::thread::spawn(move || {
+        while requests.recv().is_ok() {
+            // A failed pass (kernel or file unreadable) is reported and
+            // retried; the watcher keeps going.
+            match sync_pass(&worker_store, &mut client, &progress, &worker_dp, SyncOptions::default()) {
+                Ok(r) => {
+                    print_report(&r, format, true);
+                    if let Some(e) = report_failure(&r) {
+                        errln!("zonetp: {e}");
+                    }
+                }
+                Err(e) => errln!("zonetp: sync {worker_dp}: {e}"),
+            }
+        }
+    });
+
     let mut last_stamp = None;
     let mut next = Instant::now();
-    while !STOP.load(Ordering::SeqCst) {
-        let now_stamp = stamp(store);
+    loop {
+        let now_stamp = Some(stamp(store));
         if now_stamp != last_stamp || Instant::now() >= next {
             last_stamp = now_stamp;
             next = Instant::now() + interval;
-            // A failed pass (kernel or file unreadable) is reported and
-            // retried; the watcher keeps going.
-            progress.borrow_mut().restart();
-            let result = sync(store, &mut client, &dp, explicit, false);
-            progress.borrow_mut().finish();
-            match result {
-                Ok(r) => print_report(&r, format),
-                Err(e) => eprintln!("zonetp: sync {dp}: {e}"),
+            let _ = request.try_send(());
+        }
+        let mut fds = [PollFd::new(signal_fd.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::Io(e.into()).into()),
+        }
+        let mut stop = false;
+        while let Ok(Some(info)) = signal_fd.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGHUP) => {
+                    next = Instant::now() + interval;
+                    let _ = request.try_send(());
+                }
+                Ok(Signal::SIGUSR1) => {
+                    errln!("zonetp: SIGUSR1 ignored (SIGHUP syncs now, SIGINT or SIGTERM stop)")
+                }
+                _ => stop = true,
             }
         }
-        std::thread::sleep(Duration::from_millis(100));
+        if stop {
+            break;
+        }
     }
-    eprintln!("zonetp: sync --watch stopped");
+    // Let a pass that is almost done finish; do not wait for a long one.
+    drop(request);
+    let deadline = Instant::now() + Duration::from_millis(300);
+    while !worker.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if worker.is_finished() {
+        errln!("zonetp: sync --watch stopped");
+    } else {
+        errln!("zonetp: sync --watch stopped during a pass; the next sync completes it");
+    }
     Ok(())
 }

@@ -4,9 +4,13 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use zonetp::cttimeout::object::{format_timeouts, parse_timeouts};
 use zonetp::cttimeout::{CtTimeoutClient, CtTimeoutObject, L3Proto, L4Proto, ObjectName};
-use zonetp::Result;
+use zonetp::error::Op;
+use zonetp::Error;
 
-use crate::output::{l3_json, l4_json, object_json, object_text, print_json, timeouts_json, Format};
+use crate::failure::{usage, CmdResult};
+use crate::output::{
+    l3_json, l4_json, object_json, object_text, outln, print_json, shown_timeouts, timeouts_json, Format,
+};
 
 #[derive(Subcommand)]
 pub enum TimeoutCommand {
@@ -17,7 +21,8 @@ pub enum TimeoutCommand {
   zonetp timeout add web --l3 ipv4 --l4 udp unreplied=10 replied=20
   zonetp timeout add ssh --l3 ipv6 --l4 tcp established=600")]
     Add(ObjectArgs),
-    /// Change an existing object's timeouts in place (same L3/L4 only).
+    /// Change an existing object's timeouts in place (same L3/L4 only); an
+    /// object that does not exist is an error (ENOENT).
     ///
     /// Connections already using the object see the new values. States not
     /// given are reset to the kernel's current defaults.
@@ -76,19 +81,21 @@ pub enum DefaultsCommand {
 #[derive(Args)]
 pub struct ProtoArgs {
     /// L3 protocol: ipv4 (inet) or ipv6 (inet6).
-    #[arg(long, value_name = "L3")]
-    l3: String,
+    #[arg(long, value_name = "L3", value_parser = L3Proto::parse)]
+    l3: L3Proto,
     /// L4 protocol: tcp, udp, icmp, icmpv6, udplite, gre, sctp, dccp, generic, or a number.
-    #[arg(long, value_name = "L4")]
-    l4: String,
+    #[arg(long, value_name = "L4", value_parser = L4Proto::parse)]
+    l4: L4Proto,
 }
 
 impl ProtoArgs {
-    fn parse(&self) -> Result<(L3Proto, L4Proto)> {
-        let l3 = L3Proto::parse(&self.l3).map_err(zonetp::Error::Invalid)?;
-        let l4 = L4Proto::parse(&self.l4).map_err(zonetp::Error::Invalid)?;
-        Ok((l3, l4))
+    fn parse(&self) -> CmdResult<(L3Proto, L4Proto)> {
+        Ok((self.l3, self.l4))
     }
+}
+
+fn object_name(name: &str) -> CmdResult<ObjectName> {
+    ObjectName::new(name).map_err(usage)
 }
 
 #[derive(Args)]
@@ -106,28 +113,44 @@ pub struct ObjectArgs {
 }
 
 impl ObjectArgs {
-    fn object(&self) -> Result<CtTimeoutObject> {
+    fn object(&self) -> CmdResult<CtTimeoutObject> {
         let (l3, l4) = self.protos.parse()?;
-        CtTimeoutObject::new(&self.name, l3, l4, parse_timeouts(l4, &self.timeouts)?)
+        let timeouts = parse_timeouts(l4, &self.timeouts).map_err(usage)?;
+        CtTimeoutObject::new(&self.name, l3, l4, timeouts).map_err(usage)
     }
 }
 
-pub fn run(cmd: TimeoutCommand, format: Format) -> Result<()> {
+pub fn run(cmd: TimeoutCommand, format: Format) -> CmdResult {
     match cmd {
         TimeoutCommand::Add(args) => {
             let object = args.object()?;
-            CtTimeoutClient::open()?.create(&object)
+            Ok(CtTimeoutClient::open()?.create(&object)?)
         }
         TimeoutCommand::Replace(args) => {
             let object = args.object()?;
-            CtTimeoutClient::open()?.replace(&object)
+            let mut client = CtTimeoutClient::open()?;
+            // The kernel creates a missing object even for a replace
+            // (NLM_F_REPLACE without the name existing): ask first.
+            match client.get(&object.name) {
+                Err(e) if e.errno() == Some(libc::ENOENT) => {
+                    return Err(Error::Kernel {
+                        op: Op::Replace,
+                        what: format!("timeout \"{}\" ({} {})", object.name, object.l3, object.l4),
+                        errno: libc::ENOENT,
+                        text: None,
+                    }
+                    .into())
+                }
+                other => drop(other?),
+            }
+            Ok(client.replace(&object)?)
         }
         TimeoutCommand::Get { name } => {
-            let name = ObjectName::new(&name)?;
+            let name = object_name(&name)?;
             let object = CtTimeoutClient::open()?.get(&name)?;
             match format {
                 Format::Json => print_json(&object_json(&object)),
-                Format::Text => println!("{}", object_text(&object)),
+                Format::Text => outln!("{}", object_text(&object)),
             }
             Ok(())
         }
@@ -136,16 +159,16 @@ pub fn run(cmd: TimeoutCommand, format: Format) -> Result<()> {
             objects.sort_by(|a, b| a.name.cmp(&b.name));
             match format {
                 Format::Json => print_json(&Value::Array(objects.iter().map(object_json).collect())),
-                Format::Text => objects.iter().for_each(|o| println!("{}", object_text(o))),
+                Format::Text => objects.iter().for_each(|o| outln!("{}", object_text(o))),
             }
             Ok(())
         }
         TimeoutCommand::Delete { name, all } => {
+            let name = name.as_deref().map(object_name).transpose()?;
             let mut client = CtTimeoutClient::open()?;
             match (name, all) {
-                (_, true) => client.delete_all(),
-                (Some(name), false) => client.delete(&ObjectName::new(&name)?),
-                (None, false) => unreachable!("clap requires a name or --all"),
+                (Some(name), false) => Ok(client.delete(&name)?),
+                _ => Ok(client.delete_all()?),
             }
         }
         TimeoutCommand::Defaults(DefaultsCommand::Get(protos)) => {
@@ -157,16 +180,16 @@ pub fn run(cmd: TimeoutCommand, format: Format) -> Result<()> {
                 })),
                 Format::Text => {
                     let mut words = vec![l3.to_string(), l4.to_string()];
-                    words.extend(format_timeouts(l4, &timeouts));
-                    println!("{}", words.join(" "));
+                    words.extend(format_timeouts(l4, &shown_timeouts(l4, &timeouts)));
+                    outln!("{}", words.join(" "));
                 }
             }
             Ok(())
         }
         TimeoutCommand::Defaults(DefaultsCommand::Set { protos, timeouts }) => {
             let (l3, l4) = protos.parse()?;
-            let timeouts = parse_timeouts(l4, &timeouts)?;
-            CtTimeoutClient::open()?.default_set(l3, l4, &timeouts)
+            let timeouts = parse_timeouts(l4, &timeouts).map_err(usage)?;
+            Ok(CtTimeoutClient::open()?.default_set(l3, l4, &timeouts)?)
         }
     }
 }

@@ -1,15 +1,56 @@
 //! ovs-vsctl-style commands on the zone configuration: datapaths, zone
 //! timeout policies, and resolution of a zone to its kernel object.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
-use zonetp::config::parse_zone_arg;
+use zonetp::config::{check_datapath_name, parse_zone_arg, DpSettings};
+use zonetp::cttimeout::object::max_timeout_seconds;
 use zonetp::cttimeout::{L3Proto, L4Proto};
-use zonetp::policy::TimeoutPolicy;
+use zonetp::policy::{object_name, TimeoutPolicy};
+use zonetp::reconcile::KERNEL_DATAPATH;
 use zonetp::store::Store;
-use zonetp::{Error, Result};
 
-use crate::output::{print_json, Format};
+use crate::failure::{usage, CmdResult};
+use crate::output::{errln, escape, outln, print_json, Format};
+
+/// The L3 protocols of zone policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ZoneL3 {
+    #[value(alias = "inet", alias = "ip", alias = "ip4")]
+    Ipv4,
+    #[value(alias = "inet6", alias = "ip6")]
+    Ipv6,
+}
+
+/// The L4 protocols of zone policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ZoneL4 {
+    Tcp,
+    Udp,
+    Icmp,
+    #[value(alias = "ipv6-icmp")]
+    Icmpv6,
+}
+
+impl From<ZoneL3> for L3Proto {
+    fn from(l3: ZoneL3) -> Self {
+        match l3 {
+            ZoneL3::Ipv4 => L3Proto::IPV4,
+            ZoneL3::Ipv6 => L3Proto::IPV6,
+        }
+    }
+}
+
+impl From<ZoneL4> for L4Proto {
+    fn from(l4: ZoneL4) -> Self {
+        match l4 {
+            ZoneL4::Tcp => L4Proto::TCP,
+            ZoneL4::Udp => L4Proto::UDP,
+            ZoneL4::Icmp => L4Proto::ICMP,
+            ZoneL4::Icmpv6 => L4Proto::ICMPV6,
+        }
+    }
+}
 
 #[derive(Args)]
 pub struct AddDp {
@@ -52,7 +93,7 @@ pub struct AddZoneTp {
     /// tcp_syn_sent2 tcp_retransmit tcp_unack udp_first udp_single
     /// udp_multiple icmp_first icmp_reply. The kernel datapath has no
     /// attribute for udp_first and icmp_reply and ignores them.
-    #[arg(value_name = "KEY=SECONDS", allow_hyphen_values = true)]
+    #[arg(value_name = "KEY=SECONDS")]
     pub timeouts: Vec<String>,
     /// Replace the zone's policy if it has one.
     #[arg(long)]
@@ -84,27 +125,29 @@ pub struct Resolve {
     /// The zone of the ct(commit) action, as zone=N.
     #[arg(value_name = "zone=N")]
     pub zone: String,
-    /// L3 protocol of the flow: ipv4 or ipv6.
-    #[arg(long)]
-    pub l3: String,
-    /// L4 protocol of the flow: tcp, udp, icmp (ipv4) or icmpv6 (ipv6).
-    #[arg(long)]
-    pub l4: String,
+    /// L3 protocol of the flow.
+    #[arg(long, value_enum)]
+    pub l3: ZoneL3,
+    /// L4 protocol of the flow: icmp goes with ipv4, icmpv6 with ipv6.
+    #[arg(long, value_enum)]
+    pub l4: ZoneL4,
 }
 
-pub fn add_dp(store: &Store, a: AddDp) -> Result<()> {
-    store.update(|c| c.add_dp(&a.datapath, a.may_exist))
+pub fn add_dp(store: &Store, a: AddDp) -> CmdResult {
+    check_datapath_name(&a.datapath).map_err(usage)?;
+    Ok(store.update(|c| c.add_dp(&a.datapath, a.may_exist))?)
 }
 
-pub fn del_dp(store: &Store, a: DelDp) -> Result<()> {
-    store.update(|c| c.del_dp(&a.datapath, a.if_exists))
+pub fn del_dp(store: &Store, a: DelDp) -> CmdResult {
+    Ok(store.update(|c| c.del_dp(&a.datapath, a.if_exists))?)
 }
 
-pub fn set_dp(store: &Store, a: SetDp) -> Result<()> {
-    store.update(|c| c.set_dp(&a.datapath, &a.settings))
+pub fn set_dp(store: &Store, a: SetDp) -> CmdResult {
+    let settings = DpSettings::parse(&a.datapath, &a.settings).map_err(usage)?;
+    Ok(store.update(|c| c.apply_dp_settings(&a.datapath, settings))?)
 }
 
-pub fn list_dp(store: &Store, format: Format) -> Result<()> {
+pub fn list_dp(store: &Store, format: Format) -> CmdResult {
     let config = store.read()?;
     match format {
         Format::Json => print_json(&Value::Array(
@@ -114,31 +157,36 @@ pub fn list_dp(store: &Store, format: Format) -> Result<()> {
                 .map(|(name, d)| json!({"name": name, "zones": d.ct_zones.len(), "resolution": d.resolution}))
                 .collect(),
         )),
-        Format::Text => config.datapaths.keys().for_each(|n| println!("{n}")),
+        Format::Text => config.datapaths.keys().for_each(|n| outln!("{}", escape(n))),
     }
     Ok(())
 }
 
-pub fn add_zone_tp(store: &Store, a: AddZoneTp) -> Result<()> {
-    let zone = parse_zone_arg(&a.zone)?;
-    let policy = TimeoutPolicy::parse(&a.timeouts)?;
+pub fn add_zone_tp(store: &Store, a: AddZoneTp) -> CmdResult {
+    let zone = parse_zone_arg(&a.zone).map_err(usage)?;
+    let policy = TimeoutPolicy::parse(&a.timeouts).map_err(usage)?;
+    let kernel = a.datapath == KERNEL_DATAPATH;
+    if kernel {
+        // Refused now, as `timeout add` does, rather than by every sync.
+        policy.check_kernel_range(max_timeout_seconds())?;
+    }
     let ignored = policy.userspace_only_keys().join(", ");
-    store.update(|c| c.add_zone_tp(&a.datapath, zone, policy, a.may_exist))?;
-    if a.datapath == "system" && !ignored.is_empty() {
-        eprintln!("zonetp: note: the kernel datapath has no timeout for {ignored}; it ignores them");
+    store.update(|c| c.add_zone_tp(&a.datapath, zone, policy.clone(), a.may_exist))?;
+    if kernel && !ignored.is_empty() {
+        errln!("zonetp: note: the kernel datapath has no timeout for {ignored}; it ignores them");
     }
     Ok(())
 }
 
-pub fn del_zone_tp(store: &Store, a: DelZoneTp) -> Result<()> {
-    let zone = parse_zone_arg(&a.zone)?;
-    store.update(|c| c.del_zone_tp(&a.datapath, zone, a.if_exists))
+pub fn del_zone_tp(store: &Store, a: DelZoneTp) -> CmdResult {
+    let zone = parse_zone_arg(&a.zone).map_err(usage)?;
+    Ok(store.update(|c| c.del_zone_tp(&a.datapath, zone, a.if_exists))?)
 }
 
-pub fn list_zone_tp(store: &Store, a: ListZoneTp, format: Format) -> Result<()> {
+pub fn list_zone_tp(store: &Store, a: ListZoneTp, format: Format) -> CmdResult {
     let config = store.read()?;
     match format {
-        Format::Text => config.list_zone_tp(&a.datapath)?.iter().for_each(|l| println!("{l}")),
+        Format::Text => config.list_zone_tp(&a.datapath)?.iter().for_each(|l| outln!("{l}")),
         Format::Json => {
             config.list_zone_tp(&a.datapath)?; // same refusal as text
             let d = config.datapath(&a.datapath)?;
@@ -160,14 +208,18 @@ pub fn list_zone_tp(store: &Store, a: ListZoneTp, format: Format) -> Result<()> 
     Ok(())
 }
 
-pub fn resolve(store: &Store, a: Resolve, format: Format) -> Result<()> {
-    let zone = parse_zone_arg(&a.zone)?;
-    let l3 = L3Proto::parse(&a.l3).map_err(Error::Invalid)?;
-    let l4 = L4Proto::parse(&a.l4).map_err(Error::Invalid)?;
+pub fn resolve(store: &Store, a: Resolve, format: Format) -> CmdResult {
+    let zone = parse_zone_arg(&a.zone).map_err(usage)?;
+    let (l3, l4) = (L3Proto::from(a.l3), L4Proto::from(a.l4));
+    if object_name(1, l3, l4).is_none() {
+        return Err(usage(format!(
+            "zone timeout policies cover ipv4/ipv6 with tcp, udp, icmp (ipv4) and icmpv6 (ipv6), not {l3} {l4}"
+        )));
+    }
     let r = store.read()?.resolve(&a.datapath, zone, l3, l4)?;
     match format {
         Format::Json => print_json(&json!(r)),
-        Format::Text => println!("{}", r.object.as_deref().unwrap_or("none")),
+        Format::Text => outln!("{}", r.object.as_deref().unwrap_or("none")),
     }
     Ok(())
 }

@@ -119,9 +119,9 @@ fn untracked_l4_protocol_is_eopnotsupp() {
 fn names_longer_than_31_bytes_are_refused_before_sending() {
     in_netns(|| {
         let long = "n".repeat(32);
-        let err = zonetp_err(&["timeout", "add", &long, "--l3", "ipv4", "--l4", "udp"]);
+        let err = zonetp_usage(&["timeout", "add", &long, "--l3", "ipv4", "--l4", "udp"]);
         assert!(err.contains("32 bytes long") && err.contains("at most 31"), "{err}");
-        let err = zonetp_err(&["timeout", "add", "", "--l3", "ipv4", "--l4", "udp"]);
+        let err = zonetp_usage(&["timeout", "add", "", "--l3", "ipv4", "--l4", "udp"]);
         assert!(err.contains("empty"), "{err}");
         assert_eq!(list_json(), json!([]));
         let max = "m".repeat(31);
@@ -150,7 +150,7 @@ fn zero_is_kept_and_wrapping_values_are_refused() {
         ]);
         assert!(err.contains("too large"), "{err}");
         let err =
-            zonetp_err(&["timeout", "add", "huge", "--l3", "ipv4", "--l4", "udp", "replied=4294967296"]);
+            zonetp_usage(&["timeout", "add", "huge", "--l3", "ipv4", "--l4", "udp", "replied=4294967296"]);
         assert!(err.contains("not a whole number of seconds"), "{err}");
         assert_eq!(list_json(), before);
     });
@@ -163,14 +163,15 @@ fn bad_usage_exits_2() {
         vec!["timeout", "frobnicate"],
         vec!["--format", "yaml", "timeout", "list"],
     ] {
-        let r = zonetp(&args);
-        assert_eq!(r.status, 2, "{args:?}: {}", r.stderr);
+        zonetp_usage(&args);
     }
-    let r = zonetp(&["timeout", "add", "x", "--l3", "ipx", "--l4", "udp"]);
-    assert_eq!(r.status, 1);
-    assert!(r.stderr.contains("unknown L3 protocol \"ipx\""), "{}", r.stderr);
-    let r = zonetp(&["timeout", "add", "x", "--l3", "ipv4", "--l4", "udp", "established=3"]);
-    assert!(r.stderr.contains("unknown udp state \"established\""), "{}", r.stderr);
+    let err = zonetp_usage(&["timeout", "add", "x", "--l3", "ipx", "--l4", "udp"]);
+    assert!(err.contains("unknown L3 protocol \"ipx\""), "{err}");
+    let err = zonetp_usage(&["timeout", "add", "x", "--l3", "ipv4", "--l4", "quic"]);
+    assert!(err.contains("unknown L4 protocol \"quic\""), "{err}");
+    let err = zonetp_usage(&["timeout", "add", "x", "--l3", "ipv4", "--l4", "udp", "established=3"]);
+    assert!(err.contains("unknown udp state \"established\""), "{err}");
+    zonetp_usage(&["timeout", "add", "x", "--l3", "ipv4", "--l4", "udp", "replied=+5"]);
 }
 
 #[test]

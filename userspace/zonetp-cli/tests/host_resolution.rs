@@ -49,9 +49,11 @@ fn bad_settings_are_refused_and_change_nothing() {
         let db = Db::new("resolution-bad");
         db.ok(&["add-dp", "system"]);
         let before = std::fs::read_to_string(&db.0).unwrap();
-        let e = db.err(&["set-dp", "system", "resolution=zone0"]);
+        // Words that do not parse are usage errors (exit 2); a datapath
+        // that does not exist is a runtime one (exit 1).
+        let e = db.usage(&["set-dp", "system", "resolution=zone0"]);
         assert_eq!(e, "zonetp: unknown resolution mode \"zone0\" (expected zone0-fallback or exact)\n");
-        let e = db.err(&["set-dp", "system", "mode"]);
+        let e = db.usage(&["set-dp", "system", "mode"]);
         assert!(e.contains("unknown setting \"mode\""), "{e}");
         let e = db.err(&["set-dp", "netdev", "resolution=exact"]);
         assert_eq!(e, "zonetp: datapath netdev does not exist\n");

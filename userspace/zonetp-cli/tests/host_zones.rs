@@ -35,6 +35,9 @@ impl Db {
     fn err(&self, args: &[&str]) -> String {
         zonetp_err(&self.args(args))
     }
+    fn usage(&self, args: &[&str]) -> String {
+        zonetp_usage(&self.args(args))
+    }
     fn sync(&self) -> Value {
         serde_json::from_str(&self.ok(&["--format", "json", "sync"])).unwrap()
     }
@@ -170,11 +173,12 @@ fn deleting_a_zone_policy_removes_its_objects_and_retries_while_in_use() {
 fn objects_the_configuration_does_not_explain_are_cleaned_up_and_others_kept() {
     in_netns(|| {
         let db = Db::new("strays");
+        db.ok(&["add-dp", "system"]);
         tool_ok("nfct", &["add", "timeout", "ovs_tp_77_tcp4", "inet", "tcp", "established", "5"]);
         tool_ok("nfct", &["add", "timeout", "web", "inet", "udp", "unreplied", "5"]);
         tool_ok("nfct", &["add", "timeout", "ovs_tp_x_tcp4", "inet", "tcp", "established", "5"]);
         let dry: Value = serde_json::from_str(&db.ok(&["--format", "json", "sync", "--dry-run"])).unwrap();
-        assert_eq!(dry["plan"], json!(["delete ovs_tp_77_tcp4"]));
+        assert_eq!(dry["plan"], json!([{"action": "delete", "name": "ovs_tp_77_tcp4"}]));
         assert_eq!(nfct_objects().len(), 3, "a dry run changes nothing");
         let r = db.sync();
         assert_eq!(names(&r["deleted"]), vec!["ovs_tp_77_tcp4"]);
@@ -206,7 +210,7 @@ fn resolve_falls_back_to_zone_zero_then_to_kernel_defaults() {
         json!({"datapath": "system", "zone": 9, "resolution": "zone0-fallback", "source": "zone0",
                "policy_zone": 0, "policy_id": 1, "object": "ovs_tp_1_icmp4"})
     );
-    assert!(db.err(&args("zone=5", "ipv4", "icmpv6")).contains("not ipv4 icmpv6"));
+    assert!(db.usage(&args("zone=5", "ipv4", "icmpv6")).contains("not ipv4 icmpv6"));
 }
 
 #[test]
@@ -229,20 +233,20 @@ fn ovs_vsctl_outputs_and_refusals() {
         "zonetp: zone id 1 already has a policy\n"
     );
     assert_eq!(
-        db.err(&["add-zone-tp", "system", "zone=UNKNOWN", "udp_first=1"]),
+        db.usage(&["add-zone-tp", "system", "zone=UNKNOWN", "udp_first=1"]),
         "zonetp: invalid zone argument, zone=UNKNOWN\n"
     );
     assert_eq!(db.err(&["del-zone-tp", "system", "zone=11"]), "zonetp: zone id 11 does not have a policy\n");
     assert_eq!(db.err(&["list-zone-tp", "netdev"]), "zonetp: datapath: netdev record not found\n");
-    assert_eq!(db.err(&["add-zone-tp", "system", "zone=2"]), "zonetp: No timeout policy\n");
+    assert_eq!(db.usage(&["add-zone-tp", "system", "zone=2"]), "zonetp: No timeout policy\n");
     assert!(db
-        .err(&["add-zone-tp", "system", "zone=2", "udp_bogus=1"])
+        .usage(&["add-zone-tp", "system", "zone=2", "udp_bogus=1"])
         .contains("udp_bogus is not a valid timeout policy key"));
     assert!(db
-        .err(&["add-zone-tp", "system", "zone=70000", "udp_first=1"])
+        .usage(&["add-zone-tp", "system", "zone=70000", "udp_first=1"])
         .contains("70000 is not in the valid range 0 to 65535"));
     assert!(db
-        .err(&["add-zone-tp", "system", "zone=2", "udp_first=-1"])
+        .usage(&["add-zone-tp", "system", "zone=2", "udp_first=-1"])
         .contains("not in the valid range 0 to 4294967295"));
     db.ok(&["add-zone-tp", "system", "zone=2", "udp_first=4294967295"]);
     db.ok(&["del-zone-tp", "--if-exists", "system", "zone=11"]);
@@ -254,14 +258,22 @@ fn values_the_kernel_would_wrap_fail_the_sync_by_name() {
     in_netns(|| {
         let db = Db::new("wrap");
         db.ok(&["add-dp", "system"]);
-        db.ok(&["add-zone-tp", "system", "zone=1", "udp_single=4294967295", "tcp_established=10"]);
-        let r = zonetp(&db.args(&["sync"]));
-        assert_eq!(r.status, 1);
-        assert!(
-            r.stderr.contains("ovs_tp_1_udp4: timeout unreplied=4294967295 is too large"),
-            "{}",
-            r.stderr
-        );
+        // Accepted for a kernel with HZ=100, then synced where HZ=1000
+        // (a file made for another kernel): the sync names the objects.
+        let with_hz = |hz: &str, args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_zonetp"))
+                .args(db.args(args))
+                .env("ZONETP_KERNEL_HZ", hz)
+                .output()
+                .unwrap()
+        };
+        let r =
+            with_hz("100", &["add-zone-tp", "system", "zone=1", "udp_single=5000000", "tcp_established=10"]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let r = with_hz("1000", &["sync"]);
+        assert_eq!(r.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(stderr.contains("ovs_tp_1_udp4: timeout unreplied=5000000 is too large"), "{stderr}");
         let mut got = nfct_objects();
         got.sort();
         assert_eq!(got, vec!["ovs_tp_1_icmp4", "ovs_tp_1_icmpv6", "ovs_tp_1_tcp4", "ovs_tp_1_tcp6"]);

@@ -106,6 +106,38 @@ impl std::fmt::Display for ResolutionMode {
     }
 }
 
+/// The settings of `set-dp DP KEY=VALUE...`: at least one, each known.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DpSettings {
+    pub resolution: Option<ResolutionMode>,
+}
+
+impl DpSettings {
+    /// Parses `KEY=VALUE` words of `set-dp DP` (`dp` names the datapath
+    /// in the messages); nothing in them depends on the file.
+    pub fn parse(dp: &str, settings: &[String]) -> Result<Self> {
+        if settings.is_empty() {
+            return Err(Error::Invalid(format!(
+                "set-dp {dp}: nothing to set (expected resolution={})",
+                ResolutionMode::NAMES.join("|")
+            )));
+        }
+        let mut parsed = DpSettings::default();
+        for s in settings {
+            match s.split_once('=') {
+                Some(("resolution", v)) => parsed.resolution = Some(ResolutionMode::parse(v)?),
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "set-dp {dp}: unknown setting \"{s}\" (expected resolution={})",
+                        ResolutionMode::NAMES.join("|")
+                    )))
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
 /// Where a zone's policy comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -160,7 +192,8 @@ impl Default for Config {
     }
 }
 
-/// Parses `zone=N` as ovs-vsctl does (`zone=%i`: decimal, 0x hex, 0 octal).
+/// Parses `zone=N` as ovs-vsctl does (`zone=%i`: an optional sign, then
+/// decimal, 0x hex or 0 octal digits, and nothing else).
 pub fn parse_zone_arg(arg: &str) -> Result<u16> {
     let invalid = || Error::Invalid(format!("invalid zone argument, {arg}"));
     let n = arg.strip_prefix("zone=").ok_or_else(invalid)?;
@@ -168,17 +201,33 @@ pub fn parse_zone_arg(arg: &str) -> Result<u16> {
         Some(d) => (true, d),
         None => (false, n.strip_prefix('+').unwrap_or(n)),
     };
-    let value = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
-        i64::from_str_radix(hex, 16)
+    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        (16, hex)
     } else if digits.len() > 1 && digits.starts_with('0') {
-        i64::from_str_radix(&digits[1..], 8)
+        (8, &digits[1..])
     } else {
-        digits.parse::<i64>()
+        (10, digits)
+    };
+    // from_str_radix takes a sign of its own: only digits may be left.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(invalid());
     }
-    .map_err(|_| invalid())?;
+    let value = i64::from_str_radix(digits, radix).map_err(|_| invalid())?;
     let value = if neg { -value } else { value };
     u16::try_from(value)
         .map_err(|_| Error::Invalid(format!("zone {value} is not in the valid range 0 to 65535 (inclusive)")))
+}
+
+/// A datapath name: not empty, no control characters (it is printed one
+/// per line).
+pub fn check_datapath_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::Invalid("datapath name is empty".into()));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!("datapath name {name:?} contains a control character")));
+    }
+    Ok(())
 }
 
 /// Where `resolve` found a zone's policy.
@@ -237,9 +286,7 @@ impl Config {
     }
 
     pub fn add_dp(&mut self, name: &str, may_exist: bool) -> Result<()> {
-        if name.is_empty() {
-            return Err(Error::Invalid("datapath name is empty".into()));
-        }
+        check_datapath_name(name)?;
         if self.datapaths.contains_key(name) {
             if may_exist {
                 return Ok(());
@@ -338,25 +385,17 @@ impl Config {
 
     /// `set-dp DP KEY=VALUE...`: datapath settings (`resolution=`).
     pub fn set_dp(&mut self, dp: &str, settings: &[String]) -> Result<()> {
-        if settings.is_empty() {
-            return Err(Error::Invalid(format!(
-                "set-dp {dp}: nothing to set (expected resolution={})",
-                ResolutionMode::NAMES.join("|")
-            )));
+        let settings = DpSettings::parse(dp, settings)?;
+        self.apply_dp_settings(dp, settings)
+    }
+
+    /// Applies settings already parsed (the CLI parses them first, so a
+    /// bad word is a usage error and the file is never touched).
+    pub fn apply_dp_settings(&mut self, dp: &str, settings: DpSettings) -> Result<()> {
+        let d = self.datapath_mut(dp)?;
+        if let Some(resolution) = settings.resolution {
+            d.resolution = resolution;
         }
-        let mut resolution = self.datapath(dp)?.resolution;
-        for s in settings {
-            match s.split_once('=') {
-                Some(("resolution", v)) => resolution = ResolutionMode::parse(v)?,
-                _ => {
-                    return Err(Error::Invalid(format!(
-                        "set-dp {dp}: unknown setting \"{s}\" (expected resolution={})",
-                        ResolutionMode::NAMES.join("|")
-                    )))
-                }
-            }
-        }
-        self.datapath_mut(dp)?.resolution = resolution;
         Ok(())
     }
 
@@ -444,6 +483,33 @@ mod tests {
         assert_eq!(parse_zone_arg("zone=0x10").unwrap(), 16);
         assert_eq!(parse_zone_arg("zone=010").unwrap(), 8);
         assert_eq!(parse_zone_arg("zone=65535").unwrap(), 65535);
+        for bad in [
+            "zone=--9",
+            "zone=0x+a",
+            "zone=0x-1",
+            "zone=0+7",
+            "zone=",
+            "zone=0x",
+            "zone= 5",
+            "zone=5 ",
+            "zone=08",
+            "zone=+-1",
+            "zone=1e3",
+        ] {
+            assert_eq!(parse_zone_arg(bad).unwrap_err().to_string(), format!("invalid zone argument, {bad}"));
+        }
+        assert_eq!(parse_zone_arg("zone=+5").unwrap(), 5, "%i takes a sign");
+        assert_eq!(parse_zone_arg("zone=-0").unwrap(), 0);
+        assert_eq!(parse_zone_arg("zone=0XfF").unwrap(), 255);
+        assert!(parse_zone_arg("zone=99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn datapath_names_are_one_line() {
+        let mut c = Config::default();
+        assert!(c.add_dp("a\nb", false).unwrap_err().to_string().contains("control character"));
+        assert!(c.add_dp("", false).is_err());
+        c.add_dp("système", false).unwrap();
     }
 
     #[test]

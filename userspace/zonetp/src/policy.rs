@@ -94,14 +94,33 @@ impl TimeoutPolicy {
                 Error::Invalid(format!("invalid timeout policy argument, {word} (expected KEY=SECONDS)"))
             })?;
             check_key(key)?;
-            let seconds: u32 = value.parse().map_err(|_| {
+            let seconds = parse_seconds(value).ok_or_else(|| {
                 Error::Invalid(format!(
                     "{key}={value}: {value} is not in the valid range 0 to 4294967295 (inclusive)"
                 ))
             })?;
-            map.insert(key.to_owned(), seconds);
+            if map.insert(key.to_owned(), seconds).is_some() {
+                return Err(Error::Invalid(format!("{key} is given twice")));
+            }
         }
         Ok(Self(map))
+    }
+
+    /// Refuses values the kernel would wrap: it stores `seconds * HZ` in 32
+    /// bits, so at most `max_seconds` fit. Keys with no kernel attribute
+    /// are not checked.
+    pub fn check_kernel_range(&self, max_seconds: u32) -> Result<()> {
+        for (key, secs) in &self.0 {
+            let in_kernel = timeout_key(key).is_some_and(|k| !k.kernel.is_empty());
+            if in_kernel && *secs > max_seconds {
+                return Err(Error::Invalid(format!(
+                    "{key}={secs} is too large for the kernel datapath: the kernel stores seconds*HZ \
+                     in 32 bits, so at most {max_seconds} seconds fit (HZ={})",
+                    u32::MAX / max_seconds.max(1)
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Checks a policy read from a file.
@@ -156,6 +175,14 @@ impl TimeoutPolicy {
     pub fn to_words(&self) -> String {
         self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
     }
+}
+
+/// A whole number of seconds: decimal digits only (no sign, no spaces).
+fn parse_seconds(value: &str) -> Option<u32> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
 }
 
 fn check_key(key: &str) -> Result<()> {
@@ -235,5 +262,20 @@ mod tests {
         assert!(e(&["udp_first=4294967296"]).contains("not in the valid range"));
         assert!(e(&["udp_first"]).contains("invalid timeout policy argument, udp_first"));
         assert_eq!(policy(&["udp_first=4294967295"]).to_words(), "udp_first=4294967295");
+        for bad in ["udp_first=+5", "udp_first= 5", "udp_first=", "udp_first=0x10", "udp_first=5s"] {
+            assert!(e(&[bad]).contains("not in the valid range"), "{bad}");
+        }
+        assert_eq!(e(&["udp_single=1", "udp_single=2"]), "udp_single is given twice");
+        assert_eq!(policy(&["udp_first=007"]).to_words(), "udp_first=7");
+    }
+
+    #[test]
+    fn kernel_range_names_the_key() {
+        let p = policy(&["tcp_established=4294968", "udp_first=4294967295"]);
+        let e = p.check_kernel_range(u32::MAX / 1000).unwrap_err().to_string();
+        assert!(e.starts_with("tcp_established=4294968 is too large") && e.contains("HZ=1000"), "{e}");
+        assert!(policy(&["tcp_established=4294967", "udp_first=4294967295"])
+            .check_kernel_range(u32::MAX / 1000)
+            .is_ok());
     }
 }

@@ -5,21 +5,31 @@
 //! configuration does not explain are removed; a delete refused while the
 //! object is in use is retried on the next run. Nothing outside the
 //! prefix is touched, and a second run right after the first does nothing.
+//!
+//! Only the kernel datapath (`system`) has kernel objects. A sync never
+//! takes a missing file, or a file without the datapath's record, for an
+//! empty configuration (that would delete every object): it refuses, and
+//! deleting everything takes [`SyncOptions::delete_all`]. Objects of
+//! policies that other datapaths' zones use are never deleted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::cttimeout::message::parse_defaults;
-use crate::cttimeout::object::{check_timeouts, format_timeouts};
+use crate::cttimeout::object::check_timeouts;
 use crate::cttimeout::{
     CtTimeoutClient, CtTimeoutObject, CtTimeoutRequest, L3Proto, L4Proto, NewMode, ObjectName, Timeouts,
 };
-use crate::error::{Error, Result};
+use crate::error::{errno_name, Error, Result};
 use crate::netlink::ParseError;
 use crate::policy::{policy_id_of, KERNEL_PROTOCOLS};
 use crate::store::Store;
+
+/// The datapath type whose zones have kernel objects; others (`netdev`,
+/// the userspace datapath) keep their conntrack in userspace.
+pub const KERNEL_DATAPATH: &str = "system";
 
 /// The kernel objects a datapath's zones call for, by name, in the order
 /// OVS creates them: by policy id, then tcp4, udp4, icmp4, tcp6, udp6,
@@ -37,6 +47,17 @@ pub fn desired_objects(config: &Config, dp: &str) -> Desired {
     out
 }
 
+/// The policy ids the zones of datapaths other than `dp` use: their
+/// objects are theirs, and `dp`'s sync leaves them alone.
+pub fn other_datapaths_policy_ids(config: &Config, dp: &str) -> HashSet<u32> {
+    config
+        .datapaths
+        .iter()
+        .filter(|(name, _)| name.as_str() != dp)
+        .flat_map(|(_, d)| d.policy_ids())
+        .collect()
+}
+
 /// Desired objects in creation order.
 #[derive(Clone, Debug, Default)]
 pub struct Desired(pub Vec<CtTimeoutObject>);
@@ -47,9 +68,6 @@ impl Desired {
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-    fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|o| o.name.as_str() == name)
     }
 }
 
@@ -63,16 +81,89 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn describe(&self) -> String {
+    pub fn verb(&self) -> &'static str {
         match self {
-            Action::Create(o) | Action::Replace(o) => {
-                let verb = if matches!(self, Action::Create(_)) { "create" } else { "replace" };
-                let mut words = vec![verb.to_owned(), o.name.to_string(), o.l3.to_string(), o.l4.to_string()];
-                words.extend(format_timeouts(o.l4, &o.timeouts));
-                words.join(" ")
-            }
-            Action::Delete(n) => format!("delete {n}"),
+            Action::Create(_) => "create",
+            Action::Replace(_) => "replace",
+            Action::Delete(_) => "delete",
         }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Action::Create(o) | Action::Replace(o) => o.name.as_str(),
+            Action::Delete(n) => n.as_str(),
+        }
+    }
+
+    /// The action as a report gives it.
+    pub fn planned(&self) -> PlannedAction {
+        match self {
+            Action::Create(o) | Action::Replace(o) => PlannedAction {
+                action: self.verb(),
+                name: o.name.to_string(),
+                l3: Some(o.l3.to_string()),
+                l4: Some(o.l4.to_string()),
+                timeouts: Some(StateTimeouts(
+                    o.timeouts
+                        .iter()
+                        .map(|(attr, secs)| {
+                            let state = o.l4.state_name(*attr).map(str::to_owned);
+                            (state.unwrap_or_else(|| attr.to_string()), *secs)
+                        })
+                        .collect(),
+                )),
+            },
+            Action::Delete(n) => {
+                PlannedAction { action: "delete", name: n.to_string(), l3: None, l4: None, timeouts: None }
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        self.planned().describe()
+    }
+}
+
+/// One action of a plan, as reports show it: `{"action": "create", "name":
+/// ..., "l3": "ipv4", "l4": "udp", "timeouts": {"unreplied": 1}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlannedAction {
+    pub action: &'static str,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l4: Option<String>,
+    /// The states set, by kernel state name; the others take the kernel's
+    /// defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<StateTimeouts>,
+}
+
+/// Timeouts by state name, in the kernel's attribute order; a JSON object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateTimeouts(pub Vec<(String, u32)>);
+
+impl Serialize for StateTimeouts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl PlannedAction {
+    /// `create ovs_tp_1_udp4 ipv4 udp unreplied=1`, `delete ovs_tp_9_tcp4`.
+    pub fn describe(&self) -> String {
+        let mut words = vec![self.action.to_owned(), self.name.clone()];
+        words.extend(self.l3.clone());
+        words.extend(self.l4.clone());
+        words.extend(self.timeouts.iter().flat_map(|t| &t.0).map(|(k, v)| format!("{k}={v}")));
+        words.join(" ")
     }
 }
 
@@ -80,30 +171,42 @@ impl Action {
 pub struct Plan {
     pub actions: Vec<Action>,
     pub unchanged: usize,
-    /// Desired objects refused before sending (values the kernel would wrap).
-    pub refused: Vec<(String, Error)>,
+    /// Desired objects refused before sending (values the kernel would
+    /// wrap), with the action they needed.
+    pub refused: Vec<(&'static str, String, Error)>,
+    /// Objects of other datapaths' policies, left alone.
+    pub kept: Vec<ObjectName>,
 }
 
 /// The kernel's current per-netns defaults by (L3, L4).
 pub type Defaults = BTreeMap<(L3Proto, L4Proto), Timeouts>;
 
 /// Compares what is wanted with what the kernel has (only `ovs_tp_*`
-/// objects of `current` are considered). A kernel object matches when its
+/// objects of `current` are considered, less those of the policies in
+/// `others`, which other datapaths use). A kernel object matches when its
 /// L3/L4 agree and every state has the policy's value or, for a state the
 /// policy leaves unset, the kernel's default (what a create or replace
-/// would give it).
-pub fn plan(desired: &Desired, current: &[CtTimeoutObject], defaults: &Defaults, max_seconds: u32) -> Plan {
+/// would give it). Linear in the number of objects.
+pub fn plan(
+    desired: &Desired,
+    current: &[CtTimeoutObject],
+    others: &HashSet<u32>,
+    defaults: &Defaults,
+    max_seconds: u32,
+) -> Plan {
     let mut p = Plan::default();
     let current: BTreeMap<&str, &CtTimeoutObject> = current
         .iter()
         .filter(|o| policy_id_of(o.name.as_str()).is_some())
         .map(|o| (o.name.as_str(), o))
         .collect();
+    let wanted: HashSet<&str> = desired.0.iter().map(|o| o.name.as_str()).collect();
     let mut recreate = Vec::new();
     for want in &desired.0 {
         let name = want.name.as_str();
         if let Err(e) = check_timeouts(want.l4, &want.timeouts, max_seconds) {
-            p.refused.push((name.to_owned(), e));
+            let verb = if current.contains_key(name) { "replace" } else { "create" };
+            p.refused.push((verb, name.to_owned(), e));
             continue;
         }
         match current.get(name) {
@@ -117,7 +220,12 @@ pub fn plan(desired: &Desired, current: &[CtTimeoutObject], defaults: &Defaults,
         }
     }
     for (name, have) in &current {
-        if !desired.contains(name) {
+        if wanted.contains(name) {
+            continue;
+        }
+        if policy_id_of(name).is_some_and(|id| others.contains(&id)) {
+            p.kept.push(have.name.clone());
+        } else {
             p.actions.push(Action::Delete(have.name.clone()));
         }
     }
@@ -153,6 +261,19 @@ pub fn kernel_defaults(client: &mut CtTimeoutClient) -> Result<Defaults> {
     Ok(out)
 }
 
+/// An object that could not be pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncFailure {
+    /// The kernel object.
+    pub object: String,
+    /// What was to be done: create, replace or delete.
+    pub action: &'static str,
+    /// Why it failed.
+    pub error: String,
+    /// The kernel's errno (`EPERM`, ...) when the kernel refused it.
+    pub errno: Option<String>,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct SyncReport {
     pub datapath: String,
@@ -161,6 +282,8 @@ pub struct SyncReport {
     /// is a zone's own policy too.
     pub resolution: crate::config::ResolutionMode,
     pub dry_run: bool,
+    /// Every object was deleted on request (`--delete-all`).
+    pub delete_all: bool,
     pub created: Vec<String>,
     pub replaced: Vec<String>,
     pub deleted: Vec<String>,
@@ -168,37 +291,83 @@ pub struct SyncReport {
     /// Deletes the kernel refused because the object is in use; retried
     /// on the next sync.
     pub pending: Vec<String>,
-    /// Objects that could not be pushed, with the reason.
-    pub failed: Vec<(String, String)>,
-    /// What a dry run would do, one line per action.
-    pub plan: Vec<String>,
+    /// Objects that could not be pushed.
+    pub failed: Vec<SyncFailure>,
+    /// What the sync does (did, for a real run), in order.
+    pub plan: Vec<PlannedAction>,
+    /// Objects of policies other datapaths use, left alone.
+    pub kept: Vec<String>,
     /// Keys set in the configuration that the kernel datapath ignores.
     pub ignored_keys: Vec<String>,
+    /// The kernel was changed as reported, but recording the outcome in
+    /// the configuration file (ids of deleted policies) failed.
+    pub record_error: Option<String>,
 }
 
 impl SyncReport {
     pub fn ok(&self) -> bool {
-        self.failed.is_empty()
+        self.failed.is_empty() && self.record_error.is_none()
+    }
+
+    /// How many objects the plan creates, replaces and deletes.
+    pub fn planned(&self, action: &str) -> usize {
+        self.plan.iter().filter(|a| a.action == action).count()
     }
 }
 
-/// Runs one reconciliation of datapath `dp` (`explicit`: named by the user,
-/// so it must exist).
-pub fn sync(
-    store: &Store,
-    client: &mut CtTimeoutClient,
-    dp: &str,
-    explicit: bool,
-    dry_run: bool,
-) -> Result<SyncReport> {
-    let config = store.read()?;
-    if explicit {
-        config.datapath(dp)?;
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyncOptions {
+    /// Compute and report the plan; change nothing.
+    pub dry_run: bool,
+    /// Push no policies: delete every `ovs_tp_*` object (but those of
+    /// other datapaths' policies), with or without a configuration.
+    pub delete_all: bool,
+}
+
+/// Refuses a sync of a datapath with no kernel side.
+pub fn check_kernel_datapath(dp: &str) -> Result<()> {
+    if dp == KERNEL_DATAPATH {
+        return Ok(());
     }
-    let desired = desired_objects(&config, dp);
-    let mut report = SyncReport { datapath: dp.to_owned(), dry_run, ..Default::default() };
+    Err(Error::Invalid(format!(
+        "datapath {dp} has no kernel objects: only the kernel datapath ({KERNEL_DATAPATH}) is synced into \
+         the kernel; the kernel was left as it is"
+    )))
+}
+
+/// Runs one reconciliation of datapath `dp`.
+pub fn sync(store: &Store, client: &mut CtTimeoutClient, dp: &str, opts: SyncOptions) -> Result<SyncReport> {
+    check_kernel_datapath(dp)?;
+    let loaded = store.load()?;
+    let hint = "the kernel was left as it is; to delete every ovs_tp_* object, use sync --delete-all";
+    let config = match loaded {
+        None if !opts.delete_all => {
+            let path = store.path().display();
+            return Err(Error::Store(format!(
+                "zonetp database {path} does not exist, and a missing file is not an empty configuration ({hint})"
+            )));
+        }
+        Some(c) if !opts.delete_all && !c.datapaths.contains_key(dp) => {
+            let path = store.path().display();
+            return Err(Error::Store(format!(
+                "zonetp database {path} has no record for datapath {dp} ({hint}; add-dp {dp} creates the record)"
+            )));
+        }
+        c => c,
+    };
+    let config = config.unwrap_or_default();
+    let desired = if opts.delete_all { Desired::default() } else { desired_objects(&config, dp) };
+    let others = other_datapaths_policy_ids(&config, dp);
+    let mut report = SyncReport {
+        datapath: dp.to_owned(),
+        dry_run: opts.dry_run,
+        delete_all: opts.delete_all,
+        ..Default::default()
+    };
     if let Some(d) = config.datapaths.get(dp) {
         report.resolution = d.resolution;
+    }
+    if let (Some(d), false) = (config.datapaths.get(dp), opts.delete_all) {
         let mut keys = BTreeSet::new();
         for id in d.policy_ids() {
             if let Some(p) = config.timeout_policies.get(&id) {
@@ -209,11 +378,21 @@ pub fn sync(
     }
     let current = client.list()?;
     let defaults = kernel_defaults(client)?;
-    let plan = plan(&desired, &current, &defaults, client.max_seconds());
+    let plan = plan(&desired, &current, &others, &defaults, client.max_seconds());
+    report.kept = plan.kept.iter().map(ToString::to_string).collect();
     report.unchanged = plan.unchanged;
-    report.failed = plan.refused.iter().map(|(n, e)| (n.clone(), e.to_string())).collect();
-    report.plan = plan.actions.iter().map(Action::describe).collect();
-    if dry_run {
+    report.failed = plan
+        .refused
+        .iter()
+        .map(|(verb, n, e)| SyncFailure {
+            object: n.clone(),
+            action: verb,
+            error: e.to_string(),
+            errno: None,
+        })
+        .collect();
+    report.plan = plan.actions.iter().map(Action::planned).collect();
+    if opts.dry_run {
         return Ok(report);
     }
 
@@ -241,18 +420,40 @@ pub fn sync(
                 report.pending.push(n.to_string());
                 pending_ids.extend(policy_id_of(n.as_str()));
             }
-            (a, Err(e)) => report.failed.push((a.describe(), e.to_string())),
+            (a, Err(e)) => {
+                if let Action::Delete(n) = a {
+                    // Still there: its id stays reserved, as for EBUSY.
+                    pending_ids.extend(policy_id_of(n.as_str()));
+                }
+                report.failed.push(SyncFailure {
+                    object: a.name().to_owned(),
+                    action: a.verb(),
+                    errno: e.errno().map(errno_name),
+                    error: e.to_string(),
+                })
+            }
         }
     }
 
-    // Keep ids reserved while their objects linger; free those that are gone.
+    // Keep ids reserved while their objects linger; free those that are
+    // gone. The file is written only when that changes something, so a
+    // sync with nothing to record needs no write access.
     let seen_retired = config.retired_policy_ids.clone();
-    store.update(|c| {
+    let retire = |c: &mut Config| {
         let policies: BTreeSet<u32> = c.timeout_policies.keys().copied().collect();
         c.retired_policy_ids.retain(|id| !seen_retired.contains(id) || pending_ids.contains(id));
         c.retired_policy_ids.extend(pending_ids.iter().filter(|id| !policies.contains(id)));
-        Ok(())
-    })?;
+    };
+    let mut after = config.clone();
+    retire(&mut after);
+    if after != config {
+        if let Err(e) = store.update(|c| {
+            retire(c);
+            Ok(())
+        }) {
+            report.record_error = Some(e.to_string());
+        }
+    }
     Ok(report)
 }
 
@@ -287,11 +488,11 @@ mod tests {
         let c = config_with(&["udp_single=1", "icmp_first=2"]);
         let desired = desired_objects(&c, "system");
         assert_eq!(desired.len(), 6);
-        let p = plan(&desired, &[], &defaults(), 1000);
+        let p = plan(&desired, &[], &HashSet::new(), &defaults(), 1000);
         assert_eq!(p.actions.len(), 6);
         // The kernel fills unset states with defaults: still a match.
         let kernel: Vec<_> = desired.0.iter().map(kernel_has).collect();
-        let p = plan(&desired, &kernel, &defaults(), 1000);
+        let p = plan(&desired, &kernel, &HashSet::new(), &defaults(), 1000);
         assert!(p.actions.is_empty());
         assert_eq!(p.unchanged, 6);
     }
@@ -314,7 +515,7 @@ mod tests {
         wrong.use_count = Some(1);
         kernel.retain(|o| o.name.as_str() != "ovs_tp_1_tcp6");
         kernel.push(wrong);
-        let p = plan(&desired, &kernel, &defaults(), 1000);
+        let p = plan(&desired, &kernel, &HashSet::new(), &defaults(), 1000);
         let described: Vec<_> = p.actions.iter().map(Action::describe).collect();
         assert_eq!(
             described,
@@ -332,8 +533,80 @@ mod tests {
     #[test]
     fn values_the_kernel_would_wrap_are_refused() {
         let c = config_with(&["udp_single=4294967295"]);
-        let p = plan(&desired_objects(&c, "system"), &[], &defaults(), u32::MAX / 1000);
+        let p = plan(&desired_objects(&c, "system"), &[], &HashSet::new(), &defaults(), u32::MAX / 1000);
         assert_eq!(p.refused.len(), 2, "udp4 and udp6");
         assert_eq!(p.actions.len(), 4);
+    }
+
+    #[test]
+    fn objects_of_other_datapaths_policies_are_kept() {
+        let mut c = config_with(&["udp_single=1"]);
+        c.add_dp("netdev", false).unwrap();
+        let p = TimeoutPolicy::parse(&["udp_single=2".to_owned()]).unwrap();
+        assert_eq!(c.add_zone_tp("netdev", 7, p, false).unwrap(), 2);
+        let desired = desired_objects(&c, "system");
+        let theirs = TimeoutPolicy::parse(&["udp_single=2".to_owned()]).unwrap().kernel_objects(2);
+        let others = other_datapaths_policy_ids(&c, "system");
+        assert_eq!(others, HashSet::from([2]));
+        let p = plan(&desired, &theirs, &others, &defaults(), 1000);
+        assert_eq!(p.kept.len(), 6);
+        assert!(p.actions.iter().all(|a| matches!(a, Action::Create(_))), "{:?}", p.actions);
+        // Without the other datapath they are strays.
+        let p = plan(&desired, &theirs, &HashSet::new(), &defaults(), 1000);
+        assert_eq!(p.actions.iter().filter(|a| matches!(a, Action::Delete(_))).count(), 6);
+    }
+
+    /// 4096 policies, 24,576 objects (issue 10's size): the plan is exact
+    /// for a kernel that has every other policy, one changed value and 100
+    /// strays. Linear, so it runs in a test; nothing here is timed.
+    #[test]
+    fn plan_at_24576_objects_is_exact() {
+        let mut desired = Desired::default();
+        for id in 1..=4096u32 {
+            let p = TimeoutPolicy::parse(&[format!("udp_single={id}")]).unwrap();
+            desired.0.extend(p.kernel_objects(id));
+        }
+        assert_eq!(desired.len(), 24_576);
+        let mut kernel: Vec<_> = desired
+            .0
+            .iter()
+            .filter(|o| policy_id_of(o.name.as_str()).unwrap().is_multiple_of(2))
+            .map(kernel_has)
+            .collect();
+        kernel[1].timeouts.insert(1, 999_999);
+        let changed = kernel[1].name.clone();
+        for i in 0..100 {
+            kernel.push(
+                CtTimeoutObject::new(
+                    &format!("ovs_tp_{}_tcp4", 10_000 + i),
+                    L3Proto::IPV4,
+                    L4Proto::TCP,
+                    Default::default(),
+                )
+                .unwrap(),
+            );
+        }
+        let p = plan(&desired, &kernel, &HashSet::new(), &defaults(), u32::MAX / 1000);
+        let count = |f: fn(&Action) -> bool| p.actions.iter().filter(|a| f(a)).count();
+        assert_eq!(count(|a| matches!(a, Action::Create(_))), 12_288);
+        assert_eq!(count(|a| matches!(a, Action::Delete(_))), 100);
+        assert_eq!(count(|a| matches!(a, Action::Replace(_))), 1);
+        assert_eq!(p.unchanged, 12_287);
+        assert!(p
+            .actions
+            .iter()
+            .any(|a| *a == Action::Replace(desired.0.iter().find(|o| o.name == changed).unwrap().clone())));
+        // Deletes first, then creates in OVS's order.
+        assert!(p.actions[..100].iter().all(|a| matches!(a, Action::Delete(_))));
+        let creates: Vec<_> = p
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Create(o) => Some(o.name.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(creates[0], "ovs_tp_1_tcp4");
+        assert_eq!(creates[6], "ovs_tp_3_tcp4");
     }
 }

@@ -2,9 +2,15 @@
 //! file, fsync, rename, fsync of the directory) under an exclusive lock so
 //! concurrent commands never lose an update. A file that cannot be read is
 //! reported and left untouched.
+//!
+//! Writes go through a symbolic link to the file it names and keep the
+//! file's mode and owner. A change is tried on the current contents first,
+//! without the lock: a command that fails, or that changes nothing, creates
+//! no directory, lock file or temporary file and needs no write access.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::config::Config;
@@ -12,6 +18,9 @@ use crate::error::{Error, Result};
 
 pub const DEFAULT_PATH: &str = "/var/lib/zonetp/conf.json";
 pub const PATH_ENV: &str = "ZONETP_DB";
+
+/// Symbolic links followed before giving up (the kernel's own limit).
+const MAX_LINKS: usize = 40;
 
 pub struct Store {
     path: PathBuf,
@@ -53,22 +62,47 @@ impl Store {
         &self.path
     }
 
-    fn lock_path(&self) -> PathBuf {
-        let mut p = self.path.clone().into_os_string();
-        p.push(".lock");
+    /// The file the path names once symbolic links are followed (the path
+    /// itself when it is not a link, or when nothing is there yet).
+    fn target(&self) -> Result<PathBuf> {
+        let mut path = self.path.clone();
+        for _ in 0..MAX_LINKS {
+            match fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let link = fs::read_link(&path).map_err(|e| self.unreadable(e.to_string()))?;
+                    path = match path.parent() {
+                        Some(dir) if link.is_relative() => dir.join(link),
+                        _ => link,
+                    };
+                }
+                _ => return Ok(path),
+            }
+        }
+        Err(self.unreadable("too many levels of symbolic links".into()))
+    }
+
+    fn sibling(path: &Path, suffix: &str) -> PathBuf {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
         PathBuf::from(p)
     }
 
-    /// Reads the configuration; a missing file is an empty configuration.
-    pub fn read(&self) -> Result<Config> {
+    /// Reads the configuration; `None` when the file does not exist.
+    pub fn load(&self) -> Result<Option<Config>> {
         let text = match fs::read_to_string(&self.path) {
             Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.unreadable(e.to_string())),
         };
         let config: Config = serde_json::from_str(&text).map_err(|e| self.unreadable(e.to_string()))?;
         config.validate().map_err(|e| self.unreadable(e.to_string()))?;
-        Ok(config)
+        Ok(Some(config))
+    }
+
+    /// Reads the configuration; a missing file is an empty configuration
+    /// (for the commands that only look at it; `sync` uses [`Store::load`]).
+    pub fn read(&self) -> Result<Config> {
+        Ok(self.load()?.unwrap_or_default())
     }
 
     fn unreadable(&self, why: String) -> Error {
@@ -78,44 +112,83 @@ impl Store {
         ))
     }
 
-    /// Applies `change` to the current configuration under the lock and
-    /// writes the result atomically if it changed. Nothing is written when
-    /// `change` fails.
-    pub fn update<T>(&self, change: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    /// Applies `change` to the current configuration and writes the result
+    /// atomically if it changed. The change is tried first without the
+    /// lock; only a change that succeeds and alters the configuration takes
+    /// the lock, is applied again to the file as it is then, and written.
+    /// Nothing is created or written when `change` fails.
+    pub fn update<T>(&self, mut change: impl FnMut(&mut Config) -> Result<T>) -> Result<T> {
+        let before = self.read()?;
+        let mut config = before.clone();
+        let out = change(&mut config)?;
+        if config == before {
+            return Ok(out);
+        }
+        let target = self.target()?;
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)
                 .map_err(|e| Error::Store(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let _lock = Lock::take(&self.lock_path())?;
+        let _lock = Lock::take(&Self::sibling(&target, ".lock"))?;
         let before = self.read()?;
         let mut config = before.clone();
         let out = change(&mut config)?;
         if config != before {
-            self.write(&config)?;
+            self.write(&target, &config)?;
         }
         Ok(out)
     }
 
-    fn write(&self, config: &Config) -> Result<()> {
+    /// Writes `config` to `target` under the lock: temp file, fsync, rename,
+    /// fsync of the directory. The temp file gets the old file's mode and
+    /// owner. Temp files left by writers that were killed are removed: a
+    /// writer holds the lock, so any that exist now belong to dead ones.
+    fn write(&self, target: &Path, config: &Config) -> Result<()> {
         let fail =
             |what: &str, e: io::Error| Error::Store(format!("cannot {what} {}: {e}", self.path.display()));
         let mut text = serde_json::to_string_pretty(config).expect("configuration serializes");
         text.push('\n');
-        let mut tmp = self.path.clone().into_os_string();
-        tmp.push(format!(".tmp.{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
+        let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        remove_stale_temp_files(dir, target);
+        let tmp = Self::sibling(target, &format!(".tmp.{}", std::process::id()));
+        let old = fs::metadata(target).ok();
         let result = (|| {
             let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+            if let Some(m) = &old {
+                std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()))?;
+                f.set_permissions(Permissions::from_mode(m.mode() & 0o7777))?;
+            }
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
-            fs::rename(&tmp, &self.path)
+            fs::rename(&tmp, target)
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
             return Err(fail("write", e));
         }
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         File::open(dir).and_then(|d| d.sync_all()).map_err(|e| fail("sync the directory of", e))
+    }
+}
+
+/// Removes `<file>.tmp.<pid>` files of `target` in `dir`.
+fn remove_stale_temp_files(dir: &Path, target: &Path) {
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let prefix = format!("{name}.tmp.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(n) = file_name.to_str() else {
+            continue;
+        };
+        if n.strip_prefix(&prefix)
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -133,12 +206,34 @@ mod tests {
     fn missing_file_reads_empty_and_updates_persist() {
         let s = temp_store("persist");
         assert_eq!(s.read().unwrap(), Config::default());
+        assert_eq!(s.load().unwrap(), None);
         s.update(|c| c.add_dp("system", false)).unwrap();
         assert!(s.read().unwrap().datapaths.contains_key("system"));
         // A failed change writes nothing.
         assert!(s.update(|c| c.add_dp("system", false)).is_err());
         let text = fs::read_to_string(s.path()).unwrap();
         assert!(text.contains("\"schema_version\": 1"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_or_empty_change_creates_nothing() {
+        let s = temp_store("nothing");
+        let dir = s.path().parent().unwrap().to_owned();
+        assert!(s.update(|c| c.add_zone_tp("system", 1, Default::default(), false)).is_err());
+        s.update(|c| c.del_dp("system", true)).unwrap();
+        assert!(!dir.exists(), "no directory, lock or file");
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_by_the_next_write() {
+        let s = temp_store("stale");
+        s.update(|c| c.add_dp("system", false)).unwrap();
+        let dir = s.path().parent().unwrap().to_owned();
+        fs::write(dir.join("conf.json.tmp.4242"), "half").unwrap();
+        fs::write(dir.join("conf.json.tmp.notapid"), "mine").unwrap();
+        s.update(|c| c.add_dp("netdev", false)).unwrap();
+        assert!(!dir.join("conf.json.tmp.4242").exists());
+        assert!(dir.join("conf.json.tmp.notapid").exists(), "only <file>.tmp.<pid> names go");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::common::{zonetp, zonetp_err, zonetp_ok, Run};
+use super::common::{zonetp, zonetp_err, zonetp_ok, zonetp_usage, Run};
 
 pub struct Db(pub PathBuf);
 
@@ -29,6 +29,9 @@ impl Db {
     }
     pub fn err(&self, args: &[&str]) -> String {
         zonetp_err(&self.args(args))
+    }
+    pub fn usage(&self, args: &[&str]) -> String {
+        zonetp_usage(&self.args(args))
     }
     pub fn json(&self, args: &[&str]) -> Value {
         let mut v = vec!["--format", "json"];

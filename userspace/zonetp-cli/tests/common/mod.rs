@@ -102,3 +102,13 @@ pub fn nfct_get(name: &str) -> (u32, u32, Vec<(String, u32)>) {
 pub fn iptables_ct_rule(name: &str) {
     tool_ok("iptables", &["-t", "raw", "-A", "PREROUTING", "-p", "udp", "-j", "CT", "--timeout", name]);
 }
+
+/// Runs zonetp and insists on exit status 2 (a usage error) with one
+/// error line.
+pub fn zonetp_usage(args: &[&str]) -> String {
+    let r = zonetp(args);
+    assert_eq!(r.status, 2, "zonetp {args:?} should fail with 2, got {}: {}{}", r.status, r.stdout, r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "one error line: {}", r.stderr);
+    assert!(r.stderr.starts_with("zonetp: "), "{}", r.stderr);
+    r.stderr
+}

@@ -9,7 +9,9 @@ use crate::netlink::socket::NETLINK_NETFILTER;
 use crate::netlink::{NetlinkSocket, Outcome};
 
 /// Called with (requests answered, requests in the batch) as a batch goes.
-pub type ProgressFn = Box<dyn FnMut(usize, usize)>;
+/// `Send`, so a client with progress can run on a worker thread
+/// (`sync --watch`).
+pub type ProgressFn = Box<dyn FnMut(usize, usize) + Send>;
 
 pub struct CtTimeoutClient {
     sock: NetlinkSocket,

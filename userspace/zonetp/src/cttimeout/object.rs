@@ -53,7 +53,8 @@ pub fn parse_timeouts(l4: L4Proto, words: &[String]) -> Result<Timeouts> {
         let (state, value) =
             word.split_once('=').ok_or_else(|| Error::Invalid(format!("\"{word}\" is not STATE=SECONDS")))?;
         let attr = l4.state_attr(state).map_err(Error::Invalid)?;
-        let seconds: u32 = value.parse().map_err(|_| {
+        let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+        let seconds: u32 = value.parse().ok().filter(|_| digits).ok_or_else(|| {
             Error::Invalid(format!(
                 "timeout \"{value}\" for {state} is not a whole number of seconds 0..4294967295"
             ))
@@ -112,7 +113,8 @@ pub fn max_timeout_seconds() -> u32 {
 /// The running kernel's HZ: `ZONETP_KERNEL_HZ`, else `CONFIG_HZ` from
 /// `/boot/config-$(uname -r)`, else 1000 (the largest, so the safest bound).
 pub fn kernel_hz() -> u32 {
-    if let Some(hz) = std::env::var("ZONETP_KERNEL_HZ").ok().and_then(|v| v.parse().ok()) {
+    if let Some(hz) = std::env::var("ZONETP_KERNEL_HZ").ok().and_then(|v| v.parse().ok()).filter(|hz| *hz > 0)
+    {
         return hz;
     }
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
@@ -158,6 +160,7 @@ mod tests {
         assert_eq!(t.into_iter().collect::<Vec<_>>(), vec![(1, 10), (2, 20)]);
         assert!(parse_timeouts(L4Proto::UDP, &["replied".into()]).is_err());
         assert!(parse_timeouts(L4Proto::UDP, &["replied=-1".into()]).is_err());
+        assert!(parse_timeouts(L4Proto::UDP, &["replied=+5".into()]).is_err());
         assert!(parse_timeouts(L4Proto::UDP, &["replied=4294967296".into()]).is_err());
         assert!(parse_timeouts(L4Proto::UDP, &["replied=1".into(), "replied=2".into()]).is_err());
     }

@@ -1,0 +1,383 @@
+//! Host tests: the command line never panics, never misreads an argument,
+//! exits 0 / 1 (runtime) / 2 (usage) with one error line, ends quietly on
+//! a closed pipe, and reports what it did in a shape a program can read.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use serde_json::{json, Value};
+
+struct Db(PathBuf);
+
+impl Db {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("zonetp-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Db(dir.join("conf.json"))
+    }
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec!["--db", self.0.to_str().unwrap()];
+        v.extend_from_slice(args);
+        v
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        zonetp_ok(&self.args(args))
+    }
+    fn err(&self, args: &[&str]) -> String {
+        zonetp_err(&self.args(args))
+    }
+    fn usage(&self, args: &[&str]) -> String {
+        zonetp_usage(&self.args(args))
+    }
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["--format", "json"];
+        a.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.0).unwrap_or_default()
+    }
+}
+
+fn zonetp_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zonetp"));
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+/// Runs zonetp with standard output a pipe whose reader is already gone:
+/// every write fails with EPIPE.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_zonetp")).args(args).stdout(Stdio::from(writer)).output().unwrap()
+}
+
+fn assert_quiet_success(what: &str, o: &Output) {
+    assert_eq!(o.status.code(), Some(0), "{what}: {o:?}");
+    assert!(o.stderr.is_empty(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn values_the_kernel_cannot_store_are_refused_at_add_zone_tp() {
+    let db = Db::new("range");
+    db.ok(&["add-dp", "system"]);
+    db.ok(&["add-dp", "netdev"]);
+    let args = db.args(&["add-zone-tp", "system", "zone=200", "tcp_established=4294968"]);
+    let r = zonetp_env(&args, &[("ZONETP_KERNEL_HZ", "1000")]);
+    assert_eq!(r.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(e.starts_with("zonetp: tcp_established=4294968 is too large for the kernel datapath"), "{e}");
+    assert_eq!(db.ok(&["list-zone-tp", "system"]), "", "nothing was written");
+    assert_eq!(db.ok(&["resolve", "system", "zone=200", "--l3", "ipv4", "--l4", "tcp"]).trim(), "none");
+    // The largest value that fits, keys without a kernel attribute, and the
+    // userspace datapath are fine.
+    let r = zonetp_env(
+        &db.args(&["add-zone-tp", "system", "zone=200", "tcp_established=4294967", "udp_first=4294967295"]),
+        &[("ZONETP_KERNEL_HZ", "1000")],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = zonetp_env(
+        &db.args(&["add-zone-tp", "netdev", "zone=200", "tcp_established=4294968"]),
+        &[("ZONETP_KERNEL_HZ", "1000")],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    in_netns(|| {
+        let db = Db::new("pipe");
+        db.ok(&["add-dp", "system"]);
+        for z in 0..50 {
+            db.ok(&["add-zone-tp", "system", &format!("zone={z}"), &format!("udp_single={}", z + 1)]);
+        }
+        db.ok(&["sync", "--dry-run"]);
+        assert_quiet_success("sync", &with_closed_stdout(&db.args(&["sync"])));
+        assert_eq!(list_json().as_array().unwrap().len(), 300, "the sync itself was done");
+        assert_quiet_success("timeout list", &with_closed_stdout(&["timeout", "list"]));
+        assert_quiet_success("json list", &with_closed_stdout(&["--format", "json", "timeout", "list"]));
+        assert_quiet_success("list-zone-tp", &with_closed_stdout(&db.args(&["list-zone-tp", "system"])));
+        assert_quiet_success("list-dp", &with_closed_stdout(&db.args(&["list-dp"])));
+        assert_quiet_success("status", &with_closed_stdout(&db.args(&["status"])));
+        assert_quiet_success("json status", &with_closed_stdout(&db.args(&["--format", "json", "status"])));
+        assert_quiet_success("dry run", &with_closed_stdout(&db.args(&["sync", "--dry-run"])));
+        assert_quiet_success("--help", &with_closed_stdout(&["--help"]));
+        assert_quiet_success("help", &with_closed_stdout(&["help", "sync"]));
+    });
+}
+
+/// `zonetp status | head -1` through a real shell pipeline: status prints
+/// more than a pipe holds (200 zones, about 90 KiB; a pipe holds 64 KiB), so zonetp is
+/// still writing when head exits, and must end with 0 and say nothing.
+#[test]
+fn status_piped_into_head_ends_quietly() {
+    in_netns(|| {
+        let db = Db::new("status-head");
+        db.ok(&["add-dp", "system"]);
+        for z in 0..200 {
+            db.ok(&["add-zone-tp", "system", &format!("zone={z}"), &format!("udp_single={}", z + 1)]);
+        }
+        let full = db.ok(&["status"]);
+        assert!(full.len() > 65_536, "status must outgrow a pipe: {} bytes", full.len());
+        let script = format!(
+            "{} --db {} status | head -1; echo \"status=${{PIPESTATUS[0]}}\"",
+            env!("CARGO_BIN_EXE_zonetp"),
+            db.0.display()
+        );
+        let o = Command::new("bash").arg("-c").arg(&script).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(out, "datapath system (resolution zone0-fallback)\nstatus=0\n", "{o:?}");
+        assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    });
+}
+
+#[test]
+fn values_that_used_to_panic_are_usage_errors() {
+    let db = Db::new("panics");
+    db.ok(&["add-dp", "system"]);
+    let e = db.usage(&["sync", "--watch", "--interval", "9223372036854775807"]);
+    assert!(e.contains("--interval"), "{e}");
+    db.usage(&["sync", "--watch", "--interval", "0"]);
+    for (args, what) in [
+        (vec!["timeout", "add", "x", "--l3", "ipv4", "--l4", "udp", "replied=5"], "timeout add"),
+        (db.args(&["add-zone-tp", "system", "zone=1", "udp_single=5"]), "add-zone-tp"),
+        (db.args(&["list-dp"]), "list-dp"),
+    ] {
+        for hz in ["0", "-1", "fast", ""] {
+            let r = zonetp_env(&args, &[("ZONETP_KERNEL_HZ", hz)]);
+            assert_eq!(r.status.code(), Some(2), "{what} with HZ={hz:?}: {r:?}");
+            let e = String::from_utf8_lossy(&r.stderr);
+            assert!(e.starts_with("zonetp: ZONETP_KERNEL_HZ=") && e.lines().count() == 1, "{e}");
+        }
+    }
+    assert_eq!(db.ok(&["list-zone-tp", "system"]), "");
+}
+
+#[test]
+fn timeout_replace_of_a_missing_name_is_enoent() {
+    in_netns(|| {
+        let e = zonetp_err(&["timeout", "replace", "ghost", "--l3", "ipv4", "--l4", "udp", "replied=5"]);
+        assert!(
+            e.contains("cannot replace timeout \"ghost\" (ipv4 udp): no such timeout object (ENOENT)"),
+            "{e}"
+        );
+        assert_eq!(list_json(), json!([]), "nothing was created");
+        zonetp_ok(&["timeout", "add", "real", "--l3", "ipv4", "--l4", "udp"]);
+        zonetp_ok(&["timeout", "replace", "real", "--l3", "ipv4", "--l4", "udp", "replied=5"]);
+        assert_eq!(list_json()[0]["timeouts"]["replied"], 5);
+    });
+}
+
+#[test]
+fn options_are_options_anywhere() {
+    let db = Db::new("options");
+    db.ok(&["add-dp", "system"]);
+    db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1", "--may-exist"]);
+    db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=2", "--may-exist"]);
+    db.ok(&["add-zone-tp", "system", "--may-exist", "zone=5", "udp_single=3"]);
+    db.ok(&["--may-exist", "add-zone-tp", "system", "zone=5", "udp_single=4"]);
+    assert_eq!(db.ok(&["list-zone-tp", "system"]), "Zone:5, Timeout Policies: udp_single=4\n");
+    let before = db.text();
+    let help = db.ok(&["add-zone-tp", "system", "zone=6", "udp_single=1", "--help"]);
+    assert!(help.contains("Usage:") && help.contains("--may-exist"), "{help}");
+    db.ok(&["del-zone-tp", "system", "zone=9", "--if-exists"]);
+    assert_eq!(db.text(), before, "--help and a no-op changed nothing");
+    // An unknown option is a usage error, not a policy word.
+    let e = db.usage(&["add-zone-tp", "system", "zone=6", "udp_single=1", "--frobnicate"]);
+    assert!(e.contains("--frobnicate"), "{e}");
+}
+
+#[test]
+fn malformed_numbers_and_duplicates_are_refused() {
+    let db = Db::new("numbers");
+    db.ok(&["add-dp", "system"]);
+    for zone in ["zone=--9", "zone=0x+a", "zone=0x-1", "zone=+-1", "zone= 5", "zone=5x", "zone=08"] {
+        let e = db.usage(&["add-zone-tp", "system", zone, "udp_single=1"]);
+        assert_eq!(e, format!("zonetp: invalid zone argument, {zone}\n"));
+        db.usage(&["del-zone-tp", "system", zone]);
+        db.usage(&["resolve", "system", zone, "--l3", "ipv4", "--l4", "udp"]);
+    }
+    for word in ["udp_single=+5", "udp_single= 5", "udp_single=0x5", "udp_single="] {
+        let e = db.usage(&["add-zone-tp", "system", "zone=1", word]);
+        assert!(e.contains("not in the valid range 0 to 4294967295"), "{word}: {e}");
+    }
+    let e = db.usage(&["add-zone-tp", "system", "zone=1", "udp_single=1", "udp_single=2"]);
+    assert_eq!(e, "zonetp: udp_single is given twice\n");
+    assert_eq!(db.ok(&["list-zone-tp", "system"]), "");
+    db.ok(&["add-zone-tp", "system", "zone=0x10", "udp_single=1"]);
+    assert_eq!(db.ok(&["list-zone-tp", "system"]), "Zone:16, Timeout Policies: udp_single=1\n");
+}
+
+#[test]
+fn control_characters_never_break_a_line() {
+    in_netns(|| {
+        zonetp_ok(&["timeout", "add", "evil\nname", "--l3", "ipv4", "--l4", "udp"]);
+        zonetp_ok(&["timeout", "add", "\u{1b}[2Jx", "--l3", "ipv4", "--l4", "udp"]);
+        let out = zonetp_ok(&["timeout", "list"]);
+        assert_eq!(out.lines().count(), 2, "{out}");
+        assert!(out.contains("evil\\nname ipv4 udp") && out.contains("\\x1b[2Jx ipv4 udp"), "{out}");
+        assert!(!out.contains('\u{1b}'));
+        // JSON keeps the exact name.
+        let names: Vec<Value> = list_json().as_array().unwrap().iter().map(|o| o["name"].clone()).collect();
+        assert!(names.contains(&json!("evil\nname")));
+        // An error naming it is one line too.
+        let e = zonetp_err(&["timeout", "add", "evil\nname", "--l3", "ipv4", "--l4", "udp"]);
+        assert!(e.contains("evil\\nname"), "{e}");
+    });
+    let db = Db::new("control");
+    let e = db.usage(&["add-dp", "a\nb"]);
+    assert!(e.contains("control character"), "{e}");
+    // A hand-edited file with such a name still lists one name per line.
+    std::fs::write(&db.0, r#"{"schema_version": 1, "datapaths": {"x\ny": {}, "system": {}}}"#).unwrap();
+    assert_eq!(db.ok(&["list-dp"]), "system\nx\\ny\n");
+}
+
+#[test]
+fn protocols_are_checked_by_the_parser() {
+    let db = Db::new("protocols");
+    db.ok(&["add-dp", "system"]);
+    let e = db.usage(&["resolve", "system", "zone=1", "--l3", "foo", "--l4", "udp"]);
+    assert!(e.contains("invalid value 'foo' for '--l3"), "{e}");
+    db.usage(&["resolve", "system", "zone=1", "--l3", "ipv4", "--l4", "sctp"]);
+    assert!(db
+        .usage(&["resolve", "system", "zone=1", "--l3", "ipv6", "--l4", "icmp"])
+        .contains("not ipv6 icmp"));
+    assert_eq!(db.ok(&["resolve", "system", "zone=1", "--l3", "inet6", "--l4", "icmpv6"]).trim(), "none");
+    zonetp_usage(&["timeout", "get", &"n".repeat(40)]);
+    zonetp_usage(&["timeout", "defaults", "get", "--l3", "foo", "--l4", "udp"]);
+    zonetp_usage(&["timeout", "defaults", "set", "--l3", "ipv4", "--l4", "udp", "replied=x"]);
+}
+
+#[test]
+fn one_rule_for_exit_codes() {
+    let db = Db::new("exit");
+    // Usage: the command line alone is wrong.
+    for args in [
+        vec!["frobnicate"],
+        vec!["add-zone-tp"],
+        vec!["add-zone-tp", "system", "zone=x", "udp_single=1"],
+        vec!["add-zone-tp", "system", "zone=1", "bogus=1"],
+        vec!["sync", "--dry-run", "--watch"],
+        vec!["--format", "yaml", "list-dp"],
+        vec!["list-dp", "extra"],
+    ] {
+        let e = db.usage(&args);
+        assert!(!e.contains("error:"), "one zonetp line, not clap's block: {e}");
+    }
+    // Runtime: well formed, but the state says no.
+    db.err(&["add-zone-tp", "system", "zone=1", "udp_single=1"]);
+    db.err(&["del-dp", "system"]);
+    db.err(&["list-zone-tp", "system"]);
+    db.err(&["sync"]);
+    // Arguments that are not UTF-8 are refused, not a panic.
+    use std::os::unix::ffi::OsStrExt;
+    for args in [
+        vec!["add-dp".as_bytes(), b"\xff"],
+        vec![b"\xff".as_slice()],
+        vec![b"--db", b"/tmp/\xff", b"list-dp"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+            .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() == Some(2) || (o.status.code() == Some(0) && e.is_empty()),
+            "{args:?}: {o:?}"
+        );
+        assert!(!e.contains("panicked"), "{e}");
+    }
+    // The help is no error.
+    assert!(db.ok(&["help"]).contains("Usage:"));
+    assert!(zonetp_ok(&["--version"]).starts_with("zonetp "));
+}
+
+#[test]
+fn flow_syntax_errors_are_the_users() {
+    for flow in [
+        "in_port(1),bogus(2) actions:2",
+        "in_port(x) actions:2",
+        "in_port(1) actions:ct(zone=abc),2",
+        "in_port(1) actions:frob",
+        "in_port(1)",
+    ] {
+        let e = zonetp_usage(&["dp-flow", "add", "ovs-system", flow]);
+        assert!(!e.contains("malformed reply from the kernel"), "{flow}: {e}");
+        assert!(e.contains("flow"), "{flow}: {e}");
+    }
+    let e = zonetp_usage(&["dp-flow", "del", "ovs-system", "eth_type(0xzz)"]);
+    assert!(e.contains("invalid flow match"), "{e}");
+}
+
+#[test]
+fn sync_reports_are_consistent_and_structured() {
+    in_netns(|| {
+        let db = Db::new("reports");
+        db.ok(&["add-dp", "system"]);
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1", "tcp_established=9"]);
+        let text = db.ok(&["sync", "--dry-run"]);
+        let summary = text.lines().last().unwrap();
+        assert_eq!(
+            summary, "sync system: would change 6, unchanged 0, create 6, replace 0, delete 0, failed 0",
+            "{text}"
+        );
+        let dry = db.json(&["sync", "--dry-run"]);
+        assert_eq!(dry["plan"].as_array().unwrap().len(), 6);
+        assert_eq!(
+            dry["plan"][0],
+            json!({"action": "create", "name": "ovs_tp_1_tcp4", "l3": "ipv4", "l4": "tcp",
+                   "timeouts": {"established": 9}})
+        );
+        assert_eq!(
+            dry["plan"][1],
+            json!({"action": "create", "name": "ovs_tp_1_udp4", "l3": "ipv4", "l4": "udp",
+                   "timeouts": {"unreplied": 1}})
+        );
+        assert_eq!(dry["created"], json!([]), "a dry run creates nothing");
+        let r = db.json(&["sync"]);
+        assert_eq!(r["created"].as_array().unwrap().len(), 6);
+        let text = db.ok(&["sync", "--dry-run"]);
+        assert_eq!(
+            text,
+            "sync system: would change 0, unchanged 6, create 0, replace 0, delete 0, failed 0\n"
+        );
+
+        // A failure is an object with named fields.
+        let hz = |hz: &str, args: &[&str]| zonetp_env(&db.args(args), &[("ZONETP_KERNEL_HZ", hz)]);
+        assert!(hz("100", &["--may-exist", "add-zone-tp", "system", "zone=5", "udp_single=5000000"])
+            .status
+            .success());
+        let o = hz("1000", &["--format", "json", "sync"]);
+        assert_eq!(o.status.code(), Some(1));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["failed"].as_array().unwrap().len(), 2, "{r}");
+        let f = &r["failed"][0];
+        assert_eq!(f["object"], "ovs_tp_1_udp4");
+        assert_eq!(f["action"], "replace");
+        assert!(f["error"].as_str().unwrap().contains("unreplied=5000000 is too large"), "{f}");
+        assert_eq!(f["errno"], Value::Null);
+    });
+}
+
+#[test]
+fn sctp_objects_show_only_their_states() {
+    in_netns(|| {
+        zonetp_ok(&["timeout", "add", "s", "--l3", "ipv4", "--l4", "sctp", "established=99"]);
+        let text = zonetp_ok(&["timeout", "get", "s"]);
+        assert!(text.contains("established=99 ") && text.trim_end().ends_with("heartbeat_sent=30"), "{text}");
+        assert!(!text.contains(" 9="), "{text}");
+        let j: Value =
+            serde_json::from_str(&zonetp_ok(&["--format", "json", "timeout", "get", "s"])).unwrap();
+        assert_eq!(j["timeouts"].as_object().unwrap().len(), 8, "{j}");
+        let d = zonetp_ok(&["timeout", "defaults", "get", "--l3", "ipv4", "--l4", "sctp"]);
+        assert!(!d.contains(" 9="), "{d}");
+    });
+}

@@ -1,0 +1,185 @@
+//! Host tests of the configuration file's edges: a read-only store, a
+//! symlinked file, its mode and owner, temp files of killed writers, and
+//! commands that fail (which create nothing).
+
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+struct Db(PathBuf);
+
+impl Db {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("zonetp-store-host-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Db(dir.join("conf.json"))
+    }
+    fn dir(&self) -> PathBuf {
+        self.0.parent().unwrap().to_owned()
+    }
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec!["--db", self.0.to_str().unwrap()];
+        v.extend_from_slice(args);
+        v
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        zonetp_ok(&self.args(args))
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs `zonetp ARGS` in a private mount namespace where `dir` is a
+/// read-only bind mount of itself.
+fn zonetp_read_only(dir: &Path, args: &[&str]) -> Run {
+    let script =
+        r#"dir=$1; shift; mount --bind "$dir" "$dir" && mount -o remount,bind,ro "$dir" && exec "$@""#;
+    let mut all =
+        vec!["--mount", "--propagation", "private", "sh", "-c", script, "sh", dir.to_str().unwrap()];
+    let bin = env!("CARGO_BIN_EXE_zonetp");
+    all.push(bin);
+    all.extend_from_slice(args);
+    tool("unshare", &all)
+}
+
+#[test]
+fn a_read_only_store_still_syncs_and_always_reports() {
+    in_netns(|| {
+        let db = Db::new("ro");
+        db.ok(&["add-dp", "system"]);
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
+        let before = files_in(&db.dir());
+        // Nothing to record: no lock, no write, success.
+        let r = zonetp_read_only(&db.dir(), &db.args(&["--format", "json", "sync"]));
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        let report: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(report["created"].as_array().unwrap().len(), 6);
+        assert_eq!(list_json().as_array().unwrap().len(), 6);
+        let r = zonetp_read_only(&db.dir(), &db.args(&["sync"]));
+        assert_eq!((r.status, r.stdout.lines().last()), (0, Some("sync system: changed 0, unchanged 6, created 0, replaced 0, deleted 0, pending 0, failed 0")), "{}", r.stderr);
+        // Removing the zone retires id 1; the sync that deletes its objects
+        // must record that the id is free again, which fails here: the
+        // report of what reached the kernel comes first, then the error.
+        db.ok(&["del-zone-tp", "system", "zone=5"]);
+        let r = zonetp_read_only(&db.dir(), &db.args(&["sync"]));
+        assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+        assert_eq!(
+            r.stdout.lines().filter(|l| l.starts_with("deleted ovs_tp_1_")).count(),
+            6,
+            "{}",
+            r.stdout
+        );
+        assert!(r.stdout.contains("sync system: changed 6"), "{}", r.stdout);
+        assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("the kernel was changed as reported") && r.stderr.contains("Read-only"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(list_json().as_array().unwrap().len(), 0);
+        assert_eq!(files_in(&db.dir()), before, "no lock, temp or other file made by the read-only syncs");
+        // Writable again, the next sync records it.
+        db.ok(&["sync"]);
+        assert!(!std::fs::read_to_string(&db.0).unwrap().contains("retired"));
+    });
+}
+
+#[test]
+fn writes_go_through_a_symlink() {
+    let db = Db::new("symlink");
+    let real_dir = db.dir().join("real");
+    std::fs::create_dir_all(&real_dir).unwrap();
+    let real = real_dir.join("zonetp.json");
+    db.ok(&["add-dp", "system"]);
+    std::fs::rename(&db.0, &real).unwrap();
+    std::os::unix::fs::symlink("real/zonetp.json", &db.0).unwrap();
+    db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
+    assert!(std::fs::symlink_metadata(&db.0).unwrap().file_type().is_symlink(), "still a link");
+    assert!(std::fs::read_to_string(&real).unwrap().contains("udp_single"), "the target was updated");
+    assert_eq!(db.ok(&["list-zone-tp", "system"]), "Zone:5, Timeout Policies: udp_single=1\n");
+    // A link to a file not yet there: the file is made where it points.
+    let db2 = Db::new("dangling");
+    std::os::unix::fs::symlink(db2.dir().join("made-later.json"), &db2.0).unwrap();
+    db2.ok(&["add-dp", "system"]);
+    assert!(std::fs::symlink_metadata(&db2.0).unwrap().file_type().is_symlink());
+    assert!(db2.dir().join("made-later.json").is_file());
+}
+
+#[test]
+fn writes_keep_the_mode_and_owner() {
+    let db = Db::new("mode");
+    db.ok(&["add-dp", "system"]);
+    std::fs::set_permissions(&db.0, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(&db.0, Some(12345), Some(54321)).unwrap();
+    db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
+    let m = std::fs::metadata(&db.0).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o600, 12345, 54321));
+    assert!(std::fs::read_to_string(&db.0).unwrap().contains("udp_single"));
+}
+
+#[test]
+fn temp_files_of_killed_writers_are_cleaned_up() {
+    let db = Db::new("tmp");
+    db.ok(&["add-dp", "system"]);
+    for round in 0..8u64 {
+        let script = format!(
+            "i=0; while true; do i=$((i+1)); {z} --db {db} --may-exist add-zone-tp system zone=$((i % 500)) udp_single=$i; done",
+            z = env!("CARGO_BIN_EXE_zonetp"),
+            db = db.0.display()
+        );
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(40 + round * 23 % 90));
+        // The whole group: the shell and the zonetp it is running.
+        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+        let _ = child.wait();
+    }
+    // What a writer killed between creating and renaming its temp file leaves.
+    std::fs::write(db.dir().join("conf.json.tmp.999999"), "half a file").unwrap();
+    db.ok(&["--may-exist", "add-zone-tp", "system", "zone=1", "udp_single=77777"]);
+    let left: Vec<String> = files_in(&db.dir()).into_iter().filter(|n| n.contains(".tmp.")).collect();
+    assert!(left.is_empty(), "temp files left: {left:?}");
+}
+
+#[test]
+fn a_failed_command_creates_nothing() {
+    let db = Db::new("nothing");
+    let deep = db.dir().join("not/yet/there/conf.json");
+    let d = deep.to_str().unwrap();
+    zonetp_err(&["--db", d, "add-zone-tp", "system", "zone=1", "udp_single=1"]);
+    zonetp_err(&["--db", d, "del-dp", "system"]);
+    zonetp_usage(&["--db", d, "add-zone-tp", "system", "zone=x", "udp_single=1"]);
+    zonetp_ok(&["--db", d, "del-dp", "--if-exists", "system"]);
+    zonetp_ok(&["--db", d, "list-dp"]);
+    assert_eq!(files_in(&db.dir()), Vec::<String>::new(), "no directory, file or lock");
+    // In an existing directory: no lock file, no file.
+    let here = db.dir().join("conf.json");
+    zonetp_err(&["--db", here.to_str().unwrap(), "add-zone-tp", "system", "zone=1", "udp_single=1"]);
+    assert_eq!(files_in(&db.dir()), Vec::<String>::new());
+    // The first real change creates them.
+    zonetp_ok(&["--db", d, "add-dp", "system"]);
+    assert!(deep.is_file());
+}

@@ -1,0 +1,193 @@
+//! Host tests of `zonetp sync --watch`: signals (SIGHUP syncs now, SIGUSR1
+//! is ignored, SIGTERM stops it within a second even in the middle of a
+//! pass over 24,576 objects) and one JSON report per line.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+struct Db(PathBuf);
+
+impl Db {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("zonetp-watch-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Db(dir.join("conf.json"))
+    }
+    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec!["--db", self.0.to_str().unwrap()];
+        v.extend_from_slice(args);
+        v
+    }
+    fn ok(&self, args: &[&str]) -> String {
+        zonetp_ok(&self.args(args))
+    }
+}
+
+fn lines_of(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// A running watcher with its output read line by line.
+struct Watcher {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Watcher {
+    fn start(db: &Db, extra: &[&str]) -> Self {
+        let mut args = db.args(&["sync", "--watch"]);
+        args.extend_from_slice(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let stderr = lines_of(child.stderr.take().unwrap());
+        Watcher { child, stdout, stderr }
+    }
+
+    fn line(rx: &mpsc::Receiver<String>, what: &str) -> String {
+        rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no {what} line"))
+    }
+
+    fn stderr_with(&self, text: &str) -> String {
+        loop {
+            let l = Self::line(&self.stderr, "stderr");
+            if l.contains(text) {
+                return l;
+            }
+        }
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// SIGTERM, then the time until it exited and whether it exited 0.
+    fn stop(&mut self) -> (Duration, bool) {
+        let t = Instant::now();
+        self.signal(Signal::SIGTERM);
+        let status = self.child.wait().unwrap();
+        (t.elapsed(), status.success())
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn object_count() -> usize {
+    list_json().as_array().unwrap().len()
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sighup_syncs_now_and_sigusr1_is_ignored() {
+    in_netns(|| {
+        let db = Db::new("signals");
+        db.ok(&["add-dp", "system"]);
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
+        let mut w = Watcher::start(&db, &["--interval", "3600"]);
+        wait_until("the first pass", || object_count() == 6);
+        // Behind zonetp's back; the file does not change and the next
+        // periodic pass is an hour away: only SIGHUP brings it back.
+        tool_ok("nfct", &["delete", "timeout", "ovs_tp_1_tcp4"]);
+        w.signal(Signal::SIGHUP);
+        wait_until("the SIGHUP pass", || object_count() == 6);
+        assert!(w.running(), "SIGHUP does not kill the watcher");
+        w.signal(Signal::SIGUSR1);
+        let l = w.stderr_with("SIGUSR1");
+        assert!(l.contains("ignored"), "{l}");
+        assert!(w.running(), "SIGUSR1 does not kill the watcher");
+        let (_, ok) = w.stop();
+        assert!(ok, "clean exit on SIGTERM");
+        w.stderr_with("stopped");
+    });
+}
+
+#[test]
+fn json_watch_prints_one_document_per_line() {
+    in_netns(|| {
+        let db = Db::new("json");
+        db.ok(&["add-dp", "system"]);
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
+        let mut w = Watcher::start(&db, &["--interval", "3600", "--format", "json"]);
+        let first: Value =
+            serde_json::from_str(&Watcher::line(&w.stdout, "report")).expect("a whole document");
+        assert_eq!(first["datapath"], "system");
+        assert_eq!(first["created"].as_array().unwrap().len(), 6);
+        db.ok(&["del-zone-tp", "system", "zone=5"]);
+        let second: Value =
+            serde_json::from_str(&Watcher::line(&w.stdout, "report")).expect("a whole document");
+        assert_eq!(second["deleted"].as_array().unwrap().len(), 6);
+        assert!(w.stop().1);
+    });
+}
+
+/// The configuration of `n` zones, each with a policy of its own.
+fn many_zones(n: u32) -> String {
+    let zones: Vec<String> = (1..=n).map(|z| format!("\"{z}\": {{\"timeout_policy\": {z}}}")).collect();
+    let policies: Vec<String> = (1..=n)
+        .map(|z| format!("\"{z}\": {{\"timeouts\": {{\"udp_single\": {z}, \"tcp_established\": 7}}}}"))
+        .collect();
+    format!(
+        "{{\"schema_version\": 1, \"datapaths\": {{\"system\": {{\"ct_zones\": {{{}}}}}}}, \"timeout_policies\": {{{}}}}}",
+        zones.join(", "),
+        policies.join(", ")
+    )
+}
+
+#[test]
+fn sigterm_stops_a_pass_over_24576_objects_within_a_second() {
+    in_netns(|| {
+        let db = Db::new("large");
+        std::fs::write(&db.0, many_zones(4096)).unwrap();
+        let out = db.ok(&["sync", "--dry-run"]);
+        assert!(
+            out.ends_with("create 24576, replace 0, delete 0, failed 0\n"),
+            "{}",
+            out.lines().last().unwrap()
+        );
+        let mut w = Watcher::start(&db, &["--interval", "3600"]);
+        // The first pass (dump, plan, 24,576 creates) is under way.
+        std::thread::sleep(Duration::from_millis(500));
+        let (took, ok) = w.stop();
+        assert!(ok, "clean exit on SIGTERM");
+        assert!(took < Duration::from_secs(1), "stopping took {took:?}");
+        w.stderr_with("stopped");
+    });
+}
