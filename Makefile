@@ -1,7 +1,7 @@
 # zonetp: top-level driver. `make demo` runs the main job end to end;
 # `make check` runs every test and ends with "N passed, N failed".
 
-.PHONY: all build check demo userspace bench clean golden
+.PHONY: all build check demo userspace bench clean golden docs install
 
 all: build
 
@@ -9,6 +9,31 @@ userspace:
 	cd userspace && cargo build --release
 
 build: userspace
+
+# Man pages and shell completions, generated from the command's own clap
+# definitions (`zonetp generate-docs`, a hidden verb) into build/docs.
+# ZONETP_BIN names another zonetp binary to install (no cargo build then).
+ZONETP_BIN ?= userspace/target/release/zonetp
+ifeq ($(ZONETP_BIN),userspace/target/release/zonetp)
+DOCS_DEPS := userspace
+endif
+docs: $(DOCS_DEPS)
+	rm -rf build/docs
+	$(ZONETP_BIN) generate-docs build/docs
+
+# Installs the command, its man pages and its bash, zsh and fish
+# completions under $(DESTDIR)$(PREFIX).
+PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+install: docs
+	install -D -m 755 $(ZONETP_BIN) $(DESTDIR)$(PREFIX)/bin/zonetp
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 644 build/docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -D -m 644 build/docs/completions/zonetp.bash \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/zonetp
+	install -D -m 644 build/docs/completions/_zonetp $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_zonetp
+	install -D -m 644 build/docs/completions/zonetp.fish \
+	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/zonetp.fish
 
 # Installs what is missing (idempotent), then runs every test stage.
 check:

@@ -10,7 +10,10 @@
 # zone 5 (and UDP from a second address in zone 20, with another policy),
 # real traffic, and the conntrack entries expiring on the policy's timeouts.
 # Then the fallbacks: a policy only on zone 0 applies to zone 5; no policy
-# at all gives the kernel defaults. --demo narrates for a person.
+# at all gives the kernel defaults; with `set-dp system resolution=exact`
+# (OVS's rule) zone 5 gets the kernel defaults despite zone 0's policy.
+# `zonetp status` is checked against live connections (entries per zone,
+# use counts, policy source). --demo narrates for a person.
 # --provider ZONETP_KO: on the zonetp test kernel, with zonetp.ko (not
 # upstream nfnetlink_cttimeout) as the cttimeout provider, so the Rust
 # module stores the policies and resolves those of the flows; it ends
@@ -72,12 +75,36 @@ EVENTS=/tmp/zonetp-test/events
 # Conntrack events are recorded while traffic runs: a [NEW] event carries
 # the timeout the connection got, whatever the delays of an emulated CPU,
 # and [DESTROY] events show when entries expire.
+#
+# No sleep decides when the listener is ready: under TCG on a loaded host,
+# `conntrack -E` can take seconds to subscribe. A sentinel entry of our own
+# (`conntrack -I` in a zone no flow uses) is inserted until its [NEW] event
+# is in the file: then the listener is subscribed (at the start), or has
+# written every event before it (at the end; events come in order).
+SENTINEL_ZONE=65000
+SENTINEL_PORT=20000
+sentinel() { # NAME: insert sentinels until one is reported (at most ~2 min)
+  local try port i
+  for ((try = 0; try < 60; try++)); do
+    port=$((SENTINEL_PORT++))
+    conntrack -I -p udp -s 192.0.2.1 -d 192.0.2.2 --sport $port --dport 9 -t 2 -w $SENTINEL_ZONE >/dev/null 2>&1 || {
+      echo "conntrack -I of the $1 sentinel failed" >&2; return 1; }
+    for ((i = 0; i < 20; i++)); do
+      grep -q "sport=$port dport=9 .*zone=$SENTINEL_ZONE" "$EVENTS" 2>/dev/null && return 0
+      sleep 0.1
+    done
+  done
+  echo "conntrack -E never reported the $1 sentinel" >&2
+  return 1
+}
 start_events() {
   conntrack -E -o timestamp >"$EVENTS" 2>/dev/null &
   EVPID=$!
-  sleep 0.5
+  EVENTS_OK=1
+  sentinel start || EVENTS_OK=0
 }
 stop_events() {
+  sentinel end || EVENTS_OK=0
   kill "$EVPID" 2>/dev/null; wait "$EVPID" 2>/dev/null
   ((demo)) && { echo "conntrack events (timestamp, event, protocol, timeout, tuple, zone):"; cat "$EVENTS"; }
   return 0
@@ -111,6 +138,25 @@ expect_new() { # ZONE PROTO MIN MAX: a connection began with a timeout in [MIN, 
   echo "zone $1 $2: new connection's timeout ${t:-none}"
   [[ -n $t ]] && ((t >= $3 && t <= $4))
 }
+# outlived ZONE PROTO MIN: the connection of the first [NEW] event was not
+# destroyed while the events were recorded, or only MIN seconds or more
+# after it began. Read from the events, not from `conntrack -L` at the time
+# of the check, so a slow guest cannot make it race the entry's expiry.
+expect_outlived() {
+  grep -E "zone=$1( |$)" "$EVENTS" | grep " $2 "
+  awk -v z="zone=$1" -v p="$2" -v min="$3" '
+    function ts(f) { gsub(/[][]/, "", f); return f + 0 }
+    $3 == p && index($0, z " ") + index($0 " ", z " ") {
+      if ($2 == "[NEW]" && !new) new = ts($1)
+      if ($2 == "[DESTROY]" && new && !gone) gone = ts($1)
+    }
+    END {
+      if (!new) { print "no [NEW] event"; exit 1 }
+      if (!gone) { print "not destroyed while recorded"; exit 0 }
+      printf "destroyed %.1f s after it began\n", gone - new
+      exit !(gone - new >= min)
+    }' "$EVENTS"
+}
 expect_gone() { # ZONE PROTO
   local n; n=$(entries "$1" "$2")
   conntrack -L -w "$1" -p "$2" 2>/dev/null
@@ -123,6 +169,34 @@ expect_present() { # ZONE PROTO
   echo "zone $1 $2: $n entries"
   ((n >= 1))
 }
+
+# status_zone ZONE SOURCE L3 L4 OBJECT MIN_ENTRIES MIN_USE: `zonetp status`
+# (JSON) shows zone ZONE with its policy from SOURCE, the L3/L4 row naming
+# OBJECT in sync ("-" for none), at least MIN_ENTRIES live entries in that
+# row and a use count of at least MIN_USE.
+status_zone() {
+  local out
+  out=$("$Z" --format json status system) || return 1
+  python3 -c '
+import json, sys
+zone, source, l3, l4, obj, min_entries, min_use = sys.argv[1:]
+s = json.loads(sys.stdin.read())
+z = next(z for z in s["zones"] if z["zone"] == int(zone))
+row = next(o for o in z["objects"] if o["l3"] == l3 and o["l4"] == l4)
+print("status: zone %s source %s %s %s object %s state %s use %s entries %s" % (
+    zone, z["source"], l3, l4, row["object"], row["state"], row["use"], row["entries"]))
+want_state = "kernel-defaults" if obj == "-" else "in-sync"
+assert z["source"] == source, z["source"]
+assert row["object"] == (None if obj == "-" else obj), row["object"]
+assert row["state"] == want_state, row["state"]
+assert row["entries"] >= int(min_entries), row["entries"]
+assert obj == "-" or row["use"] >= int(min_use), row["use"]
+' "$@" <<<"$out"
+}
+
+# check "conntrack events recorded" events_recorded: the listener reported
+# both sentinels, so the file holds every event of the traffic.
+events_recorded() { ((EVENTS_OK)); }
 
 if [[ -n $ko ]]; then
   say "The zonetp test kernel ($(uname -r)), zonetp.ko as the cttimeout provider"
@@ -145,6 +219,7 @@ check "flows installed" install_flows
 start_events
 check "traffic" send_traffic
 stop_events
+check "conntrack events recorded" events_recorded
 check "zone 5 UDP began with the default timeout" expect_new 5 udp 25 30
 check "zone 5 ICMP began with the default timeout" expect_new 5 icmp 25 30
 conntrack -F >/dev/null 2>&1
@@ -176,15 +251,29 @@ for round in 1 2; do
   say "Round $round: traffic; zone 5's entries live 1 s, zone 20's (20 s policy) outlive them"
   start_events
   check "traffic (round $round)" send_traffic
+  # Zone 20's entry lives 20 s: `status` counts it, and its object's use
+  # count is 1 + 2 (the flow's template) + 1 (the entry) on 6.12. The check
+  # runs inside the 3 s wait for zone 5's entries, so it does not stretch
+  # the time zone 20's entry must outlive.
+  t0=$(date +%s%N)
+  check "status: zone 20's live UDP entry and its object in use (round $round)" \
+    status_zone 20 own ipv4 udp ovs_tp_20_udp4 1 4
+  show "$Z" status system
   ((demo)) && { echo "\$ conntrack -L"; conntrack -L 2>/dev/null; echo "waiting 3 s ..."; }
-  sleep 3
+  left_ms=$((3000 - ($(date +%s%N) - t0) / 1000000))
+  ((left_ms > 0)) && sleep "$(awk -v ms="$left_ms" 'BEGIN { print ms / 1000 }')"
+  # Zone 5's entries are gone while the events are still recorded, so
+  # zone 20's entry outliving them is read from the same recording.
+  check "zone 5 UDP entry expired (round $round)" expect_gone 5 udp
+  check "zone 5 ICMP entry expired (round $round)" expect_gone 5 icmp
   stop_events
+  check "conntrack events recorded (round $round)" events_recorded
   check "zone 5 UDP began with the 1 s policy (round $round)" expect_new 5 udp 0 1
   check "zone 5 ICMP began with the 1 s policy (round $round)" expect_new 5 icmp 0 1
   check "zone 20 UDP began with its 20 s policy (round $round)" expect_new 20 udp 15 20
-  check "zone 5 UDP entry expired (round $round)" expect_gone 5 udp
-  check "zone 5 ICMP entry expired (round $round)" expect_gone 5 icmp
-  check "zone 20 UDP entry still there (round $round)" expect_present 20 udp
+  # Not destroyed before zone 5's had expired, or (on a guest so slow that
+  # 20 s passed) no sooner than its policy allows.
+  check "zone 20 UDP entry outlived zone 5's (round $round)" expect_outlived 20 udp 10
   conntrack -F >/dev/null 2>&1
 done
 
@@ -200,10 +289,27 @@ start_events
 check "traffic (zone 0 fallback)" send_traffic
 sleep 4.5
 stop_events
+check "conntrack events recorded (zone 0 fallback)" events_recorded
 check "zone 5 UDP began with zone 0's 3 s policy" expect_new 5 udp 2 3
 check "zone 5 ICMP began with zone 0's 3 s policy" expect_new 5 icmp 2 3
 check "zone 5 UDP entry expired on zone 0's policy" expect_gone 5 udp
 check "zone 5 ICMP entry expired on zone 0's policy" expect_gone 5 icmp
+conntrack -F >/dev/null 2>&1
+
+say "OVS's exact resolution: zone 5 without a policy gets the kernel defaults, not zone 0's"
+check "set-dp system resolution=exact" "$Z" set-dp system resolution=exact
+check "zone 5 resolves to none" bash -c "[[ \$('$Z' resolve system zone=5 --l3 ipv4 --l4 udp) == none ]]"
+check "flows installed" install_flows
+check "zone 5's commit carries no timeout, zone 0's policy stays in the kernel" bash -c "
+  ! '$Z' dp-flow dump $DP | grep -q 'zone=5,timeout=' && nfct list timeout | grep -q ovs_tp_1_udp4"
+start_events
+check "traffic (exact resolution)" send_traffic
+stop_events
+check "conntrack events recorded (exact resolution)" events_recorded
+check "zone 5 UDP began with the kernel default" expect_new 5 udp 25 30
+check "status: zone 5 on the kernel defaults with its live entry" status_zone 5 default ipv4 udp - 1 0
+show "$Z" status system
+"$Z" set-dp system resolution=zone0-fallback
 conntrack -F >/dev/null 2>&1
 
 say "No policy at all: kernel defaults again"
@@ -214,6 +320,7 @@ check "no flow carries a timeout" bash -c "! '$Z' dp-flow dump $DP | grep -q tim
 start_events
 check "traffic (no policy)" send_traffic
 stop_events
+check "conntrack events recorded (no policy)" events_recorded
 check "zone 5 UDP back to the default timeout" expect_new 5 udp 25 30
 check "zone 5 UDP entry still there" expect_present 5 udp
 

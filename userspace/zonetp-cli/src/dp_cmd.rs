@@ -15,6 +15,9 @@ use crate::output::{escape, outln, print_json, Format};
 #[derive(Subcommand)]
 pub enum DpCommand {
     /// Create a kernel datapath, optionally with ports (numbered 1, 2, ... in order).
+    #[command(after_help = "Examples:
+  zonetp dp add ovs-system
+  zonetp dp add ovs-system veth0 veth1")]
     Add {
         /// Datapath name (its local port's network device), e.g. ovs-system.
         name: String,
@@ -22,20 +25,43 @@ pub enum DpCommand {
         ports: Vec<String>,
     },
     /// Delete a kernel datapath with its ports and flows.
-    Del { name: String },
+    #[command(after_help = "Examples:
+  zonetp dp del ovs-system")]
+    Del {
+        /// Datapath name.
+        name: String,
+    },
     /// Show a datapath: ports, flow count, and whether it supports
     /// OVS_CT_ATTR_TIMEOUT (probed as OVS does).
-    Show { name: String },
-    /// Attach a network device as a port.
-    AddPort {
+    #[command(after_help = "Examples:
+  zonetp dp show ovs-system
+  zonetp dp show ovs-system --format json")]
+    Show {
+        /// Datapath name.
         name: String,
+    },
+    /// Attach a network device as a port.
+    #[command(after_help = "Examples:
+  zonetp dp add-port ovs-system veth2
+  zonetp dp add-port ovs-system veth3 --port-no 7")]
+    AddPort {
+        /// Datapath name.
+        name: String,
+        /// The network device to attach.
         device: String,
         /// Port number (default: the next free one).
         #[arg(long)]
         port_no: Option<u32>,
     },
     /// Detach a port.
-    DelPort { name: String, device: String },
+    #[command(after_help = "Examples:
+  zonetp dp del-port ovs-system veth2")]
+    DelPort {
+        /// Datapath name.
+        name: String,
+        /// The network device to detach.
+        device: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -44,12 +70,19 @@ pub enum FlowCommand {
     /// "in_port(1),eth_type(0x0800),ipv4(proto=17) actions:ct(commit,zone=5),2".
     ///
     /// A committing ct action without timeout= gets the zone's policy for
-    /// the flow's L3/L4 (zone N, else zone 0, else none), and every timeout
+    /// the flow's L3/L4 (zone N, else zone 0 unless the datapath record has
+    /// resolution=exact, else none), and every timeout
     /// is checked against the kernel first: a missing object or one of
     /// another L3/L4 is refused (the kernel would install the flow without
     /// the policy and only log it).
+    #[command(after_help = "Examples:
+  zonetp dp-flow add ovs-system \"in_port(1),eth_type(0x0800),ipv4(proto=17) actions:ct(commit,zone=5),2\"
+  zonetp dp-flow add ovs-system \"in_port(2),eth_type(0x0800) actions:ct(zone=5),1\"
+  zonetp dp-flow add ovs-system \"in_port(1),eth_type(0x0806) actions:2\" --no-xlate")]
     Add {
+        /// Datapath name.
         datapath: String,
+        /// The flow: MATCH actions:ACTIONS (one shell word, quoted).
         flow: String,
         /// The zone configuration's datapath record used for translation.
         #[arg(long, default_value = "system")]
@@ -59,9 +92,23 @@ pub enum FlowCommand {
         no_xlate: bool,
     },
     /// Delete one flow (by its match) or, without a match, all flows.
-    Del { datapath: String, r#match: Option<String> },
+    #[command(after_help = "Examples:
+  zonetp dp-flow del ovs-system
+  zonetp dp-flow del ovs-system \"in_port(1),eth_type(0x0806)\"")]
+    Del {
+        /// Datapath name.
+        datapath: String,
+        /// The match of the flow to delete (default: every flow).
+        r#match: Option<String>,
+    },
     /// Print the flows with their statistics.
-    Dump { datapath: String },
+    #[command(after_help = "Examples:
+  zonetp dp-flow dump ovs-system
+  zonetp dp-flow dump ovs-system --format json")]
+    Dump {
+        /// Datapath name.
+        datapath: String,
+    },
 }
 
 /// Splits `MATCH actions:ACTIONS` (also `actions=`).

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+#[derive(Debug)]
 pub enum Failure {
     /// The command line is wrong: exit status 2.
     Usage(String),

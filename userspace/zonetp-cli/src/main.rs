@@ -5,11 +5,14 @@
 //! ends it quietly with 0.
 
 mod backend;
+mod docs_cmd;
 mod dp_cmd;
 mod failure;
 mod netns;
 mod output;
 mod ovsdb_sync;
+mod progress;
+mod status_cmd;
 mod sync_cmd;
 mod timeout_cmd;
 mod vswitchd;
@@ -34,7 +37,8 @@ use output::{errln, escape, Format};
 /// the kernel's cttimeout objects, named as OVS names them
 /// (ovs_tp_<id>_tcp4 ...), and `zonetp resolve` tells which object a
 /// ct(commit,zone=N) action must carry: the zone's policy, else zone 0's,
-/// else none (the kernel's defaults).
+/// else none (the kernel's defaults). `zonetp set-dp DP resolution=exact`
+/// drops the zone-0 step, as OVS does.
 ///
 /// `zonetp timeout ...` manages cttimeout objects directly, as `nfct timeout`
 /// does. Run `zonetp help COMMAND` for each command's manual.
@@ -44,7 +48,7 @@ use output::{errln, escape, Format};
 /// argument, a value that does not parse).
 #[derive(Parser)]
 #[command(name = "zonetp", version, propagate_version = true, max_term_width = 100)]
-struct Cli {
+pub(crate) struct Cli {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -68,26 +72,59 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create a datapath record (`system`: the kernel datapath).
+    #[command(after_help = "Examples:
+  zonetp add-dp system
+  zonetp --may-exist add-dp system")]
     AddDp(zone_cmd::AddDp),
     /// Delete a datapath record with all its zones.
+    #[command(after_help = "Examples:
+  zonetp del-dp system
+  zonetp --if-exists del-dp netdev")]
     DelDp(zone_cmd::DelDp),
+    /// Change a datapath record's settings: set-dp DP resolution=exact|zone0-fallback
+    #[command(after_help = "Examples:
+  zonetp set-dp system resolution=exact
+  zonetp set-dp system resolution=zone0-fallback")]
+    SetDp(zone_cmd::SetDp),
     /// List datapath records.
+    #[command(after_help = "Examples:
+  zonetp list-dp
+  zonetp list-dp --format json")]
     ListDp,
     /// Give a zone a timeout policy: add-zone-tp DP zone=N KEY=SECONDS...
     ///
-    /// Example: zonetp add-zone-tp system zone=5 udp_single=10 icmp_first=5
     /// Identical policies share one policy id. The kernel is changed by `zonetp sync`.
+    #[command(after_help = "Examples:
+  zonetp add-zone-tp system zone=5 udp_single=10 icmp_first=5
+  zonetp --may-exist add-zone-tp system zone=5 udp_single=1")]
     AddZoneTp(zone_cmd::AddZoneTp),
     /// Remove a zone's timeout policy: del-zone-tp DP zone=N
+    #[command(after_help = "Examples:
+  zonetp del-zone-tp system zone=5
+  zonetp --if-exists del-zone-tp system zone=11")]
     DelZoneTp(zone_cmd::DelZoneTp),
     /// List the zones of a datapath with their policies, as ovs-vsctl does.
+    #[command(after_help = "Examples:
+  zonetp list-zone-tp system
+  zonetp list-zone-tp system --format json")]
     ListZoneTp(zone_cmd::ListZoneTp),
     /// Print the kernel object a ct(commit,zone=N) action carries as its
-    /// timeout: the zone's policy, else zone 0's, else `none`.
+    /// timeout: the zone's policy, else zone 0's (unless the datapath has
+    /// resolution=exact), else `none`.
+    #[command(after_help = "Examples:
+  zonetp resolve system zone=5 --l3 ipv4 --l4 udp
+  zonetp resolve system zone=7 --l3 ipv6 --l4 icmpv6 --format json")]
     Resolve(zone_cmd::Resolve),
     /// Push the zone configuration into the kernel (create, replace and
     /// delete only what differs).
+    #[command(after_help = "Examples:
+  zonetp sync --dry-run
+  zonetp sync
+  zonetp sync system --watch --interval 20")]
     Sync(sync_cmd::Sync),
+    /// Show each zone's policy and its source, the kernel objects (sync
+    /// state, use count) and the live conntrack entries per zone.
+    Status(status_cmd::Status),
     /// Kernel cttimeout objects in this network namespace (like `nfct timeout`).
     #[command(subcommand)]
     Timeout(timeout_cmd::TimeoutCommand),
@@ -97,11 +134,14 @@ enum Command {
     /// Flows of an OVS kernel datapath, with zone policies translated into ct actions.
     #[command(subcommand)]
     DpFlow(dp_cmd::FlowCommand),
+    /// Write the man pages and shell completions into DIR (for packaging).
+    #[command(hide = true)]
+    GenerateDocs(docs_cmd::GenerateDocs),
 }
 
 /// ovs-vsctl puts options before the command (`--may-exist add-zone-tp`);
 /// move them after it so clap sees them as the command's own.
-fn ovs_vsctl_order(mut args: Vec<OsString>) -> Vec<OsString> {
+pub(crate) fn ovs_vsctl_order(mut args: Vec<OsString>) -> Vec<OsString> {
     const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
     let movable = |a: &OsString| a.to_str().is_some_and(|a| MOVABLE.contains(&a));
     let commands = Cli::command();
@@ -168,6 +208,7 @@ fn run(cli: Cli) -> CmdResult {
     match cli.command {
         Command::AddDp(a) => zone_cmd::add_dp(store, a),
         Command::DelDp(a) => zone_cmd::del_dp(store, a),
+        Command::SetDp(a) => zone_cmd::set_dp(store, a),
         Command::ListDp => zone_cmd::list_dp(store, format),
         Command::AddZoneTp(a) => zone_cmd::add_zone_tp(store, a),
         Command::DelZoneTp(a) => zone_cmd::del_zone_tp(store, a),
@@ -177,9 +218,11 @@ fn run(cli: Cli) -> CmdResult {
             Backend::File(s) => sync_cmd::run(s, a, format),
             Backend::Ovsdb(s) => ovsdb_sync::run(s, a, format),
         },
+        Command::Status(a) => status_cmd::run(store, a, format),
         Command::Timeout(cmd) => timeout_cmd::run(cmd, format),
         Command::Dp(cmd) => dp_cmd::run_dp(cmd, format),
         Command::DpFlow(cmd) => dp_cmd::run_flow(store, cmd, format),
+        Command::GenerateDocs(a) => docs_cmd::run(Cli::command(), a),
     }
 }
 

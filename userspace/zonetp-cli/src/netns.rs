@@ -4,7 +4,9 @@
 //! serves agents in many namespaces ("hosts").
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::sched::CloneFlags;
 use std::sync::Arc;
 
 use zonetp::ovsdb::client::direct_dialer;
@@ -12,14 +14,13 @@ use zonetp::ovsdb::remote::Stream;
 use zonetp::ovsdb::{DbError, Dialer, Remote};
 use zonetp::{Error, Result};
 
-fn setns(fd: &impl AsRawFd, what: &str) -> std::io::Result<()> {
-    // SAFETY: setns(2) on a namespace descriptor we hold open; it changes
-    // only the calling thread's network namespace.
-    if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(std::io::Error::new(e.kind(), format!("setns into {what}: {e}")));
-    }
-    Ok(())
+/// setns(2) into a network namespace we hold open; it changes only the
+/// calling thread's namespace.
+fn setns(fd: &impl AsFd, what: &str) -> std::io::Result<()> {
+    nix::sched::setns(fd.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| {
+        let e = std::io::Error::from(e);
+        std::io::Error::new(e.kind(), format!("setns into {what}: {e}"))
+    })
 }
 
 /// Moves this thread (and the threads it starts later) into network

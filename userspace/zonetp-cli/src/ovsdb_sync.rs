@@ -18,7 +18,7 @@ use zonetp::zone_store::ZoneStore;
 
 use crate::failure::CmdResult;
 use crate::output::{errln, Format};
-use crate::sync_cmd::{print_report, report_failure, Sync};
+use crate::sync_cmd::{attach_progress, print_report, report_failure, Sync};
 use crate::watch_signals::{self, Request, WatchSignals};
 
 /// How often the agent looks at the stop flag and for SIGHUP's requests.
@@ -46,7 +46,16 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> CmdResult {
     let config = snapshot.to_config();
     check_config(Some(&config), &store.describe(), &dp, opts)?;
     // Ids only grow in the database: there are no retired ids to record.
-    let (report, _) = sync_config(&config, &mut client, &dp, opts)?;
+    // Progress on stderr (a terminal only), as for the file.
+    let progress = attach_progress(&mut client, &dp);
+    if let Ok(mut p) = progress.lock() {
+        p.restart();
+    }
+    let result = sync_config(&config, &mut client, &dp, opts);
+    if let Ok(mut p) = progress.lock() {
+        p.finish();
+    }
+    let (report, _) = result?;
     print_report(&report, format, false);
     if let Some(e) = report_failure(&report) {
         return Err(e.into());

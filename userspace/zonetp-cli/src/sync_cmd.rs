@@ -4,8 +4,9 @@
 //! The watcher's main thread only waits for signals (see `watch_signals`)
 //! and for changes of the file; a worker thread runs the sync passes.
 
+use std::io::Stderr;
 use std::os::unix::fs::MetadataExt;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
@@ -17,6 +18,7 @@ use zonetp::Error;
 
 use crate::failure::CmdResult;
 use crate::output::{errln, outln, print_json, print_json_line, Format};
+use crate::progress::Progress;
 use crate::watch_signals::{self, Request, WatchSignals};
 
 /// Longest --interval: a week.
@@ -139,6 +141,37 @@ fn stamp(store: &Store) -> Option<(SystemTime, u64, u64)> {
     Some((m.modified().ok()?, m.ino(), m.len()))
 }
 
+/// Progress of the client's batches on stderr (when it is a terminal),
+/// shared with the caller, which clears the line after each pass.
+pub(crate) fn attach_progress(client: &mut CtTimeoutClient, dp: &str) -> Arc<Mutex<Progress<Stderr>>> {
+    let progress = Arc::new(Mutex::new(Progress::stderr(format!("zonetp: sync {dp}"))));
+    let shared = progress.clone();
+    client.set_progress(Some(Box::new(move |done, total| {
+        if let Ok(mut p) = shared.lock() {
+            p.update(done, total);
+        }
+    })));
+    progress
+}
+
+/// Runs one pass with its progress line cleared afterwards, whatever the outcome.
+fn sync_pass(
+    store: &Store,
+    client: &mut CtTimeoutClient,
+    progress: &Mutex<Progress<Stderr>>,
+    dp: &str,
+    opts: SyncOptions,
+) -> zonetp::Result<SyncReport> {
+    if let Ok(mut p) = progress.lock() {
+        p.restart();
+    }
+    let result = sync(store, client, dp, opts);
+    if let Ok(mut p) = progress.lock() {
+        p.finish();
+    }
+    result
+}
+
 pub fn run(store: &Store, a: Sync, format: Format) -> CmdResult {
     let dp = a.datapath.unwrap_or_else(|| KERNEL_DATAPATH.to_owned());
     check_kernel_datapath(&dp)?;
@@ -149,8 +182,9 @@ pub fn run(store: &Store, a: Sync, format: Format) -> CmdResult {
         return watch(store, dp, Duration::from_secs(a.interval), format);
     }
     let mut client = CtTimeoutClient::open()?;
+    let progress = attach_progress(&mut client, &dp);
     let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };
-    let report = sync(store, &mut client, &dp, opts)?;
+    let report = sync_pass(store, &mut client, &progress, &dp, opts)?;
     print_report(&report, format, false);
     match report_failure(&report) {
         Some(e) => Err(e.into()),
@@ -161,6 +195,7 @@ pub fn run(store: &Store, a: Sync, format: Format) -> CmdResult {
 fn watch(store: &Store, dp: String, interval: Duration, format: Format) -> CmdResult {
     let signals = WatchSignals::block()?;
     let mut client = CtTimeoutClient::open()?;
+    let progress = attach_progress(&mut client, &dp);
 
     // One pass queued at most: requests made while one runs coalesce.
     let (request, requests) = mpsc::sync_channel::<()>(1);
@@ -170,7 +205,7 @@ fn watch(store: &Store, dp: String, interval: Duration, format: Format) -> CmdRe
         while requests.recv().is_ok() {
             // A failed pass (kernel or file unreadable) is reported and
             // retried; the watcher keeps going.
-            match sync(&worker_store, &mut client, &worker_dp, SyncOptions::default()) {
+            match sync_pass(&worker_store, &mut client, &progress, &worker_dp, SyncOptions::default()) {
                 Ok(r) => {
                     print_report(&r, format, true);
                     if let Some(e) = report_failure(&r) {

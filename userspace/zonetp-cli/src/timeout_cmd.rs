@@ -16,24 +16,37 @@ use crate::output::{
 pub enum TimeoutCommand {
     /// Create a timeout object; fails if the name exists.
     ///
-    /// States not given take the kernel's current defaults for the
-    /// protocol. Example: zonetp timeout add web --l3 ipv4 --l4 udp unreplied=10 replied=20
+    /// States not given take the kernel's current defaults for the protocol.
+    #[command(after_help = "Examples:
+  zonetp timeout add web --l3 ipv4 --l4 udp unreplied=10 replied=20
+  zonetp timeout add ssh --l3 ipv6 --l4 tcp established=600")]
     Add(ObjectArgs),
     /// Change an existing object's timeouts in place (same L3/L4 only); an
     /// object that does not exist is an error (ENOENT).
     ///
     /// Connections already using the object see the new values. States not
     /// given are reset to the kernel's current defaults.
+    #[command(after_help = "Examples:
+  zonetp timeout replace web --l3 ipv4 --l4 udp replied=99")]
     Replace(ObjectArgs),
     /// Show one object, with its use count (references from connections,
     /// rules and flows).
+    #[command(after_help = "Examples:
+  zonetp timeout get web
+  zonetp timeout get ovs_tp_1_udp4 --format json")]
     Get {
         /// Object name (1..31 bytes).
         name: String,
     },
     /// Show every object in this network namespace.
+    #[command(after_help = "Examples:
+  zonetp timeout list
+  zonetp timeout list --format json")]
     List,
     /// Delete an object, or with --all every object the kernel lets go.
+    #[command(after_help = "Examples:
+  zonetp timeout delete web
+  zonetp timeout delete --all")]
     Delete {
         /// Object name (1..31 bytes).
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -50,8 +63,12 @@ pub enum TimeoutCommand {
 #[derive(Subcommand)]
 pub enum DefaultsCommand {
     /// Show the defaults.
+    #[command(after_help = "Examples:
+  zonetp timeout defaults get --l3 ipv6 --l4 tcp")]
     Get(ProtoArgs),
     /// Change the defaults: STATE=SECONDS...
+    #[command(after_help = "Examples:
+  zonetp timeout defaults set --l3 ipv4 --l4 udp unreplied=44")]
     Set {
         #[command(flatten)]
         protos: ProtoArgs,

@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
-use zonetp::config::{check_datapath_name, parse_zone_arg};
+use zonetp::config::{check_datapath_name, parse_zone_arg, DpSettings};
 use zonetp::cttimeout::object::max_timeout_seconds;
 use zonetp::cttimeout::{L3Proto, L4Proto};
 use zonetp::policy::{object_name, TimeoutPolicy};
@@ -63,6 +63,7 @@ pub struct AddDp {
 
 #[derive(Args)]
 pub struct DelDp {
+    /// The datapath record to delete.
     pub datapath: String,
     /// Do nothing if the datapath does not exist.
     #[arg(long)]
@@ -70,7 +71,19 @@ pub struct DelDp {
 }
 
 #[derive(Args)]
+pub struct SetDp {
+    /// The datapath record to change.
+    pub datapath: String,
+    /// KEY=VALUE settings. `resolution=zone0-fallback` (the default): a zone
+    /// without a policy gets zone 0's, else the kernel's defaults.
+    /// `resolution=exact`: it gets the kernel's defaults, as OVS does.
+    #[arg(value_name = "KEY=VALUE", required = true)]
+    pub settings: Vec<String>,
+}
+
+#[derive(Args)]
 pub struct AddZoneTp {
+    /// The datapath record (see add-dp).
     pub datapath: String,
     /// The zone, as zone=N with N in 0..65535.
     #[arg(value_name = "zone=N")]
@@ -89,7 +102,9 @@ pub struct AddZoneTp {
 
 #[derive(Args)]
 pub struct DelZoneTp {
+    /// The datapath record.
     pub datapath: String,
+    /// The zone, as zone=N with N in 0..65535.
     #[arg(value_name = "zone=N")]
     pub zone: String,
     /// Do nothing if the zone has no policy.
@@ -99,12 +114,15 @@ pub struct DelZoneTp {
 
 #[derive(Args)]
 pub struct ListZoneTp {
+    /// The datapath record.
     pub datapath: String,
 }
 
 #[derive(Args)]
 pub struct Resolve {
+    /// The datapath record whose zones and resolution mode apply.
     pub datapath: String,
+    /// The zone of the ct(commit) action, as zone=N.
     #[arg(value_name = "zone=N")]
     pub zone: String,
     /// L3 protocol of the flow.
@@ -124,6 +142,11 @@ pub fn del_dp(store: &dyn ZoneStore, a: DelDp) -> CmdResult {
     Ok(store.del_dp(&a.datapath, a.if_exists)?)
 }
 
+pub fn set_dp(store: &dyn ZoneStore, a: SetDp) -> CmdResult {
+    let settings = DpSettings::parse(&a.datapath, &a.settings).map_err(usage)?;
+    Ok(store.set_dp(&a.datapath, settings)?)
+}
+
 pub fn list_dp(store: &dyn ZoneStore, format: Format) -> CmdResult {
     let config = store.read()?;
     match format {
@@ -131,7 +154,7 @@ pub fn list_dp(store: &dyn ZoneStore, format: Format) -> CmdResult {
             config
                 .datapaths
                 .iter()
-                .map(|(name, d)| json!({"name": name, "zones": d.ct_zones.len()}))
+                .map(|(name, d)| json!({"name": name, "zones": d.ct_zones.len(), "resolution": d.resolution}))
                 .collect(),
         )),
         Format::Text => config.datapaths.keys().for_each(|n| outln!("{}", escape(n))),

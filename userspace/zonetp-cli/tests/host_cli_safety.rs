@@ -105,9 +105,37 @@ fn a_closed_pipe_ends_every_command_quietly() {
         assert_quiet_success("timeout list", &with_closed_stdout(&["timeout", "list"]));
         assert_quiet_success("json list", &with_closed_stdout(&["--format", "json", "timeout", "list"]));
         assert_quiet_success("list-zone-tp", &with_closed_stdout(&db.args(&["list-zone-tp", "system"])));
+        assert_quiet_success("list-dp", &with_closed_stdout(&db.args(&["list-dp"])));
+        assert_quiet_success("status", &with_closed_stdout(&db.args(&["status"])));
+        assert_quiet_success("json status", &with_closed_stdout(&db.args(&["--format", "json", "status"])));
         assert_quiet_success("dry run", &with_closed_stdout(&db.args(&["sync", "--dry-run"])));
         assert_quiet_success("--help", &with_closed_stdout(&["--help"]));
         assert_quiet_success("help", &with_closed_stdout(&["help", "sync"]));
+    });
+}
+
+/// `zonetp status | head -1` through a real shell pipeline: status prints
+/// more than a pipe holds (200 zones, about 90 KiB; a pipe holds 64 KiB), so zonetp is
+/// still writing when head exits, and must end with 0 and say nothing.
+#[test]
+fn status_piped_into_head_ends_quietly() {
+    in_netns(|| {
+        let db = Db::new("status-head");
+        db.ok(&["add-dp", "system"]);
+        for z in 0..200 {
+            db.ok(&["add-zone-tp", "system", &format!("zone={z}"), &format!("udp_single={}", z + 1)]);
+        }
+        let full = db.ok(&["status"]);
+        assert!(full.len() > 65_536, "status must outgrow a pipe: {} bytes", full.len());
+        let script = format!(
+            "{} --db {} status | head -1; echo \"status=${{PIPESTATUS[0]}}\"",
+            env!("CARGO_BIN_EXE_zonetp"),
+            db.0.display()
+        );
+        let o = Command::new("bash").arg("-c").arg(&script).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(out, "datapath system (resolution zone0-fallback)\nstatus=0\n", "{o:?}");
+        assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
     });
 }
 

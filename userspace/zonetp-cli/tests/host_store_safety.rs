@@ -11,6 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use serde_json::Value;
 
 struct Db(PathBuf);
@@ -151,10 +153,8 @@ fn temp_files_of_killed_writers_are_cleaned_up() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(40 + round * 23 % 90));
-        // SAFETY: kill(2) on the process group of our own child.
-        unsafe {
-            libc::kill(-(child.id() as i32), libc::SIGKILL);
-        }
+        // The whole group: the shell and the zonetp it is running.
+        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
         let _ = child.wait();
     }
     // What a writer killed between creating and renaming its temp file leaves.

@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
 use serde_json::{json, Value};
 
 /// A configuration file of the test's own, passed with --db.
@@ -205,7 +207,8 @@ fn resolve_falls_back_to_zone_zero_then_to_kernel_defaults() {
     .unwrap();
     assert_eq!(
         j,
-        json!({"datapath": "system", "zone": 9, "policy_zone": 0, "policy_id": 1, "object": "ovs_tp_1_icmp4"})
+        json!({"datapath": "system", "zone": 9, "resolution": "zone0-fallback", "source": "zone0",
+               "policy_zone": 0, "policy_id": 1, "object": "ovs_tp_1_icmp4"})
     );
     assert!(db.usage(&args("zone=5", "ipv4", "icmpv6")).contains("not ipv4 icmpv6"));
 }
@@ -343,11 +346,9 @@ fn kill_9_during_writes_leaves_the_old_or_the_new_file() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(30 + round * 17 % 90));
-        // SAFETY: kill(2) on the process group of our own child: the shell
-        // and whatever zonetp it is running, mid-write or not.
-        unsafe {
-            libc::kill(-(child.id() as i32), libc::SIGKILL);
-        }
+        // The process group of our own child: the shell and whatever zonetp
+        // it is running, mid-write or not.
+        killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
         let _ = child.wait();
         let r = zonetp(&db.args(&["list-zone-tp", "system"]));
         assert_eq!(r.status, 0, "round {round}: the file must stay readable: {}", r.stderr);
@@ -377,10 +378,7 @@ fn watch_mode_follows_the_file_and_stops_on_sigterm() {
             assert!(Instant::now() < deadline, "the watcher did not remove the zone's objects");
             std::thread::sleep(Duration::from_millis(100));
         }
-        // SAFETY: kill(2) on our own child.
-        unsafe {
-            libc::kill(child.id() as i32, libc::SIGTERM);
-        }
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "clean exit on SIGTERM: {:?}", out.status);
         assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));

@@ -34,13 +34,10 @@ fn requests() -> Vec<CtTimeoutRequest> {
 /// Runs `f` in a fresh network namespace on its own thread; returns its time.
 fn in_netns(f: impl FnOnce() -> Duration + Send + 'static) -> Duration {
     std::thread::spawn(move || {
-        // SAFETY: unshare(2) only changes this thread's network namespace.
-        assert_eq!(
-            unsafe { libc::unshare(libc::CLONE_NEWNET) },
-            0,
-            "bench needs root: {}",
-            std::io::Error::last_os_error()
-        );
+        // unshare(2) changes only this thread's network namespace.
+        if let Err(e) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
+            panic!("bench needs root: unshare(CLONE_NEWNET): {e}");
+        }
         f()
     })
     .join()

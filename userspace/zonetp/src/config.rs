@@ -36,6 +36,10 @@ pub struct Config {
 pub struct Datapath {
     #[serde(default)]
     pub ct_zones: BTreeMap<u16, ZoneRecord>,
+    /// How a zone without a policy of its own is resolved. Files written
+    /// before this setting existed load as the default.
+    #[serde(default, skip_serializing_if = "ResolutionMode::is_default")]
+    pub resolution: ResolutionMode,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_ids: ExternalIds,
 }
@@ -57,10 +61,123 @@ pub struct PolicyRecord {
     pub external_ids: ExternalIds,
 }
 
+/// Which policy a zone without one of its own gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResolutionMode {
+    /// Zone N's policy, else zone 0's, else the kernel's defaults: what
+    /// the 2019 OVS series' cover letter proposed (zonetp's default).
+    #[default]
+    Zone0Fallback,
+    /// Zone N's policy, else the kernel's defaults: what OVS merged and
+    /// ships (`vswitch.xml`: such a zone uses the system default).
+    Exact,
+}
+
+impl ResolutionMode {
+    pub const NAMES: [&'static str; 2] = ["zone0-fallback", "exact"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ResolutionMode::Zone0Fallback => "zone0-fallback",
+            ResolutionMode::Exact => "exact",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "zone0-fallback" => Ok(ResolutionMode::Zone0Fallback),
+            "exact" => Ok(ResolutionMode::Exact),
+            _ => Err(Error::Invalid(format!(
+                "unknown resolution mode \"{s}\" (expected {})",
+                Self::NAMES.join(" or ")
+            ))),
+        }
+    }
+
+    fn is_default(&self) -> bool {
+        *self == ResolutionMode::default()
+    }
+}
+
+impl std::fmt::Display for ResolutionMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The settings of `set-dp DP KEY=VALUE...`: at least one, each known.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DpSettings {
+    pub resolution: Option<ResolutionMode>,
+}
+
+impl DpSettings {
+    /// Parses `KEY=VALUE` words of `set-dp DP` (`dp` names the datapath
+    /// in the messages); nothing in them depends on the file.
+    pub fn parse(dp: &str, settings: &[String]) -> Result<Self> {
+        if settings.is_empty() {
+            return Err(Error::Invalid(format!(
+                "set-dp {dp}: nothing to set (expected resolution={})",
+                ResolutionMode::NAMES.join("|")
+            )));
+        }
+        let mut parsed = DpSettings::default();
+        for s in settings {
+            match s.split_once('=') {
+                Some(("resolution", v)) => parsed.resolution = Some(ResolutionMode::parse(v)?),
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "set-dp {dp}: unknown setting \"{s}\" (expected resolution={})",
+                        ResolutionMode::NAMES.join("|")
+                    )))
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// Where a zone's policy comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicySource {
+    /// The zone's own policy.
+    Own,
+    /// Zone 0's, by the zone0-fallback rule.
+    Zone0,
+    /// None: the kernel's per-namespace defaults.
+    Default,
+}
+
+impl PolicySource {
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicySource::Own => "own",
+            PolicySource::Zone0 => "zone 0",
+            PolicySource::Default => "default",
+        }
+    }
+}
+
 impl Datapath {
     /// The ids of the policies its zones use.
     pub fn policy_ids(&self) -> BTreeSet<u32> {
         self.ct_zones.values().filter_map(|z| z.timeout_policy).collect()
+    }
+
+    /// The policy id that applies to `zone` under this datapath's
+    /// resolution mode, and where it comes from.
+    pub fn policy_for(&self, zone: u16) -> (PolicySource, Option<u32>) {
+        let own = |z: u16| self.ct_zones.get(&z).and_then(|r| r.timeout_policy);
+        match (own(zone), self.resolution) {
+            (Some(id), _) => (PolicySource::Own, Some(id)),
+            (None, ResolutionMode::Zone0Fallback) if zone != 0 => match own(0) {
+                Some(id) => (PolicySource::Zone0, Some(id)),
+                None => (PolicySource::Default, None),
+            },
+            (None, _) => (PolicySource::Default, None),
+        }
     }
 }
 
@@ -118,6 +235,10 @@ pub fn check_datapath_name(name: &str) -> Result<()> {
 pub struct Resolution {
     pub datapath: String,
     pub zone: u16,
+    /// The datapath's resolution mode.
+    pub resolution: ResolutionMode,
+    /// Where the policy comes from: own, zone 0 or default.
+    pub source: PolicySource,
     /// The zone whose policy applies: `zone`, or 0 as the fallback.
     pub policy_zone: Option<u16>,
     pub policy_id: Option<u32>,
@@ -262,8 +383,24 @@ impl Config {
         }
     }
 
-    /// The policy of a zone: its own, else zone 0's, else none (the
-    /// kernel's defaults), as the 2019 OVS series' cover letter specifies.
+    /// `set-dp DP KEY=VALUE...`: datapath settings (`resolution=`).
+    pub fn set_dp(&mut self, dp: &str, settings: &[String]) -> Result<()> {
+        let settings = DpSettings::parse(dp, settings)?;
+        self.apply_dp_settings(dp, settings)
+    }
+
+    /// Applies settings already parsed (the CLI parses them first, so a
+    /// bad word is a usage error and the file is never touched).
+    pub fn apply_dp_settings(&mut self, dp: &str, settings: DpSettings) -> Result<()> {
+        let d = self.datapath_mut(dp)?;
+        if let Some(resolution) = settings.resolution {
+            d.resolution = resolution;
+        }
+        Ok(())
+    }
+
+    /// The policy of a zone: its own, else (in the default zone0-fallback
+    /// mode) zone 0's, else none (the kernel's defaults).
     pub fn resolve(&self, dp: &str, zone: u16, l3: L3Proto, l4: L4Proto) -> Result<Resolution> {
         let d = self.datapath(dp)?;
         if object_name(1, l3, l4).is_none() {
@@ -271,14 +408,20 @@ impl Config {
                 "zone timeout policies cover ipv4/ipv6 with tcp, udp, icmp (ipv4) and icmpv6 (ipv6), not {l3} {l4}"
             )));
         }
-        let policy_of = |z: u16| d.ct_zones.get(&z).and_then(|r| r.timeout_policy).map(|id| (z, id));
-        let found = policy_of(zone).or_else(|| policy_of(0));
+        let (source, policy_id) = d.policy_for(zone);
+        let policy_zone = match source {
+            PolicySource::Own => Some(zone),
+            PolicySource::Zone0 => Some(0),
+            PolicySource::Default => None,
+        };
         Ok(Resolution {
             datapath: dp.to_owned(),
             zone,
-            policy_zone: found.map(|(z, _)| z),
-            policy_id: found.map(|(_, id)| id),
-            object: found.and_then(|(_, id)| object_name(id, l3, l4)),
+            resolution: d.resolution,
+            source,
+            policy_zone,
+            policy_id,
+            object: policy_id.and_then(|id| object_name(id, l3, l4)),
         })
     }
 
@@ -410,6 +553,48 @@ mod tests {
         assert_eq!((r.policy_zone, r.object.as_deref()), (Some(5), Some("ovs_tp_2_icmpv6")));
         assert!(c.resolve("system", 5, L3Proto::IPV4, L4Proto::ICMPV6).is_err());
         assert!(c.resolve("system", 5, L3Proto::IPV4, L4Proto(132)).is_err());
+    }
+
+    #[test]
+    fn exact_resolution_ignores_zone_zero() {
+        let mut c = with_system();
+        c.add_zone_tp("system", 0, tp(&["udp_single=9"]), false).unwrap();
+        c.add_zone_tp("system", 5, tp(&["udp_single=1"]), false).unwrap();
+        c.set_dp("system", &["resolution=exact".into()]).unwrap();
+        let r = c.resolve("system", 7, L3Proto::IPV4, L4Proto::UDP).unwrap();
+        assert_eq!((r.source, r.policy_zone, r.object), (PolicySource::Default, None, None));
+        let r = c.resolve("system", 5, L3Proto::IPV4, L4Proto::UDP).unwrap();
+        assert_eq!((r.source, r.object.as_deref()), (PolicySource::Own, Some("ovs_tp_2_udp4")));
+        let r = c.resolve("system", 0, L3Proto::IPV4, L4Proto::UDP).unwrap();
+        assert_eq!((r.source, r.object.as_deref()), (PolicySource::Own, Some("ovs_tp_1_udp4")));
+        c.set_dp("system", &["resolution=zone0-fallback".into()]).unwrap();
+        let r = c.resolve("system", 7, L3Proto::IPV4, L4Proto::UDP).unwrap();
+        assert_eq!((r.source, r.object.as_deref()), (PolicySource::Zone0, Some("ovs_tp_1_udp4")));
+        let e = c.set_dp("system", &["resolution=zone0".into()]).unwrap_err().to_string();
+        assert_eq!(e, "unknown resolution mode \"zone0\" (expected zone0-fallback or exact)");
+        assert!(c
+            .set_dp("system", &["colour=red".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("unknown setting"));
+        assert!(c.set_dp("system", &[]).is_err());
+        assert!(c
+            .set_dp("netdev", &["resolution=exact".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("does not exist"));
+    }
+
+    #[test]
+    fn files_without_a_resolution_load_as_the_default_and_the_default_is_not_written() {
+        let old = r#"{"schema_version": 1, "datapaths": {"system": {"ct_zones": {}}}}"#;
+        let mut c: Config = serde_json::from_str(old).unwrap();
+        assert_eq!(c.datapaths["system"].resolution, ResolutionMode::Zone0Fallback);
+        assert!(!serde_json::to_string(&c).unwrap().contains("resolution"));
+        c.set_dp("system", &["resolution=exact".into()]).unwrap();
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(text.contains(r#""resolution":"exact""#), "{text}");
+        assert_eq!(serde_json::from_str::<Config>(&text).unwrap(), c);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`cttimeout`]: the kernel's cttimeout objects (nfnetlink subsystem 8).
 
 pub mod config;
+pub mod ctnetlink;
 pub mod cttimeout;
 pub mod error;
 pub mod netlink;
@@ -12,6 +13,7 @@ pub mod ovs;
 pub mod ovsdb;
 pub mod policy;
 pub mod reconcile;
+pub mod status;
 pub mod store;
 pub mod xlate;
 pub mod zone_store;

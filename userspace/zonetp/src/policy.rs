@@ -166,6 +166,7 @@ impl TimeoutPolicy {
                 l4: *l4,
                 timeouts: self.kernel_timeouts(*l4),
                 use_count: None,
+                other: Vec::new(),
             })
             .collect()
     }

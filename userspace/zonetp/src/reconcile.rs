@@ -236,7 +236,7 @@ pub fn plan(
 }
 
 /// The values an object has once the kernel made it from `want`.
-fn expected(want: &CtTimeoutObject, defaults: &Defaults) -> Timeouts {
+pub fn expected(want: &CtTimeoutObject, defaults: &Defaults) -> Timeouts {
     let mut t = defaults.get(&(want.l3, want.l4)).cloned().unwrap_or_default();
     t.extend(want.timeouts.iter().map(|(k, v)| (*k, *v)));
     t
@@ -250,8 +250,12 @@ pub fn kernel_defaults(client: &mut CtTimeoutClient) -> Result<Defaults> {
         .collect();
     let mut out = Defaults::new();
     for ((l3, l4, _), replies) in KERNEL_PROTOCOLS.iter().zip(client.batch(&requests)?) {
-        let reply =
-            replies?.into_iter().next().ok_or_else(|| Error::Parse(ParseError("no defaults".into())))?;
+        let reply = replies?.into_iter().next().ok_or_else(|| {
+            Error::Parse(ParseError::Missing {
+                what: "DEFAULT_SET reply",
+                context: format!("defaults of {l3} {l4}"),
+            })
+        })?;
         out.insert((*l3, *l4), parse_defaults(&reply)?.2);
     }
     Ok(out)
@@ -273,6 +277,10 @@ pub struct SyncFailure {
 #[derive(Debug, Default, Serialize)]
 pub struct SyncReport {
     pub datapath: String,
+    /// The datapath's resolution mode. It does not change what is pushed:
+    /// every zone's own policy is needed in either mode, and zone 0's
+    /// is a zone's own policy too.
+    pub resolution: crate::config::ResolutionMode,
     pub dry_run: bool,
     /// Every object was deleted on request (`--delete-all`).
     pub delete_all: bool,
@@ -391,6 +399,9 @@ pub fn sync_config(
         delete_all: opts.delete_all,
         ..Default::default()
     };
+    if let Some(d) = config.datapaths.get(dp) {
+        report.resolution = d.resolution;
+    }
     if let (Some(d), false) = (config.datapaths.get(dp), opts.delete_all) {
         let mut keys = BTreeSet::new();
         for id in d.policy_ids() {

@@ -13,8 +13,6 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
-
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -29,7 +27,7 @@ pub struct Store {
 }
 
 /// Holds `flock(LOCK_EX)` on the lock file until dropped.
-struct Lock(#[allow(dead_code)] Flock<File>);
+struct Lock(#[allow(dead_code)] File);
 
 impl Lock {
     fn take(path: &Path) -> Result<Self> {
@@ -39,18 +37,12 @@ impl Lock {
             .write(true)
             .open(path)
             .map_err(|e| Error::Store(format!("cannot open lock file {}: {e}", path.display())))?;
-        let mut file = file;
+        // std's File::lock is flock(LOCK_EX) on Linux, retried on EINTR.
         loop {
-            match Flock::lock(file, FlockArg::LockExclusive) {
-                Ok(lock) => return Ok(Lock(lock)),
-                Err((f, nix::errno::Errno::EINTR)) => file = f,
-                Err((_, errno)) => {
-                    return Err(Error::Store(format!(
-                        "cannot lock {}: {}",
-                        path.display(),
-                        io::Error::from(errno)
-                    )))
-                }
+            match file.lock() {
+                Ok(()) => return Ok(Lock(file)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Store(format!("cannot lock {}: {e}", path.display()))),
             }
         }
     }

@@ -29,9 +29,8 @@ pub fn fill_timeouts(config: &Config, dp: &str, key: &FlowKey, actions: &mut [Ac
         if !(ct.commit || ct.force_commit) || ct.timeout.is_some() {
             continue;
         }
-        let d = config.datapath(dp)?;
-        let has_policy = |z: u16| d.ct_zones.get(&z).is_some_and(|r| r.timeout_policy.is_some());
-        if !has_policy(ct.zone) && !has_policy(0) {
+        // The datapath's resolution mode decides whether zone 0 fills in.
+        if config.datapath(dp)?.policy_for(ct.zone).1.is_none() {
             continue; // kernel defaults
         }
         let Some((l3, l4)) = flow_protocols(key) else {
@@ -134,5 +133,18 @@ mod tests {
         let udp = "eth_type(0x0800),ipv4(proto=17)";
         assert_eq!(xlate(&c, udp, "ct(commit,zone=9)").unwrap(), "ct(commit,zone=9,timeout=ovs_tp_2_udp4)");
         assert_eq!(xlate(&c, udp, "ct(commit)").unwrap(), "ct(commit,timeout=ovs_tp_2_udp4)");
+    }
+
+    #[test]
+    fn exact_resolution_leaves_other_zones_to_the_kernel_defaults() {
+        let mut c = config();
+        c.add_zone_tp("system", 0, TimeoutPolicy::parse(&["udp_single=3".into()]).unwrap(), false).unwrap();
+        c.set_dp("system", &["resolution=exact".into()]).unwrap();
+        let udp = "eth_type(0x0800),ipv4(proto=17)";
+        assert_eq!(xlate(&c, udp, "ct(commit,zone=9)").unwrap(), "ct(commit,zone=9)");
+        // No exact L3/L4 is needed where no policy applies.
+        assert_eq!(xlate(&c, "eth_type(0x0800)", "ct(commit,zone=9)").unwrap(), "ct(commit,zone=9)");
+        assert_eq!(xlate(&c, udp, "ct(commit)").unwrap(), "ct(commit,timeout=ovs_tp_2_udp4)");
+        assert_eq!(xlate(&c, udp, "ct(commit,zone=5)").unwrap(), "ct(commit,zone=5,timeout=ovs_tp_1_udp4)");
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::Config;
+use crate::config::{Config, DpSettings};
 use crate::error::Result;
 use crate::policy::TimeoutPolicy;
 use crate::store::Store;
@@ -23,6 +23,10 @@ pub trait ZoneStore {
     fn describe(&self) -> String;
     fn add_dp(&self, name: &str, may_exist: bool) -> Result<()>;
     fn del_dp(&self, name: &str, if_exists: bool) -> Result<()>;
+    /// `set-dp DP KEY=VALUE...` (settings parsed already): the file keeps
+    /// them in the datapath record, an OVS database in the `Datapath`
+    /// row's `external_ids` (OVS has no column for them).
+    fn set_dp(&self, name: &str, settings: DpSettings) -> Result<()>;
     fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()>;
     fn del_zone_tp(&self, dp: &str, zone: u16, if_exists: bool) -> Result<()>;
     /// After a sync: retired ids (of `seen`) whose kernel objects are gone
@@ -46,6 +50,9 @@ impl ZoneStore for Store {
     }
     fn del_dp(&self, name: &str, if_exists: bool) -> Result<()> {
         self.update(|c| c.del_dp(name, if_exists))
+    }
+    fn set_dp(&self, name: &str, settings: DpSettings) -> Result<()> {
+        self.update(|c| c.apply_dp_settings(name, settings))
     }
     fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()> {
         self.update(|c| c.add_zone_tp(dp, zone, policy.clone(), may_exist)).map(drop)

@@ -132,5 +132,8 @@ fn truncated_and_garbage_replies_are_errors() {
     }
     let mut wrong_subsys = good.clone();
     wrong_subsys[5] = 1;
-    assert!(parse_object(&wrong_subsys).unwrap_err().to_string().contains("not cttimeout"));
+    assert_eq!(
+        parse_object(&wrong_subsys).unwrap_err(),
+        zonetp::netlink::ParseError::UnexpectedType { want: "a cttimeout message", got: 0x0100 }
+    );
 }

@@ -132,3 +132,28 @@ fn a_kernel_flow_dump_reply_parses() {
     assert_eq!(Action::format_list(&f.actions), "ct(zone=5),1");
     assert_eq!((f.packets, f.bytes), (3, 252));
 }
+
+#[test]
+fn flow_delete_by_key_and_packet_probe_carry_the_key_without_a_mask() {
+    let key = FlowKey::parse("in_port(1),eth_type(0x0806)").unwrap();
+    let keys = [
+        attr(3, &1u32.to_le_bytes()), // OVS_KEY_ATTR_IN_PORT
+        attr(4, &[0; 12]),            // OVS_KEY_ATTR_ETHERNET (wildcarded)
+        attr(6, &[0x08, 0x06]),       // OVS_KEY_ATTR_ETHERTYPE be16
+        attr(13, &[0; 24]),           // OVS_KEY_ATTR_ARP (wildcarded)
+    ]
+    .concat();
+    assert_eq!(
+        OvsRequest::FlowDel { dp_ifindex: 7, key: Some(key.clone()) }.emit(&F),
+        msg(hdr(0, 0x1e, 0x0005, 2, 1, 7), &[attr(1, &keys)]) // OVS_FLOW_ATTR_KEY only
+    );
+    let actions = Action::parse_list("drop").unwrap();
+    let packet = vec![0xaa; 6];
+    let got = OvsRequest::PacketProbe { dp_ifindex: 7, packet: packet.clone(), key, actions }.emit(&F);
+    let want = msg(
+        hdr(0, 0x1f, 0x0005, 3, 1, 7), // OVS_PACKET_CMD_EXECUTE
+        // OVS_PACKET_ATTR_PACKET, KEY, ACTIONS (empty: drop), PROBE
+        &[attr(1, &packet), attr(2, &keys), attr(3, &[]), attr(8, &[])],
+    );
+    assert_eq!(got, want);
+}

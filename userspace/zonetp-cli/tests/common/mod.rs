@@ -6,17 +6,15 @@
 
 use std::process::{Command, Output};
 
+use nix::sched::{unshare, CloneFlags};
+
 /// Runs `f` on a fresh thread inside a new, empty network namespace.
 pub fn in_netns<F: FnOnce() + Send + 'static>(f: F) {
     let handle = std::thread::spawn(move || {
-        // SAFETY: unshare(2) only changes this thread's namespace.
-        let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(
-            rc,
-            0,
-            "host tests need root to create a network namespace: unshare(CLONE_NEWNET): {}",
-            std::io::Error::last_os_error()
-        );
+        // unshare(2) changes only this thread's namespace.
+        if let Err(e) = unshare(CloneFlags::CLONE_NEWNET) {
+            panic!("host tests need root to create a network namespace: unshare(CLONE_NEWNET): {e}");
+        }
         f()
     });
     if let Err(panic) = handle.join() {

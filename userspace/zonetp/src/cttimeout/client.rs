@@ -8,14 +8,30 @@ use crate::error::{Error, Op, Result};
 use crate::netlink::socket::NETLINK_NETFILTER;
 use crate::netlink::{NetlinkSocket, Outcome};
 
+/// Called with (requests answered, requests in the batch) as a batch goes.
+/// `Send`, so a client with progress can run on a worker thread
+/// (`sync --watch`).
+pub type ProgressFn = Box<dyn FnMut(usize, usize) + Send>;
+
 pub struct CtTimeoutClient {
     sock: NetlinkSocket,
     max_seconds: u32,
+    progress: Option<ProgressFn>,
 }
 
 impl CtTimeoutClient {
     pub fn open() -> Result<Self> {
-        Ok(Self { sock: NetlinkSocket::open(NETLINK_NETFILTER)?, max_seconds: max_timeout_seconds() })
+        Ok(Self {
+            sock: NetlinkSocket::open(NETLINK_NETFILTER)?,
+            max_seconds: max_timeout_seconds(),
+            progress: None,
+        })
+    }
+
+    /// Reports the progress of every batch to `f` (a sync of thousands of
+    /// objects shows it on a terminal).
+    pub fn set_progress(&mut self, f: Option<ProgressFn>) {
+        self.progress = f;
     }
 
     /// The largest timeout this kernel stores without wrapping.
@@ -43,7 +59,11 @@ impl CtTimeoutClient {
         for r in requests {
             self.validate(r)?;
         }
-        let outcomes = self.sock.transact(requests.iter().map(|r| r.emit(0)).collect())?;
+        let encoded = requests.iter().map(|r| r.emit(0)).collect();
+        let outcomes = match self.progress.as_mut() {
+            Some(f) => self.sock.transact_with_progress(encoded, f.as_mut())?,
+            None => self.sock.transact(encoded)?,
+        };
         Ok(requests.iter().zip(outcomes).map(|(req, out)| into_result(req, out)).collect())
     }
 
@@ -86,8 +106,12 @@ impl CtTimeoutClient {
 
     pub fn default_get(&mut self, l3: L3Proto, l4: L4Proto) -> Result<Timeouts> {
         let replies = self.one(CtTimeoutRequest::DefaultGet { l3, l4 })?;
-        let first =
-            replies.first().ok_or_else(|| Error::Parse(crate::netlink::ParseError("no reply".into())))?;
+        let first = replies.first().ok_or_else(|| {
+            Error::Parse(crate::netlink::ParseError::Missing {
+                what: "DEFAULT_SET reply",
+                context: format!("defaults of {l3} {l4}"),
+            })
+        })?;
         Ok(parse_defaults(first)?.2)
     }
 

@@ -1,12 +1,12 @@
 //! The messages of nfnetlink subsystem `NFNL_SUBSYS_CTNETLINK_TIMEOUT`:
 //! typed requests with `emit`, and `parse` for the kernel's replies.
 
-use super::object::{CtTimeoutObject, ObjectName, Timeouts};
+use super::object::{CtTimeoutObject, ObjectName, OtherAttr, Timeouts};
 use super::proto::{L3Proto, L4Proto};
 use crate::netlink::message::{
-    NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+    nfnl_message, parse_nfnl, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
-use crate::netlink::{AttrIter, AttrWriter, MessageBuilder, NfGenMsg, NlMsgHeader, ParseError};
+use crate::netlink::{AttrIter, AttrWriter, NfGenMsg, NlMsgHeader, ParseError};
 
 pub const NFNL_SUBSYS_CTNETLINK_TIMEOUT: u8 = 8;
 
@@ -98,13 +98,15 @@ impl CtTimeoutRequest {
     /// Encodes the request as libnetfilter_cttimeout does: NAME, L3PROTO,
     /// L4PROTO, then DATA (flagged nested) with the set states ascending.
     pub fn emit(&self, seq: u32) -> Vec<u8> {
-        let mut msg = MessageBuilder::new(msg_type(self.command()), self.flags(), seq);
-        msg.header(&NfGenMsg { family: libc::AF_UNSPEC as u8, version: NFNETLINK_V0, res_id: 0 }.bytes());
-        let mut w = AttrWriter::new(msg.buf());
+        let mut attrs = Vec::with_capacity(128);
+        let mut w = AttrWriter::new(&mut attrs);
         match self {
             Self::New { object, .. } => {
                 w.put_cstr(CTA_TIMEOUT_NAME, object.name.as_str());
                 put_policy(&mut w, object.l3, object.l4, &object.timeouts);
+                for a in &object.other {
+                    w.put(a.kind, &a.payload);
+                }
             }
             Self::Get { name } | Self::Delete { name: Some(name) } => {
                 w.put_cstr(CTA_TIMEOUT_NAME, name.as_str())
@@ -116,7 +118,8 @@ impl CtTimeoutRequest {
             }
             Self::DefaultSet { l3, l4, timeouts } => put_policy(&mut w, *l3, *l4, timeouts),
         }
-        msg.finish()
+        let nfgen = NfGenMsg { family: libc::AF_UNSPEC as u8, version: NFNETLINK_V0, res_id: 0 };
+        nfnl_message(msg_type(self.command()), self.flags(), seq, nfgen, attrs)
     }
 
     /// Decodes a request (the inverse of `emit`), for round-trip tests and
@@ -124,11 +127,12 @@ impl CtTimeoutRequest {
     pub fn parse(buf: &[u8]) -> Result<Self, ParseError> {
         let (header, body) = split(buf)?;
         let cmd = check_type(&header)?;
-        let fields = Fields::parse(body)?;
-        let need_name = || fields.name.clone().ok_or_else(|| ParseError("missing CTA_TIMEOUT_NAME".into()));
+        let fields = Fields::parse(&body)?;
+        let need_name =
+            || fields.name.clone().ok_or_else(|| missing("CTA_TIMEOUT_NAME", "cttimeout request"));
         let need_protos = || match (fields.l3, fields.l4) {
             (Some(l3), Some(l4)) => Ok((l3, l4)),
-            _ => Err(ParseError("missing CTA_TIMEOUT_L3PROTO or L4PROTO".into())),
+            _ => Err(missing("CTA_TIMEOUT_L3PROTO or CTA_TIMEOUT_L4PROTO", "cttimeout request")),
         };
         Ok(match cmd {
             IPCTNL_MSG_TIMEOUT_NEW => {
@@ -140,23 +144,22 @@ impl CtTimeoutRequest {
                     NewMode::Replace
                 };
                 let (l3, l4) = need_protos()?;
-                let name = ObjectName::new(&need_name()?).map_err(|e| ParseError(e.to_string()))?;
-                let object =
-                    CtTimeoutObject { name, l3, l4, timeouts: fields.timeouts, use_count: fields.use_count };
+                let name = object_name(&need_name()?)?;
+                let object = CtTimeoutObject {
+                    name,
+                    l3,
+                    l4,
+                    timeouts: fields.timeouts,
+                    use_count: fields.use_count,
+                    other: fields.other,
+                };
                 Self::New { object, mode }
             }
             IPCTNL_MSG_TIMEOUT_GET if header.flags & NLM_F_DUMP == NLM_F_DUMP => Self::Dump,
-            IPCTNL_MSG_TIMEOUT_GET => {
-                Self::Get { name: ObjectName::new(&need_name()?).map_err(|e| ParseError(e.to_string()))? }
+            IPCTNL_MSG_TIMEOUT_GET => Self::Get { name: object_name(&need_name()?)? },
+            IPCTNL_MSG_TIMEOUT_DELETE => {
+                Self::Delete { name: fields.name.as_deref().map(object_name).transpose()? }
             }
-            IPCTNL_MSG_TIMEOUT_DELETE => Self::Delete {
-                name: fields
-                    .name
-                    .as_deref()
-                    .map(ObjectName::new)
-                    .transpose()
-                    .map_err(|e| ParseError(e.to_string()))?,
-            },
             IPCTNL_MSG_TIMEOUT_DEFAULT_GET => {
                 let (l3, l4) = need_protos()?;
                 Self::DefaultGet { l3, l4 }
@@ -165,9 +168,21 @@ impl CtTimeoutRequest {
                 let (l3, l4) = need_protos()?;
                 Self::DefaultSet { l3, l4, timeouts: fields.timeouts }
             }
-            other => return Err(ParseError(format!("unknown cttimeout command {other}"))),
+            other => {
+                return Err(ParseError::Unsupported { what: "cttimeout command", value: other.to_string() })
+            }
         })
     }
+}
+
+fn missing(what: &'static str, context: impl Into<String>) -> ParseError {
+    ParseError::Missing { what, context: context.into() }
+}
+
+/// A name the kernel (or a captured message) holds, checked as zonetp
+/// checks its own.
+fn object_name(name: &str) -> Result<ObjectName, ParseError> {
+    ObjectName::new(name).map_err(|e| ParseError::BadName { name: name.to_owned(), cause: e.to_string() })
 }
 
 fn put_policy(w: &mut AttrWriter<'_>, l3: L3Proto, l4: L4Proto, timeouts: &Timeouts) {
@@ -180,19 +195,15 @@ fn put_policy(w: &mut AttrWriter<'_>, l3: L3Proto, l4: L4Proto, timeouts: &Timeo
     w.nest_end(nest);
 }
 
-fn split(buf: &[u8]) -> Result<(NlMsgHeader, &[u8]), ParseError> {
-    let header = NlMsgHeader::parse(buf)?;
-    let len = header.len as usize;
-    if len < NLMSG_HDRLEN + NfGenMsg::LEN || len > buf.len() {
-        return Err(ParseError(format!("cttimeout message has bad length {len}")));
-    }
-    NfGenMsg::parse(&buf[NLMSG_HDRLEN..])?;
-    Ok((header, &buf[NLMSG_HDRLEN + NfGenMsg::LEN..len]))
+/// The header and attributes of a cttimeout message, framed by neli.
+fn split(buf: &[u8]) -> Result<(NlMsgHeader, Vec<u8>), ParseError> {
+    let m = parse_nfnl(buf)?;
+    Ok((m.header, m.attrs))
 }
 
 fn check_type(header: &NlMsgHeader) -> Result<u8, ParseError> {
     if (header.kind >> 8) as u8 != NFNL_SUBSYS_CTNETLINK_TIMEOUT {
-        return Err(ParseError(format!("message type {:#06x} is not cttimeout", header.kind)));
+        return Err(ParseError::UnexpectedType { want: "a cttimeout message", got: header.kind });
     }
     Ok(header.kind as u8)
 }
@@ -205,6 +216,7 @@ struct Fields {
     l4: Option<L4Proto>,
     use_count: Option<u32>,
     timeouts: Timeouts,
+    other: Vec<OtherAttr>,
 }
 
 impl Fields {
@@ -223,7 +235,8 @@ impl Fields {
                         f.timeouts.insert(state.kind, state.be32()?);
                     }
                 }
-                _ => {} // newer kernels may add attributes
+                // A newer kernel's attribute: kept, not dropped.
+                kind => f.other.push(OtherAttr { kind, payload: attr.payload.to_vec() }),
             }
         }
         Ok(f)
@@ -234,17 +247,18 @@ impl Fields {
 pub fn parse_object(buf: &[u8]) -> Result<CtTimeoutObject, ParseError> {
     let (header, body) = split(buf)?;
     if check_type(&header)? != IPCTNL_MSG_TIMEOUT_NEW {
-        return Err(ParseError(format!("expected a cttimeout NEW message, got type {:#06x}", header.kind)));
+        return Err(ParseError::UnexpectedType { want: "a cttimeout NEW message", got: header.kind });
     }
-    let f = Fields::parse(body)?;
-    let name = f.name.ok_or_else(|| ParseError("object without a name".into()))?;
+    let f = Fields::parse(&body)?;
+    let name = f.name.ok_or_else(|| missing("CTA_TIMEOUT_NAME", "cttimeout object"))?;
     Ok(CtTimeoutObject {
         // The kernel only holds names it validated; keep what it says.
-        name: ObjectName::new(&name).map_err(|e| ParseError(e.to_string()))?,
-        l3: f.l3.ok_or_else(|| ParseError(format!("object {name} without L3 protocol")))?,
-        l4: f.l4.ok_or_else(|| ParseError(format!("object {name} without L4 protocol")))?,
+        name: object_name(&name)?,
+        l3: f.l3.ok_or_else(|| missing("CTA_TIMEOUT_L3PROTO", format!("object {name}")))?,
+        l4: f.l4.ok_or_else(|| missing("CTA_TIMEOUT_L4PROTO", format!("object {name}")))?,
         timeouts: f.timeouts,
         use_count: f.use_count,
+        other: f.other,
     })
 }
 
@@ -252,14 +266,54 @@ pub fn parse_object(buf: &[u8]) -> Result<CtTimeoutObject, ParseError> {
 pub fn parse_defaults(buf: &[u8]) -> Result<(L3Proto, L4Proto, Timeouts), ParseError> {
     let (header, body) = split(buf)?;
     if check_type(&header)? != IPCTNL_MSG_TIMEOUT_DEFAULT_SET {
-        return Err(ParseError(format!(
-            "expected a cttimeout DEFAULT_SET message, got type {:#06x}",
-            header.kind
-        )));
+        return Err(ParseError::UnexpectedType { want: "a cttimeout DEFAULT_SET message", got: header.kind });
     }
-    let f = Fields::parse(body)?;
+    let f = Fields::parse(&body)?;
     match (f.l3, f.l4) {
         (Some(l3), Some(l4)) => Ok((l3, l4, f.timeouts)),
-        _ => Err(ParseError("defaults without L3/L4 protocol".into())),
+        _ => Err(missing("CTA_TIMEOUT_L3PROTO or CTA_TIMEOUT_L4PROTO", "cttimeout defaults")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_attributes_are_kept_and_written_back() {
+        let mut object =
+            CtTimeoutObject::new("web", L3Proto::IPV4, L4Proto::UDP, Timeouts::from([(1, 10)])).unwrap();
+        let plain = CtTimeoutRequest::New { object: object.clone(), mode: NewMode::Create }.emit(1);
+        // As a newer kernel might send it: an attribute type zonetp does not know.
+        object.other.push(OtherAttr { kind: 42, payload: vec![1, 2, 3, 4, 5] });
+        let req = CtTimeoutRequest::New { object: object.clone(), mode: NewMode::Create };
+        let bytes = req.emit(1);
+        assert_eq!(bytes.len(), plain.len() + 12, "one attribute of 4 + 5 bytes, padded");
+        let CtTimeoutRequest::New { object: back, .. } = CtTimeoutRequest::parse(&bytes).unwrap() else {
+            panic!("a NEW request");
+        };
+        assert_eq!(back.other, vec![OtherAttr { kind: 42, payload: vec![1, 2, 3, 4, 5] }]);
+        assert_eq!(back, object);
+        // Replies keep them too.
+        let mut reply = bytes.clone();
+        reply[6..8].copy_from_slice(&0u16.to_ne_bytes()); // a reply's flags
+        assert_eq!(parse_object(&reply).unwrap().other, object.other);
+    }
+
+    #[test]
+    fn errors_name_what_is_missing() {
+        let get = CtTimeoutRequest::Dump.emit(1);
+        assert_eq!(
+            parse_object(&get).unwrap_err(),
+            ParseError::UnexpectedType { want: "a cttimeout NEW message", got: 0x0801 }
+        );
+        let bare = crate::netlink::message::nfnl_message(
+            msg_type(IPCTNL_MSG_TIMEOUT_NEW),
+            0,
+            1,
+            NfGenMsg { family: 0, version: 0, res_id: 0 },
+            vec![],
+        );
+        assert_eq!(parse_object(&bare).unwrap_err().to_string(), "cttimeout object lacks CTA_TIMEOUT_NAME");
     }
 }

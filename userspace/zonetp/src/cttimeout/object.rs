@@ -85,11 +85,21 @@ pub struct CtTimeoutObject {
     pub timeouts: Timeouts,
     /// The kernel's reference count (`CTA_TIMEOUT_USE`); `None` in requests.
     pub use_count: Option<u32>,
+    /// Attributes zonetp does not know (a newer kernel's), kept as they
+    /// came and written back by `emit`, rather than dropped.
+    pub other: Vec<OtherAttr>,
+}
+
+/// An attribute kept as it came: its type and payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtherAttr {
+    pub kind: u16,
+    pub payload: Vec<u8>,
 }
 
 impl CtTimeoutObject {
     pub fn new(name: &str, l3: L3Proto, l4: L4Proto, timeouts: Timeouts) -> Result<Self> {
-        Ok(Self { name: ObjectName::new(name)?, l3, l4, timeouts, use_count: None })
+        Ok(Self { name: ObjectName::new(name)?, l3, l4, timeouts, use_count: None, other: Vec::new() })
     }
 }
 

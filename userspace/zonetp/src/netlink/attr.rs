@@ -98,8 +98,10 @@ pub struct Attr<'a> {
 
 impl<'a> Attr<'a> {
     fn exact<const N: usize>(&self) -> Result<[u8; N], ParseError> {
-        self.payload.try_into().map_err(|_| {
-            ParseError(format!("attribute {} has {} bytes, expected {}", self.kind, self.payload.len(), N))
+        self.payload.try_into().map_err(|_| ParseError::AttrSize {
+            kind: self.kind,
+            got: self.payload.len(),
+            want: N,
         })
     }
     pub fn u8(&self) -> Result<u8, ParseError> {
@@ -123,8 +125,7 @@ impl<'a> Attr<'a> {
     /// A string attribute; a trailing NUL (and anything after it) is dropped.
     pub fn cstr(&self) -> Result<&'a str, ParseError> {
         let end = self.payload.iter().position(|&b| b == 0).unwrap_or(self.payload.len());
-        std::str::from_utf8(&self.payload[..end])
-            .map_err(|_| ParseError(format!("attribute {} is not UTF-8", self.kind)))
+        std::str::from_utf8(&self.payload[..end]).map_err(|_| ParseError::NotUtf8 { kind: self.kind })
     }
     pub fn nested(&self) -> AttrIter<'a> {
         AttrIter::new(self.payload)
@@ -151,13 +152,13 @@ impl<'a> Iterator for AttrIter<'a> {
         }
         if self.rest.len() < NLA_HDRLEN {
             self.rest = &[];
-            return Some(Err(ParseError("truncated attribute header".into())));
+            return Some(Err(ParseError::Truncated { what: "attribute header" }));
         }
         let len = u16::from_ne_bytes([self.rest[0], self.rest[1]]) as usize;
         let kind = u16::from_ne_bytes([self.rest[2], self.rest[3]]) & NLA_TYPE_MASK;
         if len < NLA_HDRLEN || len > self.rest.len() {
             self.rest = &[];
-            return Some(Err(ParseError(format!("attribute {kind} has bad length {len}"))));
+            return Some(Err(ParseError::BadLength { what: "attribute", len }));
         }
         let attr = Attr { kind, payload: &self.rest[NLA_HDRLEN..len] };
         self.rest = &self.rest[align4(len).min(self.rest.len())..];

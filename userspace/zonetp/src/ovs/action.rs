@@ -36,7 +36,7 @@ pub enum Action {
 }
 
 fn perr(s: String) -> ParseError {
-    ParseError(s)
+    ParseError::Syntax(s)
 }
 
 fn num(s: &str) -> Option<u64> {
@@ -208,12 +208,17 @@ impl Action {
                                 ct.mark = Some((v, m));
                             }
                             OVS_CT_ATTR_TIMEOUT => ct.timeout = Some(c.cstr()?.to_owned()),
-                            other => return Err(ParseError(format!("unsupported ct attribute {other}"))),
+                            other => {
+                                return Err(ParseError::Unsupported {
+                                    what: "ct attribute",
+                                    value: other.to_string(),
+                                })
+                            }
                         }
                     }
                     out.push(Action::Ct(ct));
                 }
-                other => return Err(ParseError(format!("unsupported action {other}"))),
+                other => return Err(ParseError::Unsupported { what: "action", value: other.to_string() }),
             }
         }
         Ok(out)
@@ -257,7 +262,7 @@ mod tests {
 
     #[test]
     fn bad_actions_are_named() {
-        let e = |t: &str| Action::parse_list(t).unwrap_err().0;
+        let e = |t: &str| Action::parse_list(t).unwrap_err().to_string();
         assert!(e("ct(zone=70000)").contains("not in 0..65535"));
         assert!(e(&format!("ct(timeout={})", "x".repeat(32))).contains("1..31"));
         assert!(e("ct(nat)").contains("unknown or malformed argument \"nat\""));

@@ -105,34 +105,35 @@ pub enum OvsRequest {
 
 impl OvsRequest {
     pub fn emit(&self, f: &Families) -> Vec<u8> {
+        let (family, flags, cmd, version, ifindex) = self.header(f);
+        let mut m = genl_message(family, flags, cmd, version);
+        m.header(&ifindex.to_ne_bytes()); // struct ovs_header
+        self.put_attrs(&mut AttrWriter::new(m.buf()));
+        m.finish()
+    }
+
+    /// (family id, netlink flags, command, family version, dp_ifindex).
+    fn header(&self, f: &Families) -> (u16, u16, u8, u8, i32) {
         let ack = NLM_F_REQUEST | NLM_F_ACK;
-        let (family, flags, cmd, version, ifindex) = match self {
-            Self::DpNew { .. } => {
-                (f.datapath, ack | NLM_F_CREATE | NLM_F_EXCL, CMD_NEW, OVS_DATAPATH_VERSION, 0)
-            }
+        let create = ack | NLM_F_CREATE | NLM_F_EXCL;
+        let dump = NLM_F_REQUEST | NLM_F_DUMP;
+        match self {
+            Self::DpNew { .. } => (f.datapath, create, CMD_NEW, OVS_DATAPATH_VERSION, 0),
             Self::DpDel { .. } => (f.datapath, ack, CMD_DEL, OVS_DATAPATH_VERSION, 0),
             Self::DpGet { .. } => (f.datapath, ack, CMD_GET, OVS_DATAPATH_VERSION, 0),
-            Self::VportNew { dp_ifindex, .. } => {
-                (f.vport, ack | NLM_F_CREATE | NLM_F_EXCL, CMD_NEW, OVS_VPORT_VERSION, *dp_ifindex)
-            }
+            Self::VportNew { dp_ifindex, .. } => (f.vport, create, CMD_NEW, OVS_VPORT_VERSION, *dp_ifindex),
             Self::VportDel { dp_ifindex, .. } => (f.vport, ack, CMD_DEL, OVS_VPORT_VERSION, *dp_ifindex),
-            Self::VportDump { dp_ifindex } => {
-                (f.vport, NLM_F_REQUEST | NLM_F_DUMP, CMD_GET, OVS_VPORT_VERSION, *dp_ifindex)
-            }
-            Self::FlowNew { dp_ifindex, .. } => {
-                (f.flow, ack | NLM_F_CREATE | NLM_F_EXCL, CMD_NEW, OVS_FLOW_VERSION, *dp_ifindex)
-            }
+            Self::VportDump { dp_ifindex } => (f.vport, dump, CMD_GET, OVS_VPORT_VERSION, *dp_ifindex),
+            Self::FlowNew { dp_ifindex, .. } => (f.flow, create, CMD_NEW, OVS_FLOW_VERSION, *dp_ifindex),
             Self::FlowDel { dp_ifindex, .. } => (f.flow, ack, CMD_DEL, OVS_FLOW_VERSION, *dp_ifindex),
-            Self::FlowDump { dp_ifindex } => {
-                (f.flow, NLM_F_REQUEST | NLM_F_DUMP, CMD_GET, OVS_FLOW_VERSION, *dp_ifindex)
-            }
+            Self::FlowDump { dp_ifindex } => (f.flow, dump, CMD_GET, OVS_FLOW_VERSION, *dp_ifindex),
             Self::PacketProbe { dp_ifindex, .. } => {
                 (f.packet, ack, OVS_PACKET_CMD_EXECUTE, OVS_PACKET_VERSION, *dp_ifindex)
             }
-        };
-        let mut m = genl_message(family, flags, cmd, version);
-        m.header(&ifindex.to_ne_bytes()); // struct ovs_header
-        let mut w = AttrWriter::new(m.buf());
+        }
+    }
+
+    fn put_attrs(&self, w: &mut AttrWriter<'_>) {
         match self {
             Self::DpNew { name } => {
                 w.put_cstr(OVS_DP_ATTR_NAME, name);
@@ -151,35 +152,24 @@ impl OvsRequest {
             Self::VportDel { name, .. } => w.put_cstr(OVS_VPORT_ATTR_NAME, name),
             Self::VportDump { .. } | Self::FlowDump { .. } | Self::FlowDel { key: None, .. } => {}
             Self::FlowNew { key, actions, .. } => {
-                key.emit(&mut w, OVS_FLOW_ATTR_KEY, OVS_FLOW_ATTR_MASK);
-                Action::emit_list(actions, &mut w, OVS_FLOW_ATTR_ACTIONS);
+                key.emit(w, OVS_FLOW_ATTR_KEY, OVS_FLOW_ATTR_MASK);
+                Action::emit_list(actions, w, OVS_FLOW_ATTR_ACTIONS);
             }
-            Self::FlowDel { key: Some(key), .. } => {
-                let nest = w.nest_start(OVS_FLOW_ATTR_KEY, false);
-                for a in &key.attrs {
-                    w.put(a.attr, &a.key);
-                }
-                w.nest_end(nest);
-            }
+            Self::FlowDel { key: Some(key), .. } => key.emit_key(w, OVS_FLOW_ATTR_KEY),
             Self::PacketProbe { packet, key, actions, .. } => {
                 w.put(OVS_PACKET_ATTR_PACKET, packet);
-                let nest = w.nest_start(OVS_PACKET_ATTR_KEY, false);
-                for a in &key.attrs {
-                    w.put(a.attr, &a.key);
-                }
-                w.nest_end(nest);
-                Action::emit_list(actions, &mut w, OVS_PACKET_ATTR_ACTIONS);
+                key.emit_key(w, OVS_PACKET_ATTR_KEY);
+                Action::emit_list(actions, w, OVS_PACKET_ATTR_ACTIONS);
                 w.put_flag(OVS_PACKET_ATTR_PROBE);
             }
         }
-        m.finish()
     }
 }
 
 fn ovs_body(buf: &[u8]) -> Result<(i32, &[u8]), ParseError> {
     let (_, body) = split_genl(buf)?;
     if body.len() < 4 {
-        return Err(ParseError("truncated ovs_header".into()));
+        return Err(ParseError::Truncated { what: "ovs_header" });
     }
     Ok((i32::from_ne_bytes(body[..4].try_into().unwrap()), &body[4..]))
 }
@@ -264,7 +254,10 @@ impl FlowInfo {
                 _ => {}
             }
         }
-        let key = FlowKey::decode(key.ok_or_else(|| ParseError("flow without a key".into()))?, mask)?;
+        let key = FlowKey::decode(
+            key.ok_or_else(|| ParseError::Missing { what: "OVS_FLOW_ATTR_KEY", context: "flow".into() })?,
+            mask,
+        )?;
         Ok(FlowInfo { key, actions, packets, bytes, used })
     }
 }

@@ -200,7 +200,7 @@ pub struct FlowKey {
 }
 
 fn perr(msg: String) -> ParseError {
-    ParseError(msg)
+    ParseError::Syntax(msg)
 }
 
 /// Splits on commas outside parentheses.
@@ -487,7 +487,7 @@ impl FlowKey {
             let mut m = vec![0u8; spec.len];
             if spec.scalar {
                 parse_field(&spec.fields[0], inner, &mut k, &mut m)
-                    .map_err(|e| perr(format!("{name}: {}", e.0)))?;
+                    .map_err(|e| perr(format!("{name}: {e}")))?;
             } else {
                 for part in split_top(inner) {
                     let (fname, value) = part
@@ -500,8 +500,7 @@ impl FlowKey {
                             names.join(", ")
                         ))
                     })?;
-                    parse_field(field, value, &mut k, &mut m)
-                        .map_err(|e| perr(format!("{name}: {}", e.0)))?;
+                    parse_field(field, value, &mut k, &mut m).map_err(|e| perr(format!("{name}: {e}")))?;
                 }
             }
             key.put(spec.attr, k, m);
@@ -546,14 +545,20 @@ impl FlowKey {
 
     /// Writes `OVS_FLOW_ATTR_KEY` and `OVS_FLOW_ATTR_MASK`.
     pub fn emit(&self, w: &mut AttrWriter<'_>, key_attr: u16, mask_attr: u16) {
-        let nest = w.nest_start(key_attr, false);
+        self.emit_key(w, key_attr);
+        self.emit_nest(w, mask_attr, |a| &a.mask);
+    }
+
+    /// The key alone, without a mask (flow deletes, packet execution).
+    pub fn emit_key(&self, w: &mut AttrWriter<'_>, key_attr: u16) {
+        self.emit_nest(w, key_attr, |a| &a.key);
+    }
+
+    /// One nest (OVS leaves NLA_F_NESTED off) with one field of each attribute.
+    fn emit_nest(&self, w: &mut AttrWriter<'_>, nest_attr: u16, field: impl Fn(&KeyAttr) -> &[u8]) {
+        let nest = w.nest_start(nest_attr, false);
         for a in &self.attrs {
-            w.put(a.attr, &a.key);
-        }
-        w.nest_end(nest);
-        let nest = w.nest_start(mask_attr, false);
-        for a in &self.attrs {
-            w.put(a.attr, &a.mask);
+            w.put(a.attr, field(a));
         }
         w.nest_end(nest);
     }
@@ -632,7 +637,7 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_problem() {
-        let e = |t: &str| FlowKey::parse(t).unwrap_err().0;
+        let e = |t: &str| FlowKey::parse(t).unwrap_err().to_string();
         assert!(e("in_prot(1)").contains("unknown match field \"in_prot\""));
         assert!(e("ipv4(proto=300)").contains("invalid value \"300\" for proto"));
         assert!(e("ipv4(port=3)").contains("ipv4 has no field \"port\""));

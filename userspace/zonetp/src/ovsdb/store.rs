@@ -9,7 +9,7 @@ use super::client::{Client, Dialer};
 use super::remote::Remote;
 use super::vswitch::{Change, Snapshot, Wording};
 use super::DbError;
-use crate::config::Config;
+use crate::config::{Config, DpSettings};
 use crate::error::{Error, Result};
 use crate::policy::TimeoutPolicy;
 use crate::zone_store::ZoneStore;
@@ -71,7 +71,11 @@ impl OvsdbStore {
 
 impl ZoneStore for OvsdbStore {
     fn read(&self) -> Result<Config> {
-        Ok(self.snapshot()?.to_config())
+        let snapshot = self.snapshot()?;
+        if let Some(e) = snapshot.resolution_errors().into_iter().next() {
+            return Err(Error::Invalid(e));
+        }
+        Ok(snapshot.to_config())
     }
     fn describe(&self) -> String {
         let remotes: Vec<String> = self.remotes.iter().map(ToString::to_string).collect();
@@ -82,6 +86,9 @@ impl ZoneStore for OvsdbStore {
     }
     fn del_dp(&self, name: &str, if_exists: bool) -> Result<()> {
         self.change(|s, _| Change::del_dp(s, name, if_exists))
+    }
+    fn set_dp(&self, name: &str, settings: DpSettings) -> Result<()> {
+        self.change(|s, _| Change::set_dp(s, name, settings))
     }
     fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()> {
         self.change(|s, w| Change::add_zone_tp(s, w, dp, zone, &policy, may_exist))

@@ -22,7 +22,7 @@ use super::datum::{
     map_of, map_pairs, named_ref, optional_uuid, set_elems, set_of, string_map, uuid, uuid_ref,
 };
 use super::DbError;
-use crate::config::{Config, Datapath, PolicyRecord, ZoneRecord};
+use crate::config::{Config, Datapath, DpSettings, PolicyRecord, ResolutionMode, ZoneRecord};
 use crate::policy::{TimeoutPolicy, MAX_POLICY_ID};
 
 pub const DB: &str = "Open_vSwitch";
@@ -30,6 +30,12 @@ pub const DB: &str = "Open_vSwitch";
 pub const ID_KEY: &str = "zonetp-id";
 /// The next id to hand out; only grows.
 pub const NEXT_ID_KEY: &str = "zonetp-next-policy-id";
+/// `Datapath.external_ids` key of the datapath's resolution mode
+/// (`set-dp DP resolution=...`). OVS has no such setting: ovs-vswitchd
+/// always resolves exactly (a zone without a policy gets the kernel's
+/// defaults). A row without the key reads as zonetp's default,
+/// zone0-fallback, the same as a JSON file without the setting.
+pub const RESOLUTION_KEY: &str = "zonetp-resolution";
 /// The first schema with the zone timeout policy tables (OVS 2.13).
 pub const MIN_SCHEMA: (u32, u32, u32) = (8, 2, 0);
 
@@ -59,7 +65,7 @@ impl SchemaInfo {
         }
         let needed: [(&str, &[&str]); 4] = [
             ("Open_vSwitch", &["datapaths", "external_ids", "next_cfg", "cur_cfg"]),
-            ("Datapath", &["ct_zones"]),
+            ("Datapath", &["ct_zones", "external_ids"]),
             ("CT_Zone", &["timeout_policy"]),
             ("CT_Timeout_Policy", &["timeouts", "external_ids"]),
         ];
@@ -95,7 +101,7 @@ impl SchemaInfo {
         }
         vec![
             ("Open_vSwitch", vec!["datapaths", "external_ids", "next_cfg", "cur_cfg"]),
-            ("Datapath", vec!["ct_zones"]),
+            ("Datapath", vec!["ct_zones", "external_ids"]),
             ("CT_Zone", zone),
             ("CT_Timeout_Policy", vec!["timeouts", "external_ids"]),
         ]
@@ -129,6 +135,7 @@ pub struct OvsRow {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DatapathRow {
     pub ct_zones: BTreeMap<u16, String>,
+    pub external_ids: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -176,7 +183,7 @@ impl Snapshot {
                     .into_iter()
                     .filter_map(|(k, v)| Some((u16::try_from(k.as_i64()?).ok()?, uuid(v)?.to_owned())))
                     .collect();
-                (u.clone(), DatapathRow { ct_zones })
+                (u.clone(), DatapathRow { ct_zones, external_ids: string_map(col(r, "external_ids")) })
             })
             .collect();
         let zones = rows("CT_Zone")
@@ -266,6 +273,11 @@ impl Snapshot {
         for (name, dp_uuid) in &ovs.datapaths {
             let mut dp = Datapath::default();
             if let Some(row) = self.datapaths.get(dp_uuid) {
+                // An unreadable value is reported by `resolution_errors`.
+                let mode = row.external_ids.get(RESOLUTION_KEY).map(|v| ResolutionMode::parse(v));
+                if let Some(Ok(mode)) = mode {
+                    dp.resolution = mode;
+                }
                 for (zone, zone_uuid) in &row.ct_zones {
                     let policy = self.zones.get(zone_uuid).and_then(|z| z.timeout_policy.as_ref());
                     let timeout_policy = policy.and_then(|p| ids.get(p)).copied();
@@ -276,6 +288,20 @@ impl Snapshot {
             config.datapaths.insert(name.clone(), dp);
         }
         config
+    }
+
+    /// Datapaths whose `external_ids:zonetp-resolution` is no mode, in
+    /// words; `to_config` reads them as the default.
+    pub fn resolution_errors(&self) -> Vec<String> {
+        let Some(ovs) = &self.ovs else { return Vec::new() };
+        ovs.datapaths
+            .iter()
+            .filter_map(|(name, u)| {
+                let v = self.datapaths.get(u)?.external_ids.get(RESOLUTION_KEY)?;
+                let e = ResolutionMode::parse(v).err()?;
+                Some(format!("datapath {name}: external_ids:{RESOLUTION_KEY}: {e}"))
+            })
+            .collect()
     }
 
     fn datapath(&self, name: &str) -> Option<(&String, &DatapathRow)> {
@@ -361,6 +387,19 @@ impl Change {
             }
             // ovs-vsctl makes the Open_vSwitch row when there is none.
             None => c.ops.push(json!({"op": "insert", "table": "Open_vSwitch", "row": {"datapaths": entry}})),
+        }
+        Ok(c)
+    }
+
+    /// `set-dp DP resolution=MODE`: the mode goes into the `Datapath`
+    /// row's `external_ids:zonetp-resolution` (written even for the
+    /// default, so the row says what zonetp does).
+    pub fn set_dp(s: &Snapshot, name: &str, settings: DpSettings) -> Result<Self, String> {
+        let (dp_uuid, _) = s.datapath(name).ok_or_else(|| format!("datapath {name} does not exist"))?;
+        let mut c = Self::default();
+        if let Some(mode) = settings.resolution {
+            c.ops.push(json!({"op": "mutate", "table": "Datapath", "where": where_uuid(dp_uuid),
+                "mutations": set_key("external_ids", RESOLUTION_KEY, mode.name().to_owned())}));
         }
         Ok(c)
     }
@@ -592,6 +631,42 @@ mod tests {
         assert_eq!(ops[0]["row"]["external_ids"], json!(["map", [[ID_KEY, "3"]]]));
         assert_eq!(ops[1]["mutations"][1][2], json!(["map", [[NEXT_ID_KEY, "4"]]]));
         assert_eq!(ops[3]["mutations"][0][2], json!(["map", [[7, ["named-uuid", "zone"]]]]));
+    }
+
+    #[test]
+    fn the_resolution_mode_lives_in_the_datapath_row_s_external_ids() {
+        let mut s = snapshot();
+        assert_eq!(s.to_config().datapaths["system"].resolution, ResolutionMode::Zone0Fallback);
+        let exact = DpSettings { resolution: Some(ResolutionMode::Exact) };
+        let ops = Change::set_dp(&s, "system", exact).unwrap().ops;
+        assert_eq!(ops.len(), 1);
+        assert_eq!(ops[0]["table"], "Datapath");
+        assert_eq!(
+            ops[0]["mutations"][1],
+            json!(["external_ids", "insert", ["map", [[RESOLUTION_KEY, "exact"]]]])
+        );
+        assert_eq!(
+            Change::set_dp(&s, "netdev", exact).err().as_deref(),
+            Some("datapath netdev does not exist")
+        );
+        let row = |v: &str| {
+            let mut tables = snapshot().tables;
+            tables
+                .get_mut("Datapath")
+                .unwrap()
+                .get_mut("d")
+                .unwrap()
+                .insert("external_ids".into(), json!(["map", [[RESOLUTION_KEY, v]]]));
+            Snapshot::from_tables(tables)
+        };
+        s = row("exact");
+        assert_eq!(s.to_config().datapaths["system"].resolution, ResolutionMode::Exact);
+        assert!(s.resolution_errors().is_empty());
+        s = row("nearest");
+        assert_eq!(s.to_config().datapaths["system"].resolution, ResolutionMode::Zone0Fallback);
+        let errors = s.resolution_errors();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("datapath system: external_ids:zonetp-resolution: "), "{errors:?}");
     }
 
     #[test]

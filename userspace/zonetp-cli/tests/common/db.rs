@@ -1,0 +1,41 @@
+//! A configuration file of the test's own, passed to zonetp with --db.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::common::{zonetp, zonetp_err, zonetp_ok, zonetp_usage, Run};
+
+pub struct Db(pub PathBuf);
+
+impl Db {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("zonetp-host-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Db(dir.join("conf.json"))
+    }
+    pub fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec!["--db", self.0.to_str().unwrap()];
+        v.extend_from_slice(args);
+        v
+    }
+    pub fn run(&self, args: &[&str]) -> Run {
+        zonetp(&self.args(args))
+    }
+    pub fn ok(&self, args: &[&str]) -> String {
+        zonetp_ok(&self.args(args))
+    }
+    pub fn err(&self, args: &[&str]) -> String {
+        zonetp_err(&self.args(args))
+    }
+    pub fn usage(&self, args: &[&str]) -> String {
+        zonetp_usage(&self.args(args))
+    }
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut v = vec!["--format", "json"];
+        v.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&v)).unwrap_or_else(|e| panic!("zonetp {args:?}: not JSON: {e}"))
+    }
+}

@@ -1,0 +1,273 @@
+//! `status`: what each zone of a datapath gets, side by side with what the
+//! kernel has. Per zone: its policy and where it comes from (own, zone 0 or
+//! the kernel's defaults), per L3/L4 the kernel object, whether it matches
+//! the configuration, its use count, and the live conntrack entries.
+//! Computed from values read beforehand, so it is testable without a kernel.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::config::{Config, PolicySource, ResolutionMode};
+use crate::ctnetlink::EntryCounts;
+use crate::cttimeout::object::check_timeouts;
+use crate::cttimeout::CtTimeoutObject;
+use crate::error::Result;
+use crate::policy::{object_name, policy_id_of, TimeoutPolicy, KERNEL_PROTOCOLS};
+use crate::reconcile::{desired_objects, expected, Defaults};
+
+/// How a kernel object compares with what the configuration asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncState {
+    /// Present with the policy's values (and the defaults for unset states).
+    InSync,
+    /// Not in the kernel: `sync` creates it.
+    Missing,
+    /// Present with other values: `sync` replaces it.
+    Differs,
+    /// Present for another L3/L4: `sync` deletes and recreates it.
+    WrongProtocol,
+    /// A value the kernel would wrap: `sync` refuses it.
+    Refused,
+    /// No policy applies: the kernel's defaults, no object.
+    KernelDefaults,
+}
+
+impl SyncState {
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncState::InSync => "in sync",
+            SyncState::Missing => "missing",
+            SyncState::Differs => "differs",
+            SyncState::WrongProtocol => "wrong L3/L4",
+            SyncState::Refused => "refused",
+            SyncState::KernelDefaults => "kernel defaults",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ObjectStatus {
+    pub l3: String,
+    pub l4: String,
+    /// The object a `ct(commit)` in this zone carries, if any.
+    pub object: Option<String>,
+    pub state: SyncState,
+    /// `CTA_TIMEOUT_USE` of the kernel object.
+    #[serde(rename = "use")]
+    pub use_count: Option<u32>,
+    /// Live conntrack entries of this zone and L3/L4.
+    pub entries: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ZoneStatus {
+    pub zone: u16,
+    pub source: PolicySource,
+    pub policy_id: Option<u32>,
+    pub timeouts: Option<TimeoutPolicy>,
+    /// Live conntrack entries of this zone, every protocol.
+    pub entries: u64,
+    pub objects: Vec<ObjectStatus>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatusReport {
+    pub datapath: String,
+    pub resolution: ResolutionMode,
+    /// Configured zones and zones with live entries, ascending.
+    pub zones: Vec<ZoneStatus>,
+    /// `ovs_tp_*` objects the configuration does not explain (`sync`
+    /// deletes them).
+    pub strays: Vec<String>,
+}
+
+impl StatusReport {
+    /// Every zone and object is as the configuration asks.
+    pub fn in_sync(&self) -> bool {
+        self.strays.is_empty()
+            && self
+                .zones
+                .iter()
+                .flat_map(|z| &z.objects)
+                .all(|o| matches!(o.state, SyncState::InSync | SyncState::KernelDefaults))
+    }
+}
+
+/// Builds the status of datapath `dp` from the kernel's objects, defaults
+/// and entry counts.
+pub fn status(
+    config: &Config,
+    dp: &str,
+    kernel: &[CtTimeoutObject],
+    defaults: &Defaults,
+    max_seconds: u32,
+    entries: &EntryCounts,
+) -> Result<StatusReport> {
+    let d = config.datapath(dp)?;
+    let kernel: BTreeMap<&str, &CtTimeoutObject> = kernel.iter().map(|o| (o.name.as_str(), o)).collect();
+    let mut per_zone: BTreeMap<u16, u64> = BTreeMap::new();
+    for (k, n) in entries {
+        *per_zone.entry(k.zone).or_default() += n;
+    }
+    let zones: BTreeSet<u16> = d.ct_zones.keys().chain(per_zone.keys()).copied().collect();
+    let mut out = Vec::new();
+    for zone in zones {
+        let (source, policy_id) = d.policy_for(zone);
+        let policy = policy_id.and_then(|id| config.timeout_policies.get(&id));
+        let objects = KERNEL_PROTOCOLS
+            .iter()
+            .map(|(l3, l4, _)| {
+                let count = entries
+                    .iter()
+                    .filter(|(k, _)| k.zone == zone && k.l3 == *l3 && k.l4 == *l4)
+                    .map(|(_, n)| n)
+                    .sum();
+                let (object, state, use_count) = match (policy_id, policy) {
+                    (Some(id), Some(p)) => {
+                        let want =
+                            p.timeouts.kernel_objects(id).into_iter().find(|o| o.l3 == *l3 && o.l4 == *l4);
+                        let want = want.expect("every listed pair has an object");
+                        let have = kernel.get(want.name.as_str());
+                        let state = match have {
+                            _ if check_timeouts(want.l4, &want.timeouts, max_seconds).is_err() => {
+                                SyncState::Refused
+                            }
+                            None => SyncState::Missing,
+                            Some(h) if (h.l3, h.l4) != (want.l3, want.l4) => SyncState::WrongProtocol,
+                            Some(h) if h.timeouts == expected(&want, defaults) => SyncState::InSync,
+                            Some(_) => SyncState::Differs,
+                        };
+                        (object_name(id, *l3, *l4), state, have.and_then(|h| h.use_count))
+                    }
+                    _ => (None, SyncState::KernelDefaults, None),
+                };
+                ObjectStatus {
+                    l3: l3.to_string(),
+                    l4: l4.to_string(),
+                    object,
+                    state,
+                    use_count,
+                    entries: count,
+                }
+            })
+            .collect();
+        out.push(ZoneStatus {
+            zone,
+            source,
+            policy_id,
+            timeouts: policy.map(|p| p.timeouts.clone()),
+            entries: per_zone.get(&zone).copied().unwrap_or(0),
+            objects,
+        });
+    }
+    // Strays as sync sees them: the datapath's desired objects only.
+    let desired = desired_objects(config, dp);
+    let strays = kernel
+        .keys()
+        .filter(|n| policy_id_of(n).is_some() && !desired.0.iter().any(|o| o.name.as_str() == **n))
+        .map(|n| n.to_string())
+        .collect();
+    Ok(StatusReport { datapath: dp.to_owned(), resolution: d.resolution, zones: out, strays })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ctnetlink::EntryKey;
+    use crate::cttimeout::{L3Proto, L4Proto, Timeouts};
+
+    fn tp(words: &[&str]) -> TimeoutPolicy {
+        TimeoutPolicy::parse(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn defaults() -> Defaults {
+        KERNEL_PROTOCOLS.iter().map(|(l3, l4, _)| ((*l3, *l4), Timeouts::from([(9, 120)]))).collect()
+    }
+
+    fn config() -> Config {
+        let mut c = Config::default();
+        c.add_dp("system", false).unwrap();
+        c.add_zone_tp("system", 0, tp(&["udp_single=9"]), false).unwrap();
+        c.add_zone_tp("system", 5, tp(&["udp_single=1"]), false).unwrap();
+        c
+    }
+
+    /// The kernel as a sync leaves it, with use counts.
+    fn synced(c: &Config) -> Vec<CtTimeoutObject> {
+        desired_objects(c, "system")
+            .0
+            .iter()
+            .map(|o| {
+                let mut k = o.clone();
+                k.timeouts = expected(o, &defaults());
+                k.use_count = Some(1);
+                k
+            })
+            .collect()
+    }
+
+    fn entries() -> EntryCounts {
+        let key = |zone, l3, l4| EntryKey { zone, l3, l4 };
+        EntryCounts::from([
+            (key(5, L3Proto::IPV4, L4Proto::UDP), 3),
+            (key(5, L3Proto::IPV4, L4Proto(132)), 1),
+            (key(7, L3Proto::IPV4, L4Proto::UDP), 2),
+        ])
+    }
+
+    #[test]
+    fn zones_show_their_source_objects_and_entries() {
+        let c = config();
+        let r = status(&c, "system", &synced(&c), &defaults(), 1000, &entries()).unwrap();
+        assert!(r.in_sync());
+        let zones: Vec<_> = r.zones.iter().map(|z| (z.zone, z.source, z.policy_id, z.entries)).collect();
+        assert_eq!(
+            zones,
+            vec![
+                (0, PolicySource::Own, Some(1), 0),
+                (5, PolicySource::Own, Some(2), 4),
+                (7, PolicySource::Zone0, Some(1), 2),
+            ]
+        );
+        let udp4 = &r.zones[1].objects[1];
+        assert_eq!(
+            (udp4.object.as_deref(), udp4.state, udp4.use_count, udp4.entries),
+            (Some("ovs_tp_2_udp4"), SyncState::InSync, Some(1), 3)
+        );
+        assert_eq!(r.zones[2].objects[1].object.as_deref(), Some("ovs_tp_1_udp4"));
+    }
+
+    #[test]
+    fn exact_mode_missing_changed_and_stray_objects() {
+        let mut c = config();
+        c.set_dp("system", &["resolution=exact".into()]).unwrap();
+        let mut kernel = synced(&c);
+        kernel.retain(|o| o.name.as_str() != "ovs_tp_2_tcp4");
+        kernel.iter_mut().find(|o| o.name.as_str() == "ovs_tp_2_udp4").unwrap().timeouts.insert(1, 30);
+        kernel.push(
+            CtTimeoutObject::new("ovs_tp_9_udp4", L3Proto::IPV4, L4Proto::UDP, Timeouts::new()).unwrap(),
+        );
+        kernel.push(CtTimeoutObject::new("web", L3Proto::IPV4, L4Proto::UDP, Timeouts::new()).unwrap());
+        let r = status(&c, "system", &kernel, &defaults(), 1000, &entries()).unwrap();
+        assert!(!r.in_sync());
+        assert_eq!(r.strays, vec!["ovs_tp_9_udp4"]);
+        let z5 = &r.zones[1];
+        assert_eq!((z5.objects[0].state, z5.objects[1].state), (SyncState::Missing, SyncState::Differs));
+        let z7 = &r.zones[2];
+        assert_eq!((z7.source, z7.policy_id), (PolicySource::Default, None));
+        assert!(z7.objects.iter().all(|o| o.state == SyncState::KernelDefaults && o.object.is_none()));
+        assert_eq!(z7.objects[1].entries, 2);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["zones"][1]["objects"][1]["state"], "differs");
+        assert_eq!(json["zones"][2]["source"], "default");
+        assert_eq!(json["resolution"], "exact");
+    }
+
+    #[test]
+    fn unknown_datapath_is_an_error() {
+        let e = status(&config(), "netdev", &[], &defaults(), 1000, &EntryCounts::new()).unwrap_err();
+        assert_eq!(e.to_string(), "datapath netdev does not exist");
+    }
+}
