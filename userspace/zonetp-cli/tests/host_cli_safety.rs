@@ -3,45 +3,14 @@
 //! a closed pipe, and reports what it did in a shape a program can read.
 
 mod common;
+#[path = "common/db.rs"]
+mod db;
 
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
+use db::Db;
 use serde_json::{json, Value};
-
-struct Db(PathBuf);
-
-impl Db {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("zonetp-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Db(dir.join("conf.json"))
-    }
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut v = vec!["--db", self.0.to_str().unwrap()];
-        v.extend_from_slice(args);
-        v
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        zonetp_ok(&self.args(args))
-    }
-    fn err(&self, args: &[&str]) -> String {
-        zonetp_err(&self.args(args))
-    }
-    fn usage(&self, args: &[&str]) -> String {
-        zonetp_usage(&self.args(args))
-    }
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = vec!["--format", "json"];
-        a.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&a)).unwrap()
-    }
-    fn text(&self) -> String {
-        std::fs::read_to_string(&self.0).unwrap_or_default()
-    }
-}
 
 fn zonetp_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_zonetp"));

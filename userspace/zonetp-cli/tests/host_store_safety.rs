@@ -3,39 +3,20 @@
 //! commands that fail (which create nothing).
 
 mod common;
+#[path = "common/db.rs"]
+mod db;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
+use db::Db;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
-
-struct Db(PathBuf);
-
-impl Db {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("zonetp-store-host-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Db(dir.join("conf.json"))
-    }
-    fn dir(&self) -> PathBuf {
-        self.0.parent().unwrap().to_owned()
-    }
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut v = vec!["--db", self.0.to_str().unwrap()];
-        v.extend_from_slice(args);
-        v
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        zonetp_ok(&self.args(args))
-    }
-}
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

@@ -4,44 +4,17 @@
 //! kernel's objects alone; deleting everything takes `--delete-all`.
 
 mod common;
+#[path = "common/db.rs"]
+mod db;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use db::Db;
 use serde_json::Value;
-
-/// A configuration file of the test's own, passed with --db.
-struct Db(PathBuf);
-
-impl Db {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("zonetp-safety-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Db(dir.join("conf.json"))
-    }
-    fn dir(&self) -> PathBuf {
-        self.0.parent().unwrap().to_owned()
-    }
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut v = vec!["--db", self.0.to_str().unwrap()];
-        v.extend_from_slice(args);
-        v
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        zonetp_ok(&self.args(args))
-    }
-    fn err(&self, args: &[&str]) -> String {
-        zonetp_err(&self.args(args))
-    }
-    fn sync(&self) -> Value {
-        serde_json::from_str(&self.ok(&["--format", "json", "sync"])).unwrap()
-    }
-}
 
 fn nfct_objects() -> Vec<String> {
     let out = tool_ok("nfct", &["list", "timeout"]);

@@ -3,36 +3,19 @@
 //! pass over 24,576 objects) and one JSON report per line.
 
 mod common;
+#[path = "common/db.rs"]
+mod db;
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use db::Db;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
-
-struct Db(PathBuf);
-
-impl Db {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("zonetp-watch-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Db(dir.join("conf.json"))
-    }
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut v = vec!["--db", self.0.to_str().unwrap()];
-        v.extend_from_slice(args);
-        v
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        zonetp_ok(&self.args(args))
-    }
-}
 
 fn lines_of(r: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();

@@ -3,45 +3,18 @@
 //! configuration file.
 
 mod common;
+#[path = "common/db.rs"]
+mod db;
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use db::Db;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
-
-/// A configuration file of the test's own, passed with --db.
-struct Db(PathBuf);
-
-impl Db {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("zonetp-host-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Db(dir.join("conf.json"))
-    }
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut v = vec!["--db", self.0.to_str().unwrap()];
-        v.extend_from_slice(args);
-        v
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        zonetp_ok(&self.args(args))
-    }
-    fn err(&self, args: &[&str]) -> String {
-        zonetp_err(&self.args(args))
-    }
-    fn usage(&self, args: &[&str]) -> String {
-        zonetp_usage(&self.args(args))
-    }
-    fn sync(&self) -> Value {
-        serde_json::from_str(&self.ok(&["--format", "json", "sync"])).unwrap()
-    }
-}
 
 fn names(v: &Value) -> Vec<String> {
     v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect()

@@ -38,4 +38,16 @@ impl Db {
         v.extend_from_slice(args);
         serde_json::from_str(&self.ok(&v)).unwrap_or_else(|e| panic!("zonetp {args:?}: not JSON: {e}"))
     }
+    /// The directory holding the file (lock and temporary files go there).
+    pub fn dir(&self) -> PathBuf {
+        self.0.parent().unwrap().to_owned()
+    }
+    /// The file as it is now ("" when it does not exist).
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(&self.0).unwrap_or_default()
+    }
+    /// `sync` with a JSON report.
+    pub fn sync(&self) -> Value {
+        serde_json::from_str(&self.ok(&["--format", "json", "sync"])).unwrap()
+    }
 }
