@@ -54,9 +54,28 @@ checkers_start() {
 
 # dmesg_splats: prints every splat line of the whole dmesg (with 3 lines of
 # context after each), fails if there is one.
+#
+# One report is known and not zonetp's: Linux 6.12's openvswitch.ko reads
+# the template's timeout with rcu_dereference() outside an RCU read-side
+# section when it installs a flow whose ct() action names a timeout policy
+# (net/openvswitch/conntrack.c:1441, ovs_ct_copy_action, under ovs_mutex).
+# It fires with either provider, once per boot.  That one report, matched
+# by its exact location line, is printed as known and not counted; every
+# other splat fails.
+KNOWN_SPLAT_RE='net/openvswitch/conntrack\.c:1441 suspicious rcu_dereference_check\(\) usage!'
 dmesg_splats() {
-  local out
-  out=$(dmesg | grep -E -A3 "$SPLAT_RE") || return 0
+  local out known
+  out=$(dmesg | awk -v splat="$SPLAT_RE" -v known="$KNOWN_SPLAT_RE" '
+    { line[NR] = $0 }
+    END {
+      for (i = 1; i <= NR; i++) {
+        if (line[i] ~ /WARNING: suspicious RCU usage/ && (line[i+3] ~ known || line[i+2] ~ known)) {
+          print "KNOWN " line[i+3] > "/dev/stderr"; i += 3; continue
+        }
+        if (line[i] ~ splat) { print line[i]; for (j = 1; j <= 3 && i + j <= NR; j++) print line[i+j] }
+      }
+    }' 2> >(sed 's/^KNOWN /known upstream report, not counted: /' >&2))
+  [[ -z $out ]] && return 0
   printf '%s\n' "$out" | head -n 200
   return 1
 }
