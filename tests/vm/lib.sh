@@ -59,9 +59,9 @@ checkers_start() {
 # the template's timeout with rcu_dereference() outside an RCU read-side
 # section when it installs a flow whose ct() action names a timeout policy
 # (net/openvswitch/conntrack.c:1441, ovs_ct_copy_action, under ovs_mutex).
-# It fires with either provider, once per boot.  That one report, matched
-# by its exact location line, is printed as known and not counted; every
-# other splat fails.
+# It fires with either provider, once per load of openvswitch.ko.  That
+# one report, matched by its exact location line, is printed as known and
+# not counted; every other splat fails.
 KNOWN_SPLAT_RE='net/openvswitch/conntrack\.c:1441 suspicious rcu_dereference_check\(\) usage!'
 dmesg_splats() {
   local out known
