@@ -22,12 +22,7 @@ mkdir -p /tmp/ovs /tmp/zonetp-compare
 
 start_ovs() {
   modprobe -a openvswitch nfnetlink_cttimeout || return 1
-  ovsdb-tool create /tmp/ovs/conf.db /usr/share/openvswitch/vswitch.ovsschema || return 1
-  ovsdb-server /tmp/ovs/conf.db --remote=punix:/tmp/ovs/db.sock --pidfile=/tmp/ovs/ovsdb-server.pid \
-    --detach --log-file=/tmp/ovs/ovsdb-server.log || return 1
-  ovs-vsctl --no-wait init || return 1
-  ovs-vswitchd unix:/tmp/ovs/db.sock --pidfile=/tmp/ovs/ovs-vswitchd.pid --detach \
-    --log-file=/tmp/ovs/ovs-vswitchd.log || return 1
+  start_ovsdb_and_vswitchd || return 1
   ovs-vsctl add-br br0 &&
     ovs-vsctl -- --id=@m create Datapath datapath_version=0 -- set Open_vSwitch . datapaths:"system"=@m
 }

@@ -26,12 +26,7 @@ eventually() { local end=$((SECONDS + $1)); shift; until "$@"; do ((SECONDS < en
 ns0() { ip netns exec at_ns0 "$@"; }
 
 start_ovs() {
-  ovsdb-tool create /tmp/ovs/conf.db /usr/share/openvswitch/vswitch.ovsschema || return 1
-  ovsdb-server /tmp/ovs/conf.db --remote=punix:/tmp/ovs/db.sock --pidfile=/tmp/ovs/ovsdb-server.pid \
-    --detach --log-file=/tmp/ovs/ovsdb-server.log || return 1
-  ovs-vsctl --no-wait init || return 1
-  ovs-vswitchd unix:/tmp/ovs/db.sock --pidfile=/tmp/ovs/ovs-vswitchd.pid --detach \
-    --log-file=/tmp/ovs/ovs-vswitchd.log || return 1
+  start_ovsdb_and_vswitchd || return 1
   ovs-vsctl add-br br0 -- set bridge br0 fail-mode=secure &&
     ovs-vsctl -- --id=@m create Datapath datapath_version=0 -- set Open_vSwitch . datapaths:"system"=@m
 }
