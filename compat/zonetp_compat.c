@@ -28,6 +28,11 @@
 
 /* The Rust module! macro in 6.12 has no `version` key. */
 MODULE_VERSION("0.1.0");
+/*
+ * Nor a key for the author that both kernels take: 6.12 wants `author:`,
+ * 7.x `authors: [..]`, each rejecting the other.
+ */
+MODULE_AUTHOR("zonetp developers");
 
 void zonetp_compat_kfree_rcu(struct zonetp_rcu_obj *obj)
 {
