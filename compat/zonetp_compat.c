@@ -28,6 +28,11 @@
 
 /* The Rust module! macro in 6.12 has no `version` key. */
 MODULE_VERSION("0.1.0");
+/*
+ * Nor a key for the author that both kernels take: 6.12 wants `author:`,
+ * 7.x `authors: [..]`, each rejecting the other.
+ */
+MODULE_AUTHOR("zonetp developers");
 
 void zonetp_compat_kfree_rcu(struct zonetp_rcu_obj *obj)
 {
@@ -150,6 +155,11 @@ unsigned int *zonetp_compat_default_timeouts(struct net *net, u8 l4num)
 	case IPPROTO_TCP:
 		return nf_tcp_pernet(net)->timeouts;
 	case IPPROTO_UDP:
+	/*
+	 * UDP-Lite and DCCP: tracked on 6.12 only.  7.x removed both trackers,
+	 * so L4Proto::find() refuses them there (as upstream does) and these
+	 * two cases are never reached; kept for 6.12.
+	 */
 	case IPPROTO_UDPLITE:
 		return nf_udp_pernet(net)->timeouts;
 	case IPPROTO_DCCP:

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Error codes the 6.12 `kernel` crate does not name.
+//!
+//! Import them by name (`use crate::errno::EMSGSIZE`), never with a glob:
+//! 7.x's prelude exports an `EMSGSIZE` constant of its own, and two glob
+//! imports of one name are ambiguous, while an explicit import shadows a
+//! glob.  The helpers build the same `Error` on both kernels.
 
 use kernel::error::Error;
 

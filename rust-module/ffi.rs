@@ -25,4 +25,10 @@ type __kernel_size_t = usize;
 type __kernel_ssize_t = isize;
 type __kernel_ptrdiff_t = isize;
 
+// Linux 7.x's rust/bindgen_parameters derive pin-init's `MaybeZeroable`
+// for every struct and union; the derive must be in scope here.  (6.12 has
+// no pin_init crate; on 7.x every module gets `--extern pin_init`.)
+#[cfg(zonetp_linux_7)]
+use pin_init::MaybeZeroable;
+
 include!(env!("ZONETP_BINDINGS_RS"));

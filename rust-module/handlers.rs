@@ -12,7 +12,7 @@ use core::ffi::c_int;
 use kernel::error::from_result;
 use kernel::prelude::*;
 
-use crate::errno::*;
+use crate::errno::EOPNOTSUPP;
 use crate::ffi as b;
 use crate::net::Net;
 use crate::nlattr::{Attr, NlAttrs};

@@ -13,8 +13,8 @@
 
 use kernel::ffi::c_char;
 use kernel::prelude::*;
-use kernel::types::ARef;
 
+use crate::compat::ARef;
 use crate::ffi as b;
 use crate::net::Net;
 use crate::pernet;

@@ -24,7 +24,7 @@ static DONE: AtomicBool = AtomicBool::new(false);
 pub(crate) fn leak_reference(t: &Timeout) {
     if !DONE.swap(true, Ordering::Relaxed) {
         pr_warn!("inject: leaking policy object {:p} (ZONETP_INJECT=leak)\n", t.as_ptr());
-        core::mem::forget(kernel::types::ARef::from(t));
+        core::mem::forget(crate::compat::ARef::from(t));
     }
 }
 

@@ -7,7 +7,7 @@ use core::ptr::NonNull;
 
 use kernel::prelude::*;
 
-use crate::errno::*;
+use crate::errno::EMSGSIZE;
 use crate::ffi as bindings;
 use crate::net::Net;
 

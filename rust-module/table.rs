@@ -40,8 +40,9 @@ use kernel::alloc::flags::GFP_KERNEL_ACCOUNT;
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{lock::mutex::MutexBackend, lock::Guard, LockedBy, Mutex};
-use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+use kernel::types::Opaque;
 
+use crate::compat::{ARef, AlwaysRefCounted};
 use crate::ffi as bindings;
 use crate::net::Net;
 use crate::timeout::Timeout;
@@ -577,12 +578,15 @@ impl Unlinked {
         let e = self.e;
         // SAFETY: the table's reference (Entry invariant), given up here once.
         unsafe { Timeout::dec_ref((*e.as_ptr()).timeout) };
+        // `Opaque::get` through the field, not `Opaque::raw_get`, which 7.x
+        // renamed `cast_into`: the entry is live here, so a reference to
+        // its field is fine, and the code is the same on both kernels.
         // SAFETY: `e` was allocated by KBox (kmalloc) with `rcu` as its first
         // field (repr(C)), so the zonetp_rcu_obj is at the start of the
         // allocation; it has nothing else to drop (`order` and `links` hold
         // no resources); readers still following it are in a read-side
         // section, which kfree_rcu() waits for.
-        unsafe { bindings::zonetp_compat_kfree_rcu(Opaque::raw_get(&(*e.as_ptr()).rcu)) };
+        unsafe { bindings::zonetp_compat_kfree_rcu((*e.as_ptr()).rcu.get()) };
         // SAFETY: pairs with the module_get in `Locked::insert`.
         unsafe { bindings::zonetp_compat_module_put() };
     }

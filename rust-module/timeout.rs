@@ -7,12 +7,13 @@ use core::alloc::Layout;
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
-use kernel::alloc::{allocator::Kmalloc, flags, Allocator};
+use kernel::alloc::flags;
 use kernel::error::to_result;
 use kernel::prelude::*;
-use kernel::types::{ARef, AlwaysRefCounted, Opaque};
+use kernel::types::Opaque;
 
-use crate::errno::*;
+use crate::compat::{self, ARef, AlwaysRefCounted};
+use crate::errno::{EMSGSIZE, EOPNOTSUPP};
 use crate::ffi as bindings;
 use crate::net::Net;
 use crate::nlattr::Attr;
@@ -153,7 +154,7 @@ impl Timeout {
         let size = core::mem::size_of::<bindings::nf_ct_timeout>() + l4.obj_size();
         let layout = Layout::from_size_align(size, core::mem::align_of::<bindings::nf_ct_timeout>())
             .map_err(|_| ENOMEM)?;
-        let mem = Kmalloc::alloc(layout, flags::GFP_KERNEL_ACCOUNT | flags::__GFP_ZERO)?;
+        let mem = compat::kmalloc(layout, flags::GFP_KERNEL_ACCOUNT | flags::__GFP_ZERO)?;
         let ptr = mem.cast::<bindings::nf_ct_timeout>();
         // SAFETY: `ptr` is a zeroed, exclusively owned allocation of `size`
         // bytes; refcount_set and plain field writes initialise it.

@@ -11,9 +11,11 @@
 //! - [`netlink`]: policy, callbacks, subsystem; [`handlers`]: the requests.
 //! - [`hook`]: conntrack's look-up hook.
 //! - [`inject`]: deliberate defects, only in test builds (see Kbuild).
+//! - [`compat`]: the `kernel` crate APIs that differ between 6.12 and 7.x.
 
 use kernel::prelude::*;
 
+mod compat;
 mod errno;
 mod ffi;
 mod handlers;
@@ -30,7 +32,6 @@ mod timeout;
 module! {
     type: Zonetp,
     name: "zonetp",
-    author: "zonetp developers",
     description: "Zone-based conntrack timeout policies",
     license: "GPL",
 }
