@@ -179,22 +179,7 @@ impl Drop for Server {
 
 /// `ovs_tp_*` objects in this thread's network namespace, sorted.
 fn kernel_objects() -> Vec<String> {
-    let mut v: Vec<String> = tool_ok("nfct", &["list", "timeout"])
-        .lines()
-        .filter(|l| l.starts_with(".ovs_tp_"))
-        .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-fn six(id: u32) -> Vec<String> {
-    let mut v: Vec<String> = ["tcp4", "udp4", "icmp4", "tcp6", "udp6", "icmpv6"]
-        .iter()
-        .map(|s| format!("ovs_tp_{id}_{s}"))
-        .collect();
-    v.sort();
-    v
+    nfct_objects_sorted().into_iter().filter(|n| n.starts_with("ovs_tp_")).collect()
 }
 
 /// The UNREPLIED timeout (udp_single) of a UDP object.
@@ -873,11 +858,8 @@ impl NamedNetns {
 
     fn objects(&self) -> Vec<String> {
         let out = tool_ok("ip", &["netns", "exec", &self.0, "nfct", "list", "timeout"]);
-        let mut v: Vec<String> = out
-            .lines()
-            .filter(|l| l.starts_with(".ovs_tp_"))
-            .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
-            .collect();
+        let mut v: Vec<String> =
+            object_names(&out).into_iter().filter(|n| n.starts_with("ovs_tp_")).collect();
         v.sort();
         v
     }

@@ -18,15 +18,6 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// Runs `zonetp ARGS` in a private mount namespace where `dir` is a
 /// read-only bind mount of itself.
 fn zonetp_read_only(dir: &Path, args: &[&str]) -> Run {

@@ -20,23 +20,6 @@ fn names(v: &Value) -> Vec<String> {
     v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect()
 }
 
-/// Objects in the kernel by name: (l3, l4, states as nfct shows them).
-fn nfct_objects() -> Vec<String> {
-    let out = tool_ok("nfct", &["list", "timeout"]);
-    out.lines()
-        .filter(|l| l.starts_with('.'))
-        .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
-        .collect()
-}
-
-const SIX: [&str; 6] = ["tcp4", "udp4", "icmp4", "tcp6", "udp6", "icmpv6"];
-
-fn six(id: u32) -> Vec<String> {
-    let mut v: Vec<String> = SIX.iter().map(|s| format!("ovs_tp_{id}_{s}")).collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn config_then_sync_gives_exactly_the_ovs_objects() {
     in_netns(|| {
@@ -56,9 +39,7 @@ fn config_then_sync_gives_exactly_the_ovs_objects() {
         let ovs_order: Vec<String> = SIX.iter().map(|s| format!("ovs_tp_1_{s}")).collect();
         assert_eq!(names(&r["created"]), ovs_order);
         assert_eq!(nfct_objects(), ovs_order);
-        let mut got = nfct_objects();
-        got.sort();
-        assert_eq!(got, six(1));
+        assert_eq!(nfct_objects_sorted(), six(1));
         assert_eq!(
             nfct_get("ovs_tp_1_udp4"),
             (2, 17, vec![("UNREPLIED".into(), 1), ("REPLIED".into(), 120)])
@@ -155,9 +136,7 @@ fn objects_the_configuration_does_not_explain_are_cleaned_up_and_others_kept() {
         assert_eq!(nfct_objects().len(), 3, "a dry run changes nothing");
         let r = db.sync();
         assert_eq!(names(&r["deleted"]), vec!["ovs_tp_77_tcp4"]);
-        let mut left = nfct_objects();
-        left.sort();
-        assert_eq!(left, vec!["ovs_tp_x_tcp4", "web"]);
+        assert_eq!(nfct_objects_sorted(), vec!["ovs_tp_x_tcp4", "web"]);
     });
 }
 
@@ -247,9 +226,10 @@ fn values_the_kernel_would_wrap_fail_the_sync_by_name() {
         assert_eq!(r.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert!(stderr.contains("ovs_tp_1_udp4: timeout unreplied=5000000 is too large"), "{stderr}");
-        let mut got = nfct_objects();
-        got.sort();
-        assert_eq!(got, vec!["ovs_tp_1_icmp4", "ovs_tp_1_icmpv6", "ovs_tp_1_tcp4", "ovs_tp_1_tcp6"]);
+        assert_eq!(
+            nfct_objects_sorted(),
+            vec!["ovs_tp_1_icmp4", "ovs_tp_1_icmpv6", "ovs_tp_1_tcp4", "ovs_tp_1_tcp6"]
+        );
     });
 }
 
