@@ -7,15 +7,11 @@ mod common;
 mod db;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use db::Db;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use serde_json::Value;
 
 /// Runs `zonetp ARGS` in a private mount namespace where `dir` is a
@@ -111,23 +107,7 @@ fn temp_files_of_killed_writers_are_cleaned_up() {
     let db = Db::new("tmp");
     db.ok(&["add-dp", "system"]);
     for round in 0..8u64 {
-        let script = format!(
-            "i=0; while true; do i=$((i+1)); {z} --db {db} --may-exist add-zone-tp system zone=$((i % 500)) udp_single=$i; done",
-            z = env!("CARGO_BIN_EXE_zonetp"),
-            db = db.0.display()
-        );
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(40 + round * 23 % 90));
-        // The whole group: the shell and the zonetp it is running.
-        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-        let _ = child.wait();
+        let _ = db.kill_writer_after("udp_single=$i", Duration::from_millis(40 + round * 23 % 90));
     }
     // What a writer killed between creating and renaming its temp file leaves.
     std::fs::write(db.dir().join("conf.json.tmp.999999"), "half a file").unwrap();

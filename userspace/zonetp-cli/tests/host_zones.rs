@@ -6,13 +6,12 @@ mod common;
 #[path = "common/db.rs"]
 mod db;
 
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use db::Db;
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 
@@ -285,24 +284,8 @@ fn kill_9_during_writes_leaves_the_old_or_the_new_file() {
     let db = Db::new("kill9");
     db.ok(&["add-dp", "system"]);
     for round in 0..15u64 {
-        let script = format!(
-            "i=0; while true; do i=$((i+1)); {z} --db {db} --may-exist add-zone-tp system zone=$((i % 500)) udp_single=$i tcp_established=$i; done",
-            z = env!("CARGO_BIN_EXE_zonetp"),
-            db = db.0.display()
-        );
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
+        db.kill_writer_after("udp_single=$i tcp_established=$i", Duration::from_millis(30 + round * 17 % 90))
             .unwrap();
-        std::thread::sleep(Duration::from_millis(30 + round * 17 % 90));
-        // The process group of our own child: the shell and whatever zonetp
-        // it is running, mid-write or not.
-        killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
-        let _ = child.wait();
         let r = zonetp(&db.args(&["list-zone-tp", "system"]));
         assert_eq!(r.status, 0, "round {round}: the file must stay readable: {}", r.stderr);
     }
