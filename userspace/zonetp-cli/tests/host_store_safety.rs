@@ -30,8 +30,7 @@ fn zonetp_read_only(dir: &Path, args: &[&str]) -> Run {
 #[test]
 fn a_read_only_store_still_syncs_and_always_reports() {
     in_netns(|| {
-        let db = Db::new("ro");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("ro");
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
         let before = files_in(&db.dir());
         // Nothing to record: no lock, no write, success.
@@ -92,8 +91,7 @@ fn writes_go_through_a_symlink() {
 
 #[test]
 fn writes_keep_the_mode_and_owner() {
-    let db = Db::new("mode");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("mode");
     std::fs::set_permissions(&db.0, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::os::unix::fs::chown(&db.0, Some(12345), Some(54321)).unwrap();
     db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
@@ -104,8 +102,7 @@ fn writes_keep_the_mode_and_owner() {
 
 #[test]
 fn temp_files_of_killed_writers_are_cleaned_up() {
-    let db = Db::new("tmp");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("tmp");
     for round in 0..8u64 {
         let _ = db.kill_writer_after("udp_single=$i", Duration::from_millis(40 + round * 23 % 90));
     }

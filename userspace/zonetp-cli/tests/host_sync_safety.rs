@@ -18,8 +18,7 @@ use serde_json::Value;
 
 /// A configuration with zone 5 on `system`, pushed: six objects of policy 1.
 fn pushed(name: &str) -> Db {
-    let db = Db::new(name);
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system(name);
     db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1", "icmp_first=2"]);
     db.sync();
     assert_eq!(nfct_objects_sorted(), six(1));

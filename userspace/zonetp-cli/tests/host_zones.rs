@@ -22,8 +22,7 @@ fn names(v: &Value) -> Vec<String> {
 #[test]
 fn config_then_sync_gives_exactly_the_ovs_objects() {
     in_netns(|| {
-        let db = Db::new("exact");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("exact");
         db.ok(&[
             "add-zone-tp",
             "system",
@@ -61,8 +60,7 @@ fn config_then_sync_gives_exactly_the_ovs_objects() {
 #[test]
 fn changing_a_key_replaces_only_its_objects() {
     in_netns(|| {
-        let db = Db::new("change");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("change");
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1", "icmp_first=2"]);
         db.sync();
         db.ok(&["--may-exist", "add-zone-tp", "system", "zone=5", "udp_single=9", "icmp_first=2"]);
@@ -88,8 +86,7 @@ fn changing_a_key_replaces_only_its_objects() {
 #[test]
 fn deleting_a_zone_policy_removes_its_objects_and_retries_while_in_use() {
     in_netns(|| {
-        let db = Db::new("delete");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("delete");
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
         db.sync();
         iptables_ct_rule("ovs_tp_1_udp4");
@@ -125,8 +122,7 @@ fn deleting_a_zone_policy_removes_its_objects_and_retries_while_in_use() {
 #[test]
 fn objects_the_configuration_does_not_explain_are_cleaned_up_and_others_kept() {
     in_netns(|| {
-        let db = Db::new("strays");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("strays");
         tool_ok("nfct", &["add", "timeout", "ovs_tp_77_tcp4", "inet", "tcp", "established", "5"]);
         tool_ok("nfct", &["add", "timeout", "web", "inet", "udp", "unreplied", "5"]);
         tool_ok("nfct", &["add", "timeout", "ovs_tp_x_tcp4", "inet", "tcp", "established", "5"]);
@@ -141,8 +137,7 @@ fn objects_the_configuration_does_not_explain_are_cleaned_up_and_others_kept() {
 
 #[test]
 fn resolve_falls_back_to_zone_zero_then_to_kernel_defaults() {
-    let db = Db::new("resolve");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("resolve");
     let args = |zone: &'static str, l3: &'static str, l4: &'static str| {
         ["resolve", "system", zone, "--l3", l3, "--l4", l4]
     };
@@ -207,8 +202,7 @@ fn ovs_vsctl_outputs_and_refusals() {
 #[test]
 fn values_the_kernel_would_wrap_fail_the_sync_by_name() {
     in_netns(|| {
-        let db = Db::new("wrap");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("wrap");
         // Accepted for a kernel with HZ=100, then synced where HZ=1000
         // (a file made for another kernel): the sync names the objects.
         let with_hz = |hz: &str, args: &[&str]| {
@@ -234,8 +228,7 @@ fn values_the_kernel_would_wrap_fail_the_sync_by_name() {
 
 #[test]
 fn eight_concurrent_writers_lose_nothing() {
-    let db = Db::new("concurrent");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("concurrent");
     let children: Vec<_> = (0..8)
         .map(|p| {
             let script = (0..10)
@@ -265,8 +258,7 @@ fn eight_concurrent_writers_lose_nothing() {
 
 #[test]
 fn garbage_or_truncated_files_give_a_clear_error_and_stay_untouched() {
-    let db = Db::new("garbage");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("garbage");
     db.ok(&["add-zone-tp", "system", "zone=1", "udp_single=1"]);
     let good = std::fs::read_to_string(&db.0).unwrap();
     for bad in [good[..good.len() - 10].to_owned(), "garbage".to_owned(), String::new()] {
@@ -281,8 +273,7 @@ fn garbage_or_truncated_files_give_a_clear_error_and_stay_untouched() {
 
 #[test]
 fn kill_9_during_writes_leaves_the_old_or_the_new_file() {
-    let db = Db::new("kill9");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("kill9");
     for round in 0..15u64 {
         db.kill_writer_after("udp_single=$i tcp_established=$i", Duration::from_millis(30 + round * 17 % 90))
             .unwrap();
@@ -294,8 +285,7 @@ fn kill_9_during_writes_leaves_the_old_or_the_new_file() {
 #[test]
 fn watch_mode_follows_the_file_and_stops_on_sigterm() {
     in_netns(|| {
-        let db = Db::new("watch");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("watch");
         let child = Command::new(env!("CARGO_BIN_EXE_zonetp"))
             .args(db.args(&["sync", "--watch", "--interval", "1"]))
             .stdout(Stdio::piped())

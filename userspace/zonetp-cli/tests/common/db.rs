@@ -21,6 +21,13 @@ impl Db {
         std::fs::create_dir_all(&dir).unwrap();
         Db(dir.join("conf.json"))
     }
+    /// A fresh file holding the `system` datapath record (`add-dp
+    /// system`), where most tests start.
+    pub fn with_system(name: &str) -> Self {
+        let db = Db::new(name);
+        db.ok(&["add-dp", "system"]);
+        db
+    }
     pub fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
         let mut v = vec!["--db", self.0.to_str().unwrap()];
         v.extend_from_slice(args);
