@@ -792,13 +792,19 @@ fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
             ]);
             Proc::spawn(cmd, &s.dir.join(format!("{tag}.log")))
         };
+        // Syncs until one is refused (ovs-vswitchd takes a moment to
+        // start); returns the refusal.
+        let refused = |what: &str| {
+            let mut refusal = String::new();
+            wait_for(what, 20, || {
+                let r = s.z(&["sync"]);
+                refusal = r.stderr;
+                r.status == 1
+            });
+            refusal
+        };
         let mut elsewhere = vs("vs-elsewhere", Command::new("unshare").arg("-n"));
-        let mut refusal = String::new();
-        wait_for("ovs-vswitchd to take its lock", 20, || {
-            let r = s.z(&["sync"]);
-            refusal = r.stderr;
-            r.status == 1
-        });
+        let refusal = refused("ovs-vswitchd to take its lock");
         assert!(
             refusal.contains("ovs-vswitchd manages this database (it holds the OVSDB lock ovs_vswitchd)"),
             "{refusal}"
@@ -823,11 +829,7 @@ fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
             ]),
             &s.dir.join("vs-here.log"),
         );
-        wait_for("ovs-vswitchd to start", 20, || {
-            let r = s.z(&["sync"]);
-            refusal = r.stderr;
-            r.status == 1
-        });
+        let refusal = refused("ovs-vswitchd to start");
         assert!(
             refusal.contains("runs in this network namespace and owns its ovs_tp_* timeout objects"),
             "{refusal}"

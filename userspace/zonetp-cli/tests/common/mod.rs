@@ -51,13 +51,24 @@ pub fn zonetp_ok(args: &[&str]) -> String {
     r.stdout
 }
 
-/// Runs zonetp and insists on exit status 1 with one error line.
-pub fn zonetp_err(args: &[&str]) -> String {
+/// Runs zonetp and insists on exit status `status` with one error line;
+/// returns that line.
+fn zonetp_fails(status: i32, args: &[&str]) -> String {
     let r = zonetp(args);
-    assert_eq!(r.status, 1, "zonetp {args:?} should fail with 1, got {}: {}{}", r.status, r.stdout, r.stderr);
+    assert_eq!(
+        r.status, status,
+        "zonetp {args:?} should fail with {status}, got {}: {}{}",
+        r.status, r.stdout, r.stderr
+    );
     assert_eq!(r.stderr.lines().count(), 1, "one error line: {}", r.stderr);
     assert!(r.stderr.starts_with("zonetp: "), "{}", r.stderr);
     r.stderr
+}
+
+/// Runs zonetp and insists on exit status 1 (a runtime error) with one
+/// error line.
+pub fn zonetp_err(args: &[&str]) -> String {
+    zonetp_fails(1, args)
 }
 
 pub fn tool(program: &str, args: &[&str]) -> Run {
@@ -151,9 +162,5 @@ pub fn iptables_ct_rule(name: &str) {
 /// Runs zonetp and insists on exit status 2 (a usage error) with one
 /// error line.
 pub fn zonetp_usage(args: &[&str]) -> String {
-    let r = zonetp(args);
-    assert_eq!(r.status, 2, "zonetp {args:?} should fail with 2, got {}: {}{}", r.status, r.stdout, r.stderr);
-    assert_eq!(r.stderr.lines().count(), 1, "one error line: {}", r.stderr);
-    assert!(r.stderr.starts_with("zonetp: "), "{}", r.stderr);
-    r.stderr
+    zonetp_fails(2, args)
 }
