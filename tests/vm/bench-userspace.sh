@@ -17,6 +17,9 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/vm/bench-lib.sh
 . "$here/bench-lib.sh"
+# Not lib.sh: sourcing it starts the test kernel checkers' watch.
+# shellcheck source=tests/vm/ovs-daemons.sh
+. "$here/ovs-daemons.sh"
 export ZONETP_KO=${1:?usage: bench-userspace.sh ZONETP_KO ZONETP_BIN}
 Z=${2:?}
 # shellcheck disable=SC2206 # the providers to compare; the default is both
@@ -52,12 +55,7 @@ print(sum(n.startswith('ovs_tp_') for n in bench_ctt.Client().uses()))"
 start_ovs() {
   rm -rf /tmp/ovs; mkdir -p /tmp/ovs
   modprobe openvswitch || return 1
-  ovsdb-tool create /tmp/ovs/conf.db /usr/share/openvswitch/vswitch.ovsschema || return 1
-  ovsdb-server /tmp/ovs/conf.db --remote=punix:/tmp/ovs/db.sock --pidfile=/tmp/ovs/ovsdb-server.pid \
-    --detach --log-file=/tmp/ovs/ovsdb-server.log || return 1
-  ovs-vsctl --no-wait init || return 1
-  ovs-vswitchd unix:/tmp/ovs/db.sock --pidfile=/tmp/ovs/ovs-vswitchd.pid --detach \
-    --log-file=/tmp/ovs/ovs-vswitchd.log || return 1
+  start_ovsdb_and_vswitchd || return 1
   ovs-vsctl add-br br0 &&
     ovs-vsctl -- --id=@m create Datapath datapath_version=0 -- set Open_vSwitch . datapaths:"system"=@m ||
     return 1

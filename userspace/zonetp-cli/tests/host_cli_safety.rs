@@ -29,6 +29,16 @@ fn with_closed_stdout(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_zonetp")).args(args).stdout(Stdio::from(writer)).output().unwrap()
 }
 
+/// A file with zones 0..n on `system`, zone z with a policy of its own
+/// (udp_single=z+1), made by add-zone-tp as a user would.
+fn with_zones(name: &str, n: u16) -> Db {
+    let db = Db::with_system(name);
+    for z in 0..n {
+        db.ok(&["add-zone-tp", "system", &format!("zone={z}"), &format!("udp_single={}", z + 1)]);
+    }
+    db
+}
+
 fn assert_quiet_success(what: &str, o: &Output) {
     assert_eq!(o.status.code(), Some(0), "{what}: {o:?}");
     assert!(o.stderr.is_empty(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
@@ -36,8 +46,7 @@ fn assert_quiet_success(what: &str, o: &Output) {
 
 #[test]
 fn values_the_kernel_cannot_store_are_refused_at_add_zone_tp() {
-    let db = Db::new("range");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("range");
     db.ok(&["add-dp", "netdev"]);
     let args = db.args(&["add-zone-tp", "system", "zone=200", "tcp_established=4294968"]);
     let r = zonetp_env(&args, &[("ZONETP_KERNEL_HZ", "1000")]);
@@ -63,11 +72,7 @@ fn values_the_kernel_cannot_store_are_refused_at_add_zone_tp() {
 #[test]
 fn a_closed_pipe_ends_every_command_quietly() {
     in_netns(|| {
-        let db = Db::new("pipe");
-        db.ok(&["add-dp", "system"]);
-        for z in 0..50 {
-            db.ok(&["add-zone-tp", "system", &format!("zone={z}"), &format!("udp_single={}", z + 1)]);
-        }
+        let db = with_zones("pipe", 50);
         db.ok(&["sync", "--dry-run"]);
         assert_quiet_success("sync", &with_closed_stdout(&db.args(&["sync"])));
         assert_eq!(list_json().as_array().unwrap().len(), 300, "the sync itself was done");
@@ -89,11 +94,7 @@ fn a_closed_pipe_ends_every_command_quietly() {
 #[test]
 fn status_piped_into_head_ends_quietly() {
     in_netns(|| {
-        let db = Db::new("status-head");
-        db.ok(&["add-dp", "system"]);
-        for z in 0..200 {
-            db.ok(&["add-zone-tp", "system", &format!("zone={z}"), &format!("udp_single={}", z + 1)]);
-        }
+        let db = with_zones("status-head", 200);
         let full = db.ok(&["status"]);
         assert!(full.len() > 65_536, "status must outgrow a pipe: {} bytes", full.len());
         let script = format!(
@@ -110,8 +111,7 @@ fn status_piped_into_head_ends_quietly() {
 
 #[test]
 fn values_that_used_to_panic_are_usage_errors() {
-    let db = Db::new("panics");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("panics");
     let e = db.usage(&["sync", "--watch", "--interval", "9223372036854775807"]);
     assert!(e.contains("--interval"), "{e}");
     db.usage(&["sync", "--watch", "--interval", "0"]);
@@ -147,8 +147,7 @@ fn timeout_replace_of_a_missing_name_is_enoent() {
 
 #[test]
 fn options_are_options_anywhere() {
-    let db = Db::new("options");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("options");
     db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1", "--may-exist"]);
     db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=2", "--may-exist"]);
     db.ok(&["add-zone-tp", "system", "--may-exist", "zone=5", "udp_single=3"]);
@@ -166,8 +165,7 @@ fn options_are_options_anywhere() {
 
 #[test]
 fn malformed_numbers_and_duplicates_are_refused() {
-    let db = Db::new("numbers");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("numbers");
     for zone in ["zone=--9", "zone=0x+a", "zone=0x-1", "zone=+-1", "zone= 5", "zone=5x", "zone=08"] {
         let e = db.usage(&["add-zone-tp", "system", zone, "udp_single=1"]);
         assert_eq!(e, format!("zonetp: invalid zone argument, {zone}\n"));
@@ -211,8 +209,7 @@ fn control_characters_never_break_a_line() {
 
 #[test]
 fn protocols_are_checked_by_the_parser() {
-    let db = Db::new("protocols");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("protocols");
     let e = db.usage(&["resolve", "system", "zone=1", "--l3", "foo", "--l4", "udp"]);
     assert!(e.contains("invalid value 'foo' for '--l3"), "{e}");
     db.usage(&["resolve", "system", "zone=1", "--l3", "ipv4", "--l4", "sctp"]);
@@ -289,8 +286,7 @@ fn flow_syntax_errors_are_the_users() {
 #[test]
 fn sync_reports_are_consistent_and_structured() {
     in_netns(|| {
-        let db = Db::new("reports");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("reports");
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1", "tcp_established=9"]);
         let text = db.ok(&["sync", "--dry-run"]);
         let summary = text.lines().last().unwrap();

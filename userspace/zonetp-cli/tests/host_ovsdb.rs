@@ -59,6 +59,45 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Debian's schema edited by `edit`, written to `path` (for servers whose
+/// schema is older or newer than the installed one).
+fn write_schema(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(SCHEMA).unwrap()).unwrap();
+    edit(&mut schema);
+    std::fs::write(path, schema.to_string()).unwrap();
+}
+
+/// ovsdb-server serving the database file `db` on `remote` (`punix:PATH`
+/// or `ptcp:PORT:IP`), with its control socket at `ctl` and its output in
+/// `log`. Every ovsdb-server of these tests is started here.
+fn ovsdb_server(db: &Path, remote: &str, ctl: &Path, log: &Path) -> Proc {
+    Proc::spawn(
+        Command::new("ovsdb-server").args([
+            db.to_str().unwrap(),
+            &format!("--remote={remote}"),
+            &format!("--unixctl={}", ctl.display()),
+            "--no-chdir",
+        ]),
+        log,
+    )
+}
+
+/// The ovs-vsctl arguments that make the `system` datapath record, as an
+/// OVS user makes it: `create Datapath` plus `datapaths:system`.
+const ADD_SYSTEM_DATAPATH: [&str; 10] = [
+    "--",
+    "--id=@dp",
+    "create",
+    "Datapath",
+    "datapath_version=0",
+    "--",
+    "set",
+    "Open_vSwitch",
+    ".",
+    "datapaths:system=@dp",
+];
+
 /// One standalone ovsdb-server on a Unix socket, in a directory of its own.
 struct Server {
     dir: PathBuf,
@@ -68,29 +107,27 @@ struct Server {
 }
 
 impl Server {
-    /// A fresh database with the `system` datapath record, as an OVS user
-    /// makes it: `ovs-vsctl create Datapath` plus `datapaths:system`.
+    /// A fresh database of Debian's schema with the `system` datapath
+    /// record.
     fn new(name: &str) -> Self {
-        let dir = temp_dir(name);
+        Self::with_schema(temp_dir(name), SCHEMA)
+    }
+
+    /// A fresh database of `schema` in `dir`, served, initialised, and with
+    /// the `system` datapath record (ADD_SYSTEM_DATAPATH).
+    fn with_schema(dir: PathBuf, schema: &str) -> Self {
         let db = dir.join("conf.db");
-        tool_ok("ovsdb-tool", &["create", db.to_str().unwrap(), SCHEMA]);
-        let sock = dir.join("db.sock");
-        let mut s = Server { dir, db, sock, proc: None };
+        tool_ok("ovsdb-tool", &["create", db.to_str().unwrap(), schema]);
+        let mut s = Self::unstarted(dir, db);
         s.start();
         s.vsctl_ok(&["init"]);
-        s.vsctl_ok(&[
-            "--",
-            "--id=@dp",
-            "create",
-            "Datapath",
-            "datapath_version=0",
-            "--",
-            "set",
-            "Open_vSwitch",
-            ".",
-            "datapaths:system=@dp",
-        ]);
+        s.vsctl_ok(&ADD_SYSTEM_DATAPATH);
         s
+    }
+
+    /// A server of the database file `db` in `dir`, not started yet.
+    fn unstarted(dir: PathBuf, db: PathBuf) -> Self {
+        Server { sock: dir.join("db.sock"), dir, db, proc: None }
     }
 
     fn remote(&self) -> String {
@@ -100,13 +137,10 @@ impl Server {
     /// Serves the database on `sock`.
     fn serve_on(&self, sock: &Path, tag: &str) -> Proc {
         let _ = std::fs::remove_file(sock);
-        let p = Proc::spawn(
-            Command::new("ovsdb-server").args([
-                self.db.to_str().unwrap(),
-                &format!("--remote=punix:{}", sock.display()),
-                &format!("--unixctl={}", self.dir.join(format!("{tag}.ctl")).display()),
-                "--no-chdir",
-            ]),
+        let p = ovsdb_server(
+            &self.db,
+            &format!("punix:{}", sock.display()),
+            &self.dir.join(format!("{tag}.ctl")),
             &self.dir.join(format!("{tag}.log")),
         );
         wait_for("ovsdb-server to listen", 10, || std::os::unix::net::UnixStream::connect(sock).is_ok());
@@ -179,22 +213,7 @@ impl Drop for Server {
 
 /// `ovs_tp_*` objects in this thread's network namespace, sorted.
 fn kernel_objects() -> Vec<String> {
-    let mut v: Vec<String> = tool_ok("nfct", &["list", "timeout"])
-        .lines()
-        .filter(|l| l.starts_with(".ovs_tp_"))
-        .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-fn six(id: u32) -> Vec<String> {
-    let mut v: Vec<String> = ["tcp4", "udp4", "icmp4", "tcp6", "udp6", "icmpv6"]
-        .iter()
-        .map(|s| format!("ovs_tp_{id}_{s}"))
-        .collect();
-    v.sort();
-    v
+    nfct_objects_sorted().into_iter().filter(|n| n.starts_with("ovs_tp_")).collect()
 }
 
 /// The UNREPLIED timeout (udp_single) of a UDP object.
@@ -316,31 +335,13 @@ fn zonetp_policies_show_in_ovs_vsctl_and_refusals_match() {
 /// OVS 3.3, has it).
 fn server_with_zone_limits(name: &str) -> Server {
     let dir = temp_dir(name);
-    let mut schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(SCHEMA).unwrap()).unwrap();
-    schema["version"] = "8.5.0".into();
-    schema["tables"]["CT_Zone"]["columns"]["limit"] = serde_json::json!({"type": {"key": {"type": "integer", "minInteger": 0, "maxInteger": 4294967295u64},
-                                    "min": 0, "max": 1}});
     let path = dir.join("limit.ovsschema");
-    std::fs::write(&path, schema.to_string()).unwrap();
-    let db = dir.join("conf.db");
-    tool_ok("ovsdb-tool", &["create", db.to_str().unwrap(), path.to_str().unwrap()]);
-    let mut s = Server { sock: dir.join("db.sock"), dir, db, proc: None };
-    s.start();
-    s.vsctl_ok(&["init"]);
-    s.vsctl_ok(&[
-        "--",
-        "--id=@dp",
-        "create",
-        "Datapath",
-        "datapath_version=0",
-        "--",
-        "set",
-        "Open_vSwitch",
-        ".",
-        "datapaths:system=@dp",
-    ]);
-    s
+    write_schema(&path, |schema| {
+        schema["version"] = "8.5.0".into();
+        schema["tables"]["CT_Zone"]["columns"]["limit"] = serde_json::json!({"type": {"key": {"type": "integer", "minInteger": 0, "maxInteger": 4294967295u64},
+                                        "min": 0, "max": 1}});
+    });
+    Server::with_schema(dir, path.to_str().unwrap())
 }
 
 #[test]
@@ -434,35 +435,27 @@ fn bad_remotes_and_old_schemas_are_refused_clearly() {
     assert_eq!(e.status, 1);
     assert!(e.stderr.starts_with("zonetp: ovsdb: cannot connect to unix:"), "{}", e.stderr);
     // A schema before the zone tables (8.1.0 has no CT_Timeout_Policy).
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(SCHEMA).unwrap()).unwrap();
-    let mut old = schema.clone();
-    old["version"] = "8.1.0".into();
-    for t in ["CT_Zone", "CT_Timeout_Policy"] {
-        old["tables"].as_object_mut().unwrap().remove(t);
-    }
-    old["tables"]["Datapath"]["columns"].as_object_mut().unwrap().remove("ct_zones");
     let path = dir.join("old.ovsschema");
-    std::fs::write(&path, old.to_string()).unwrap();
+    write_schema(&path, |old| {
+        old["version"] = "8.1.0".into();
+        for t in ["CT_Zone", "CT_Timeout_Policy"] {
+            old["tables"].as_object_mut().unwrap().remove(t);
+        }
+        old["tables"]["Datapath"]["columns"].as_object_mut().unwrap().remove("ct_zones");
+    });
     let db = dir.join("old.db");
     tool_ok("ovsdb-tool", &["create", db.to_str().unwrap(), path.to_str().unwrap()]);
-    let sock = dir.join("old.sock");
-    let _server = Proc::spawn(
-        Command::new("ovsdb-server").args([
-            db.to_str().unwrap(),
-            &format!("--remote=punix:{}", sock.display()),
-            &format!("--unixctl={}/old.ctl", dir.display()),
-        ]),
-        &dir.join("old.log"),
-    );
-    wait_for("ovsdb-server", 10, || std::os::unix::net::UnixStream::connect(&sock).is_ok());
-    let e = zonetp(&["--db", &format!("unix:{}", sock.display()), "list-zone-tp", "system"]);
+    // Served as it is: no init, no records (Server::with_schema adds them).
+    // The guard removes `dir` with the server.
+    let mut server = Server::unstarted(dir, db);
+    server.start();
+    let e = zonetp(&["--db", &server.remote(), "list-zone-tp", "system"]);
     assert_eq!(e.status, 1);
     assert!(
         e.stderr.contains("schema version 8.1.0; zone timeout policies need 8.2.0 or later"),
         "{}",
         e.stderr
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -799,13 +792,19 @@ fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
             ]);
             Proc::spawn(cmd, &s.dir.join(format!("{tag}.log")))
         };
+        // Syncs until one is refused (ovs-vswitchd takes a moment to
+        // start); returns the refusal.
+        let refused = |what: &str| {
+            let mut refusal = String::new();
+            wait_for(what, 20, || {
+                let r = s.z(&["sync"]);
+                refusal = r.stderr;
+                r.status == 1
+            });
+            refusal
+        };
         let mut elsewhere = vs("vs-elsewhere", Command::new("unshare").arg("-n"));
-        let mut refusal = String::new();
-        wait_for("ovs-vswitchd to take its lock", 20, || {
-            let r = s.z(&["sync"]);
-            refusal = r.stderr;
-            r.status == 1
-        });
+        let refusal = refused("ovs-vswitchd to take its lock");
         assert!(
             refusal.contains("ovs-vswitchd manages this database (it holds the OVSDB lock ovs_vswitchd)"),
             "{refusal}"
@@ -830,11 +829,7 @@ fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
             ]),
             &s.dir.join("vs-here.log"),
         );
-        wait_for("ovs-vswitchd to start", 20, || {
-            let r = s.z(&["sync"]);
-            refusal = r.stderr;
-            r.status == 1
-        });
+        let refusal = refused("ovs-vswitchd to start");
         assert!(
             refusal.contains("runs in this network namespace and owns its ovs_tp_* timeout objects"),
             "{refusal}"
@@ -873,11 +868,8 @@ impl NamedNetns {
 
     fn objects(&self) -> Vec<String> {
         let out = tool_ok("ip", &["netns", "exec", &self.0, "nfct", "list", "timeout"]);
-        let mut v: Vec<String> = out
-            .lines()
-            .filter(|l| l.starts_with(".ovs_tp_"))
-            .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
-            .collect();
+        let mut v: Vec<String> =
+            object_names(&out).into_iter().filter(|n| n.starts_with("ovs_tp_")).collect();
         v.sort();
         v
     }
@@ -917,31 +909,17 @@ impl Cluster {
         wait_for("all members to join", 30, || {
             (0..3).all(|i| c.status(i).contains("Status: cluster member"))
         });
-        let created = c.vsctl(&[
-            "--",
-            "--id=@dp",
-            "create",
-            "Datapath",
-            "datapath_version=0",
-            "--",
-            "set",
-            "Open_vSwitch",
-            ".",
-            "datapaths:system=@dp",
-        ]);
+        let created = c.vsctl(&ADD_SYSTEM_DATAPATH);
         assert_eq!(created.status, 0, "{}", created.stderr);
         c
     }
 
     fn start(&mut self, i: usize) {
         let dir = &self.dir;
-        self.members[i] = Some(Proc::spawn(
-            Command::new("ovsdb-server").args([
-                dir.join(format!("db{i}")).to_str().unwrap(),
-                &format!("--remote=ptcp:{}:127.0.0.1", CLIENT_PORTS[i]),
-                &format!("--unixctl={}/ctl{i}", dir.display()),
-                "--no-chdir",
-            ]),
+        self.members[i] = Some(ovsdb_server(
+            &dir.join(format!("db{i}")),
+            &format!("ptcp:{}:127.0.0.1", CLIENT_PORTS[i]),
+            &dir.join(format!("ctl{i}")),
             &dir.join(format!("server{i}.log")),
         ));
     }

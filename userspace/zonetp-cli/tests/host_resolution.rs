@@ -12,8 +12,7 @@ use db::Db;
 #[test]
 fn exact_mode_gives_zones_without_a_policy_the_kernel_defaults() {
     in_netns(|| {
-        let db = Db::new("resolution-exact");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("resolution-exact");
         db.ok(&["add-zone-tp", "system", "zone=0", "udp_single=9"]);
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
         // The default mode: zone 0 fills in.
@@ -46,8 +45,7 @@ fn exact_mode_gives_zones_without_a_policy_the_kernel_defaults() {
 #[test]
 fn bad_settings_are_refused_and_change_nothing() {
     in_netns(|| {
-        let db = Db::new("resolution-bad");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("resolution-bad");
         let before = std::fs::read_to_string(&db.0).unwrap();
         // Words that do not parse are usage errors (exit 2); a datapath
         // that does not exist is a runtime one (exit 1).

@@ -119,8 +119,7 @@ fn entries_are_counted_per_zone_and_protocol_with_the_policy_source() {
 #[test]
 fn use_counts_follow_rules_and_connections_and_drift_is_shown() {
     in_netns(|| {
-        let db = Db::new("status-use");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("status-use");
         // 77 s: longer than the kernel's 30 s default, so an entry that got
         // the policy is told apart, and no entry expires during the test.
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=77"]);

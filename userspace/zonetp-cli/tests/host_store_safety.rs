@@ -7,25 +7,12 @@ mod common;
 mod db;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use db::Db;
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
 use serde_json::Value;
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
 
 /// Runs `zonetp ARGS` in a private mount namespace where `dir` is a
 /// read-only bind mount of itself.
@@ -43,8 +30,7 @@ fn zonetp_read_only(dir: &Path, args: &[&str]) -> Run {
 #[test]
 fn a_read_only_store_still_syncs_and_always_reports() {
     in_netns(|| {
-        let db = Db::new("ro");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("ro");
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
         let before = files_in(&db.dir());
         // Nothing to record: no lock, no write, success.
@@ -105,8 +91,7 @@ fn writes_go_through_a_symlink() {
 
 #[test]
 fn writes_keep_the_mode_and_owner() {
-    let db = Db::new("mode");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("mode");
     std::fs::set_permissions(&db.0, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::os::unix::fs::chown(&db.0, Some(12345), Some(54321)).unwrap();
     db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
@@ -117,26 +102,9 @@ fn writes_keep_the_mode_and_owner() {
 
 #[test]
 fn temp_files_of_killed_writers_are_cleaned_up() {
-    let db = Db::new("tmp");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("tmp");
     for round in 0..8u64 {
-        let script = format!(
-            "i=0; while true; do i=$((i+1)); {z} --db {db} --may-exist add-zone-tp system zone=$((i % 500)) udp_single=$i; done",
-            z = env!("CARGO_BIN_EXE_zonetp"),
-            db = db.0.display()
-        );
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(40 + round * 23 % 90));
-        // The whole group: the shell and the zonetp it is running.
-        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-        let _ = child.wait();
+        let _ = db.kill_writer_after("udp_single=$i", Duration::from_millis(40 + round * 23 % 90));
     }
     // What a writer killed between creating and renaming its temp file leaves.
     std::fs::write(db.dir().join("conf.json.tmp.999999"), "half a file").unwrap();

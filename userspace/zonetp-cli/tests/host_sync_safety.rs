@@ -16,42 +16,12 @@ use common::*;
 use db::Db;
 use serde_json::Value;
 
-fn nfct_objects() -> Vec<String> {
-    let out = tool_ok("nfct", &["list", "timeout"]);
-    let mut v: Vec<String> = out
-        .lines()
-        .filter(|l| l.starts_with('.'))
-        .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-fn six(id: u32) -> Vec<String> {
-    let mut v: Vec<String> = ["tcp4", "udp4", "icmp4", "tcp6", "udp6", "icmpv6"]
-        .iter()
-        .map(|s| format!("ovs_tp_{id}_{s}"))
-        .collect();
-    v.sort();
-    v
-}
-
-fn files_in(dir: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// A configuration with zone 5 on `system`, pushed: six objects of policy 1.
 fn pushed(name: &str) -> Db {
-    let db = Db::new(name);
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system(name);
     db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1", "icmp_first=2"]);
     db.sync();
-    assert_eq!(nfct_objects(), six(1));
+    assert_eq!(nfct_objects_sorted(), six(1));
     db
 }
 
@@ -64,7 +34,7 @@ fn a_missing_file_is_not_an_empty_configuration() {
         let before = files_in(&db.dir());
         let e = zonetp_err(&["--db", typo.to_str().unwrap(), "sync"]);
         assert!(e.contains("does not exist") && e.contains("--delete-all"), "{e}");
-        assert_eq!(nfct_objects(), six(1), "every object is still there");
+        assert_eq!(nfct_objects_sorted(), six(1), "every object is still there");
         assert_eq!(files_in(&db.dir()), before, "no c.jsn, no c.jsn.lock");
         let r = zonetp(&["--db", typo.to_str().unwrap(), "sync", "--dry-run"]);
         assert_eq!(r.status, 1, "a dry run is refused the same way: {}", r.stderr);
@@ -76,14 +46,14 @@ fn a_missing_file_is_not_an_empty_configuration() {
             .output()
             .unwrap();
         assert_eq!(r.status.code(), Some(1));
-        assert_eq!(nfct_objects(), six(1));
+        assert_eq!(nfct_objects_sorted(), six(1));
 
         // A file without the datapath's record is refused too.
         let other = Db::new("missing-other");
         other.ok(&["add-dp", "netdev"]);
         let e = other.err(&["sync"]);
         assert!(e.contains("no record for datapath system"), "{e}");
-        assert_eq!(nfct_objects(), six(1));
+        assert_eq!(nfct_objects_sorted(), six(1));
 
         // Deleting everything takes the explicit option, and creates no file.
         let r: Value = serde_json::from_str(&zonetp_ok(&[
@@ -97,7 +67,7 @@ fn a_missing_file_is_not_an_empty_configuration() {
         .unwrap();
         assert_eq!(r["delete_all"], Value::Bool(true));
         assert_eq!(r["deleted"].as_array().unwrap().len(), 6);
-        assert!(nfct_objects().is_empty());
+        assert!(nfct_objects_sorted().is_empty());
         assert_eq!(files_in(&db.dir()), before);
     });
 }
@@ -159,12 +129,12 @@ fn a_watcher_whose_file_vanishes_keeps_the_kernel_and_says_so() {
         // Two more passes (--interval 1) change nothing either.
         w.wait_for("does not exist");
         w.wait_for("does not exist");
-        assert_eq!(nfct_objects(), six(1));
+        assert_eq!(nfct_objects_sorted(), six(1));
         // The file comes back with another zone: the watcher follows again.
         std::fs::write(&db.0, saved).unwrap();
         db.ok(&["add-zone-tp", "system", "zone=6", "udp_single=7"]);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while nfct_objects().len() != 12 {
+        while nfct_objects_sorted().len() != 12 {
             assert!(Instant::now() < deadline, "the watcher did not push zone 6");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -180,7 +150,7 @@ fn two_datapaths_do_not_undo_each_other() {
         // The userspace datapath has no kernel side: refused, nothing touched.
         let e = db.err(&["sync", "netdev"]);
         assert!(e.contains("datapath netdev has no kernel objects"), "{e}");
-        assert_eq!(nfct_objects(), six(1));
+        assert_eq!(nfct_objects_sorted(), six(1));
         let r = db.sync();
         assert_eq!(r["unchanged"], 6);
         assert!(r["created"].as_array().unwrap().is_empty() && r["deleted"].as_array().unwrap().is_empty());
@@ -191,10 +161,10 @@ fn two_datapaths_do_not_undo_each_other() {
         let r = db.sync();
         assert!(r["deleted"].as_array().unwrap().is_empty(), "{r}");
         assert_eq!(r["kept"], serde_json::json!(["ovs_tp_2_udp4"]));
-        assert!(nfct_objects().contains(&"ovs_tp_2_udp4".to_owned()));
+        assert!(nfct_objects_sorted().contains(&"ovs_tp_2_udp4".to_owned()));
         // Even --delete-all keeps them; it removes only system's.
         let r: Value = serde_json::from_str(&db.ok(&["--format", "json", "sync", "--delete-all"])).unwrap();
         assert_eq!(r["deleted"].as_array().unwrap().len(), 6);
-        assert_eq!(nfct_objects(), vec!["ovs_tp_2_udp4"]);
+        assert_eq!(nfct_objects_sorted(), vec!["ovs_tp_2_udp4"]);
     });
 }

@@ -101,8 +101,7 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 #[test]
 fn sighup_syncs_now_and_sigusr1_is_ignored() {
     in_netns(|| {
-        let db = Db::new("signals");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("signals");
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
         let mut w = Watcher::start(&db, &["--interval", "3600"]);
         wait_until("the first pass", || object_count() == 6);
@@ -125,8 +124,7 @@ fn sighup_syncs_now_and_sigusr1_is_ignored() {
 #[test]
 fn json_watch_prints_one_document_per_line() {
     in_netns(|| {
-        let db = Db::new("json");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("json");
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
         let mut w = Watcher::start(&db, &["--interval", "3600", "--format", "json"]);
         let first: Value =

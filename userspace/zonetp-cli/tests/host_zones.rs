@@ -6,13 +6,12 @@ mod common;
 #[path = "common/db.rs"]
 mod db;
 
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use db::Db;
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::{json, Value};
 
@@ -20,28 +19,10 @@ fn names(v: &Value) -> Vec<String> {
     v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect()
 }
 
-/// Objects in the kernel by name: (l3, l4, states as nfct shows them).
-fn nfct_objects() -> Vec<String> {
-    let out = tool_ok("nfct", &["list", "timeout"]);
-    out.lines()
-        .filter(|l| l.starts_with('.'))
-        .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
-        .collect()
-}
-
-const SIX: [&str; 6] = ["tcp4", "udp4", "icmp4", "tcp6", "udp6", "icmpv6"];
-
-fn six(id: u32) -> Vec<String> {
-    let mut v: Vec<String> = SIX.iter().map(|s| format!("ovs_tp_{id}_{s}")).collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn config_then_sync_gives_exactly_the_ovs_objects() {
     in_netns(|| {
-        let db = Db::new("exact");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("exact");
         db.ok(&[
             "add-zone-tp",
             "system",
@@ -56,9 +37,7 @@ fn config_then_sync_gives_exactly_the_ovs_objects() {
         let ovs_order: Vec<String> = SIX.iter().map(|s| format!("ovs_tp_1_{s}")).collect();
         assert_eq!(names(&r["created"]), ovs_order);
         assert_eq!(nfct_objects(), ovs_order);
-        let mut got = nfct_objects();
-        got.sort();
-        assert_eq!(got, six(1));
+        assert_eq!(nfct_objects_sorted(), six(1));
         assert_eq!(
             nfct_get("ovs_tp_1_udp4"),
             (2, 17, vec![("UNREPLIED".into(), 1), ("REPLIED".into(), 120)])
@@ -81,8 +60,7 @@ fn config_then_sync_gives_exactly_the_ovs_objects() {
 #[test]
 fn changing_a_key_replaces_only_its_objects() {
     in_netns(|| {
-        let db = Db::new("change");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("change");
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1", "icmp_first=2"]);
         db.sync();
         db.ok(&["--may-exist", "add-zone-tp", "system", "zone=5", "udp_single=9", "icmp_first=2"]);
@@ -108,8 +86,7 @@ fn changing_a_key_replaces_only_its_objects() {
 #[test]
 fn deleting_a_zone_policy_removes_its_objects_and_retries_while_in_use() {
     in_netns(|| {
-        let db = Db::new("delete");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("delete");
         db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
         db.sync();
         iptables_ct_rule("ovs_tp_1_udp4");
@@ -145,8 +122,7 @@ fn deleting_a_zone_policy_removes_its_objects_and_retries_while_in_use() {
 #[test]
 fn objects_the_configuration_does_not_explain_are_cleaned_up_and_others_kept() {
     in_netns(|| {
-        let db = Db::new("strays");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("strays");
         tool_ok("nfct", &["add", "timeout", "ovs_tp_77_tcp4", "inet", "tcp", "established", "5"]);
         tool_ok("nfct", &["add", "timeout", "web", "inet", "udp", "unreplied", "5"]);
         tool_ok("nfct", &["add", "timeout", "ovs_tp_x_tcp4", "inet", "tcp", "established", "5"]);
@@ -155,16 +131,13 @@ fn objects_the_configuration_does_not_explain_are_cleaned_up_and_others_kept() {
         assert_eq!(nfct_objects().len(), 3, "a dry run changes nothing");
         let r = db.sync();
         assert_eq!(names(&r["deleted"]), vec!["ovs_tp_77_tcp4"]);
-        let mut left = nfct_objects();
-        left.sort();
-        assert_eq!(left, vec!["ovs_tp_x_tcp4", "web"]);
+        assert_eq!(nfct_objects_sorted(), vec!["ovs_tp_x_tcp4", "web"]);
     });
 }
 
 #[test]
 fn resolve_falls_back_to_zone_zero_then_to_kernel_defaults() {
-    let db = Db::new("resolve");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("resolve");
     let args = |zone: &'static str, l3: &'static str, l4: &'static str| {
         ["resolve", "system", zone, "--l3", l3, "--l4", l4]
     };
@@ -229,8 +202,7 @@ fn ovs_vsctl_outputs_and_refusals() {
 #[test]
 fn values_the_kernel_would_wrap_fail_the_sync_by_name() {
     in_netns(|| {
-        let db = Db::new("wrap");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("wrap");
         // Accepted for a kernel with HZ=100, then synced where HZ=1000
         // (a file made for another kernel): the sync names the objects.
         let with_hz = |hz: &str, args: &[&str]| {
@@ -247,16 +219,16 @@ fn values_the_kernel_would_wrap_fail_the_sync_by_name() {
         assert_eq!(r.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert!(stderr.contains("ovs_tp_1_udp4: timeout unreplied=5000000 is too large"), "{stderr}");
-        let mut got = nfct_objects();
-        got.sort();
-        assert_eq!(got, vec!["ovs_tp_1_icmp4", "ovs_tp_1_icmpv6", "ovs_tp_1_tcp4", "ovs_tp_1_tcp6"]);
+        assert_eq!(
+            nfct_objects_sorted(),
+            vec!["ovs_tp_1_icmp4", "ovs_tp_1_icmpv6", "ovs_tp_1_tcp4", "ovs_tp_1_tcp6"]
+        );
     });
 }
 
 #[test]
 fn eight_concurrent_writers_lose_nothing() {
-    let db = Db::new("concurrent");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("concurrent");
     let children: Vec<_> = (0..8)
         .map(|p| {
             let script = (0..10)
@@ -286,8 +258,7 @@ fn eight_concurrent_writers_lose_nothing() {
 
 #[test]
 fn garbage_or_truncated_files_give_a_clear_error_and_stay_untouched() {
-    let db = Db::new("garbage");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("garbage");
     db.ok(&["add-zone-tp", "system", "zone=1", "udp_single=1"]);
     let good = std::fs::read_to_string(&db.0).unwrap();
     for bad in [good[..good.len() - 10].to_owned(), "garbage".to_owned(), String::new()] {
@@ -302,27 +273,10 @@ fn garbage_or_truncated_files_give_a_clear_error_and_stay_untouched() {
 
 #[test]
 fn kill_9_during_writes_leaves_the_old_or_the_new_file() {
-    let db = Db::new("kill9");
-    db.ok(&["add-dp", "system"]);
+    let db = Db::with_system("kill9");
     for round in 0..15u64 {
-        let script = format!(
-            "i=0; while true; do i=$((i+1)); {z} --db {db} --may-exist add-zone-tp system zone=$((i % 500)) udp_single=$i tcp_established=$i; done",
-            z = env!("CARGO_BIN_EXE_zonetp"),
-            db = db.0.display()
-        );
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
+        db.kill_writer_after("udp_single=$i tcp_established=$i", Duration::from_millis(30 + round * 17 % 90))
             .unwrap();
-        std::thread::sleep(Duration::from_millis(30 + round * 17 % 90));
-        // The process group of our own child: the shell and whatever zonetp
-        // it is running, mid-write or not.
-        killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
-        let _ = child.wait();
         let r = zonetp(&db.args(&["list-zone-tp", "system"]));
         assert_eq!(r.status, 0, "round {round}: the file must stay readable: {}", r.stderr);
     }
@@ -331,8 +285,7 @@ fn kill_9_during_writes_leaves_the_old_or_the_new_file() {
 #[test]
 fn watch_mode_follows_the_file_and_stops_on_sigterm() {
     in_netns(|| {
-        let db = Db::new("watch");
-        db.ok(&["add-dp", "system"]);
+        let db = Db::with_system("watch");
         let child = Command::new(env!("CARGO_BIN_EXE_zonetp"))
             .args(db.args(&["sync", "--watch", "--interval", "1"]))
             .stdout(Stdio::piped())

@@ -51,13 +51,24 @@ pub fn zonetp_ok(args: &[&str]) -> String {
     r.stdout
 }
 
-/// Runs zonetp and insists on exit status 1 with one error line.
-pub fn zonetp_err(args: &[&str]) -> String {
+/// Runs zonetp and insists on exit status `status` with one error line;
+/// returns that line.
+fn zonetp_fails(status: i32, args: &[&str]) -> String {
     let r = zonetp(args);
-    assert_eq!(r.status, 1, "zonetp {args:?} should fail with 1, got {}: {}{}", r.status, r.stdout, r.stderr);
+    assert_eq!(
+        r.status, status,
+        "zonetp {args:?} should fail with {status}, got {}: {}{}",
+        r.status, r.stdout, r.stderr
+    );
     assert_eq!(r.stderr.lines().count(), 1, "one error line: {}", r.stderr);
     assert!(r.stderr.starts_with("zonetp: "), "{}", r.stderr);
     r.stderr
+}
+
+/// Runs zonetp and insists on exit status 1 (a runtime error) with one
+/// error line.
+pub fn zonetp_err(args: &[&str]) -> String {
+    zonetp_fails(1, args)
 }
 
 pub fn tool(program: &str, args: &[&str]) -> Run {
@@ -97,6 +108,51 @@ pub fn nfct_get(name: &str) -> (u32, u32, Vec<(String, u32)>) {
     (l3, l4, states)
 }
 
+/// The object names in `nfct list timeout` output, in the order listed.
+/// (Each object starts with a line `.NAME = {`.)
+pub fn object_names(nfct_list: &str) -> Vec<String> {
+    nfct_list
+        .lines()
+        .filter(|l| l.starts_with('.'))
+        .map(|l| l.trim_start_matches('.').split(' ').next().unwrap().to_owned())
+        .collect()
+}
+
+/// The timeout objects in this thread's network namespace, in the order
+/// the kernel lists them.
+pub fn nfct_objects() -> Vec<String> {
+    object_names(&tool_ok("nfct", &["list", "timeout"]))
+}
+
+/// The timeout objects in this thread's network namespace, sorted by name.
+pub fn nfct_objects_sorted() -> Vec<String> {
+    let mut v = nfct_objects();
+    v.sort();
+    v
+}
+
+/// The suffixes of an OVS policy's six objects, in the order OVS (and
+/// zonetp) creates them.
+pub const SIX: [&str; 6] = ["tcp4", "udp4", "icmp4", "tcp6", "udp6", "icmpv6"];
+
+/// The names of policy `id`'s six objects, sorted (to compare with
+/// `nfct_objects_sorted`).
+pub fn six(id: u32) -> Vec<String> {
+    let mut v: Vec<String> = SIX.iter().map(|s| format!("ovs_tp_{id}_{s}")).collect();
+    v.sort();
+    v
+}
+
+/// The names of the entries of `dir`, sorted.
+pub fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 /// Makes timeout object `name` in use: an iptables rule in the raw table
 /// attaches it to UDP connections (`-j CT --timeout NAME`).
 pub fn iptables_ct_rule(name: &str) {
@@ -106,9 +162,5 @@ pub fn iptables_ct_rule(name: &str) {
 /// Runs zonetp and insists on exit status 2 (a usage error) with one
 /// error line.
 pub fn zonetp_usage(args: &[&str]) -> String {
-    let r = zonetp(args);
-    assert_eq!(r.status, 2, "zonetp {args:?} should fail with 2, got {}: {}{}", r.status, r.stdout, r.stderr);
-    assert_eq!(r.stderr.lines().count(), 1, "one error line: {}", r.stderr);
-    assert!(r.stderr.starts_with("zonetp: "), "{}", r.stderr);
-    r.stderr
+    zonetp_fails(2, args)
 }
