@@ -6,10 +6,13 @@ _n=0 _pass=0 _fail=0 _leak_mark=0
 
 # check NAME CMD...   run CMD (output shown indented), record ok/not ok
 check() {
-  local name=$1 out rc; shift
+  local name=$1 out rc t0=$SECONDS; shift
   _n=$((_n + 1))
   out=$("$@" 2>&1); rc=$?
   [[ -n $out ]] && printf '%s\n' "$out" | sed 's/^/    # /'
+  # Slow checks say so: under TCG on the debug kernel, this is where a
+  # suite's minutes go.
+  ((SECONDS - t0 >= 5)) && echo "    # took $((SECONDS - t0)) s"
   if ((rc == 0)); then
     echo "ok $_n - $name"; _pass=$((_pass + 1))
   else
