@@ -171,6 +171,105 @@ verdict() {
   check "checkers: kmemleak finds nothing" leak_scan
 }
 
+# ---- a command's output, only from a command that worked --------------------
+# A listing that failed prints nothing, and nothing reads as "gone": these
+# take a command's output only if the command succeeded.
+# absent ERE CMD...: CMD succeeds and no line of its output matches ERE
+# (the lines that do are printed).
+absent() {
+  local re=$1 out rc; shift
+  out=$("$@"); rc=$?
+  ((rc == 0)) || { echo "'$*' failed (exit $rc)"; return 1; }
+  grep -E -- "$re" <<<"$out"; rc=$?
+  ((rc == 1)) && return 0
+  ((rc == 0)) && echo "(the lines above of '$*' match /$re/)"
+  return 1
+}
+# count_of ERE CMD...: prints how many lines of CMD's output match ERE;
+# fails (saying so on stderr) if CMD fails.
+count_of() {
+  local re=$1 out n rc; shift
+  out=$("$@"); rc=$?
+  ((rc == 0)) || { echo "'$*' failed (exit $rc)" >&2; return 1; }
+  n=$(grep -cE -- "$re" <<<"$out")
+  [[ $n =~ ^[0-9]+$ ]] || return 1
+  echo "$n"
+}
+# fails_with TEXT CMD...: CMD fails, and its output says TEXT (so that it
+# failed for the reason the check is about).
+fails_with() {
+  local text=$1 out; shift
+  if out=$("$@" 2>&1); then
+    printf '%s\n' "$out"; echo "'$*' succeeded"; return 1
+  fi
+  printf '%s\n' "$out"
+  grep -qF -- "$text" <<<"$out" || { echo "'$*' failed, but not with '$text'"; return 1; }
+}
+
+# refcnt_is N: zonetp.ko's module reference count is N.
+refcnt_is() {
+  local r
+  r=$(cat /sys/module/zonetp/refcnt) || return 1
+  echo "zonetp refcnt $r"
+  [[ $r == "$1" ]]
+}
+# rmmod_refused: `rmmod zonetp` is refused because the module is in use,
+# and zonetp.ko is still loaded afterwards.
+rmmod_refused() {
+  fails_with "in use" rmmod zonetp || return 1
+  test -d /sys/module/zonetp || { echo "/sys/module/zonetp is gone"; return 1; }
+}
+
+# ---- conntrack events, recorded without guessing when the listener is ready -
+# No sleep decides when `conntrack -E` listens: under TCG on a loaded
+# host it can take seconds to subscribe.  A sentinel entry of our own
+# (`conntrack -I`, UDP 192.0.2.1 -> 192.0.2.2:9 in zone 65000, which no
+# flow or rule uses, expiring after 2 s) is inserted until its [NEW] event
+# is in the file: then the listener is subscribed (at the start), or has
+# written every event before it (at the end; events come in order).
+# ct_events_start FILE [NETNS]: records the events of NETNS (default: this
+# namespace) with timestamps (`conntrack -E -o timestamp`: timestamp,
+# event, protocol name, number, timeout, ...) into FILE.
+# ct_events_stop: waits for every event so far, then stops the listener.
+# ct_events_recorded: both sentinels were seen (a check).
+# Call start and stop at the test's top level, not under `check` (a
+# subshell): they keep the listener's pid and the sentinels' port count.
+CT_SENTINEL_ZONE=65000 CT_SENTINEL_PORT=20000 CT_EVENTS_OK=0 CT_EVENTS_PID='' CT_EVENTS_FILE='' CT_EVENTS_NS=''
+ct_in_ns() { if [[ -n $CT_EVENTS_NS ]]; then ip netns exec "$CT_EVENTS_NS" "$@"; else "$@"; fi; }
+ct_sentinel() { # NAME: insert sentinels until one is reported (at most ~2 min)
+  local try port i
+  for ((try = 0; try < 60; try++)); do
+    port=$((CT_SENTINEL_PORT++))
+    ct_in_ns conntrack -I -p udp -s 192.0.2.1 -d 192.0.2.2 --sport $port --dport 9 -t 2 -w $CT_SENTINEL_ZONE \
+      >/dev/null 2>&1 || { echo "conntrack -I of the $1 sentinel failed" >&2; return 1; }
+    for ((i = 0; i < 20; i++)); do
+      grep -q "sport=$port dport=9 .*zone=$CT_SENTINEL_ZONE" "$CT_EVENTS_FILE" 2>/dev/null && return 0
+      sleep 0.1
+    done
+  done
+  echo "conntrack -E never reported the $1 sentinel" >&2
+  return 1
+}
+ct_events_start() {
+  CT_EVENTS_FILE=$1 CT_EVENTS_NS=${2:-}
+  # A simple command each (`ip netns exec` execs conntrack), so that $!
+  # is the listener itself, not a subshell running a function.
+  if [[ -n $CT_EVENTS_NS ]]; then
+    ip netns exec "$CT_EVENTS_NS" conntrack -E -o timestamp >"$CT_EVENTS_FILE" 2>/dev/null &
+  else
+    conntrack -E -o timestamp >"$CT_EVENTS_FILE" 2>/dev/null &
+  fi
+  CT_EVENTS_PID=$!
+  CT_EVENTS_OK=1
+  ct_sentinel start || CT_EVENTS_OK=0
+}
+ct_events_stop() {
+  ct_sentinel end || CT_EVENTS_OK=0
+  kill "$CT_EVENTS_PID" 2>/dev/null; wait "$CT_EVENTS_PID" 2>/dev/null
+  return 0
+}
+ct_events_recorded() { ((CT_EVENTS_OK)); }
+
 # ovs_two_namespaces ZONETP DP [EXTRA_NS0_ADDR...]: namespaces at_ns0
 # (p0, 10.1.1.1/24 and any extra addresses) and at_ns1 (p1, 10.1.1.2/24),
 # joined by veths whose host ends ovs-p0 and ovs-p1 become ports 1 and 2 of

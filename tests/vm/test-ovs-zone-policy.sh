@@ -74,38 +74,12 @@ install_flows() {
 EVENTS=/tmp/zonetp-test/events
 # Conntrack events are recorded while traffic runs: a [NEW] event carries
 # the timeout the connection got, whatever the delays of an emulated CPU,
-# and [DESTROY] events show when entries expire.
-#
-# No sleep decides when the listener is ready: under TCG on a loaded host,
-# `conntrack -E` can take seconds to subscribe. A sentinel entry of our own
-# (`conntrack -I` in a zone no flow uses) is inserted until its [NEW] event
-# is in the file: then the listener is subscribed (at the start), or has
-# written every event before it (at the end; events come in order).
-SENTINEL_ZONE=65000
-SENTINEL_PORT=20000
-sentinel() { # NAME: insert sentinels until one is reported (at most ~2 min)
-  local try port i
-  for ((try = 0; try < 60; try++)); do
-    port=$((SENTINEL_PORT++))
-    conntrack -I -p udp -s 192.0.2.1 -d 192.0.2.2 --sport $port --dport 9 -t 2 -w $SENTINEL_ZONE >/dev/null 2>&1 || {
-      echo "conntrack -I of the $1 sentinel failed" >&2; return 1; }
-    for ((i = 0; i < 20; i++)); do
-      grep -q "sport=$port dport=9 .*zone=$SENTINEL_ZONE" "$EVENTS" 2>/dev/null && return 0
-      sleep 0.1
-    done
-  done
-  echo "conntrack -E never reported the $1 sentinel" >&2
-  return 1
-}
-start_events() {
-  conntrack -E -o timestamp >"$EVENTS" 2>/dev/null &
-  EVPID=$!
-  EVENTS_OK=1
-  sentinel start || EVENTS_OK=0
-}
+# and [DESTROY] events show when entries expire.  The listener is known
+# to be ready, and to have written everything, by its sentinels
+# (ct_events_start/ct_events_stop in tests/vm/lib.sh).
+start_events() { ct_events_start "$EVENTS"; }
 stop_events() {
-  sentinel end || EVENTS_OK=0
-  kill "$EVPID" 2>/dev/null; wait "$EVPID" 2>/dev/null
+  ct_events_stop
   ((demo)) && { echo "conntrack events (timestamp, event, protocol, timeout, tuple, zone):"; cat "$EVENTS"; }
   return 0
 }
@@ -129,8 +103,16 @@ for src in ("10.1.1.1", "10.1.1.11"):
 # timestamp, event, protocol name, number, timeout, ...).
 new_timeout() { awk -v z="zone=$1" -v p="$2" '$2 == "[NEW]" && $3 == p && index($0, z " ") + index($0 " ", z " ") {print $5; exit}' "$EVENTS"; }
 
-# entries ZONE PROTO: number of conntrack entries now
-entries() { conntrack -L -w "$1" -p "$2" 2>/dev/null | grep -c "zone=$1"; }
+# entries ZONE PROTO: prints the conntrack entries of ZONE and PROTO now
+# and sets N_ENTRIES to their number; fails if conntrack does (an empty
+# listing from a failed conntrack is not "no entries").
+entries() {
+  local out
+  out=$(conntrack -L -w "$1" -p "$2" 2>/dev/null) || { echo "conntrack -L -w $1 -p $2 failed"; return 1; }
+  [[ -n $out ]] && printf '%s\n' "$out"
+  N_ENTRIES=$(grep -c "zone=$1" <<<"$out")
+  return 0
+}
 
 expect_new() { # ZONE PROTO MIN MAX: a connection began with a timeout in [MIN, MAX]
   local t; t=$(new_timeout "$1" "$2")
@@ -158,16 +140,14 @@ expect_outlived() {
     }' "$EVENTS"
 }
 expect_gone() { # ZONE PROTO
-  local n; n=$(entries "$1" "$2")
-  conntrack -L -w "$1" -p "$2" 2>/dev/null
-  echo "zone $1 $2: $n entries"
-  ((n == 0))
+  entries "$1" "$2" || return 1
+  echo "zone $1 $2: $N_ENTRIES entries"
+  ((N_ENTRIES == 0))
 }
 expect_present() { # ZONE PROTO
-  local n; n=$(entries "$1" "$2")
-  conntrack -L -w "$1" -p "$2" 2>/dev/null
-  echo "zone $1 $2: $n entries"
-  ((n >= 1))
+  entries "$1" "$2" || return 1
+  echo "zone $1 $2: $N_ENTRIES entries"
+  ((N_ENTRIES >= 1))
 }
 
 # status_zone ZONE SOURCE L3 L4 OBJECT MIN_ENTRIES MIN_USE: `zonetp status`
@@ -196,7 +176,25 @@ assert obj == "-" or row["use"] >= int(min_use), row["use"]
 
 # check "conntrack events recorded" events_recorded: the listener reported
 # both sentinels, so the file holds every event of the traffic.
-events_recorded() { ((EVENTS_OK)); }
+events_recorded() { ct_events_recorded; }
+# sync_ok: `zonetp sync` succeeds (its status, not that of a pipe's last
+# command); its last line, the summary, is shown (all of it if it failed).
+sync_ok() {
+  local out rc
+  out=$("$Z" sync); rc=$?
+  ((rc == 0)) || { printf '%s\n' "$out"; echo "zonetp sync failed (exit $rc)"; return 1; }
+  tail -n1 <<<"$out"
+}
+# The checks' commands that are more than one: each listing is read only
+# from a command that succeeded (absent, tests/vm/lib.sh).
+sync_removes_ovs_tp() { sync_ok && absent 'ovs_tp_' nfct list timeout; }
+exact_commit_no_timeout() {
+  absent 'zone=5,timeout=' "$Z" dp-flow dump $DP && nfct list timeout | grep -q ovs_tp_1_udp4
+}
+every_object_deleted() {
+  conntrack -F >/dev/null 2>&1
+  "$Z" timeout delete --all && absent . nfct list timeout
+}
 
 if [[ -n $ko ]]; then
   say "The zonetp test kernel ($(uname -r)), zonetp.ko as the cttimeout provider"
@@ -231,7 +229,7 @@ done
 check "--may-exist replaces zone 5's policy" \
   "$Z" --may-exist add-zone-tp system zone=5 udp_first=1 udp_single=1 icmp_first=1 icmp_reply=1
 show "$Z" list-zone-tp system | sed -n '1,3p;/^Zone:5,/p'
-check "sync pushes every policy" bash -c "'$Z' sync | tail -n1"
+check "sync pushes every policy" sync_ok
 # Zone 5's new policy equals zone 1's, so the two share policy 1.
 check "zone 5 resolves to the shared policy's objects" bash -c "
   [[ \$('$Z' resolve system zone=5 --l3 ipv4 --l4 udp) == ovs_tp_1_udp4 ]] &&
@@ -279,9 +277,9 @@ done
 
 say "Zone 5 without a policy falls back to zone 0's"
 for i in $(seq 1 $ZONES); do "$Z" del-zone-tp --if-exists system zone=$i; done
-check "sync removes the zones' objects" bash -c "'$Z' sync | tail -n1; ! nfct list timeout | grep -q ovs_tp_"
+check "sync removes the zones' objects" sync_removes_ovs_tp
 "$Z" add-zone-tp system zone=0 udp_single=3 icmp_first=3
-check "sync" bash -c "'$Z' sync | tail -n1"
+check "sync" sync_ok
 check "zone 5 resolves to zone 0's objects" bash -c "[[ \$('$Z' resolve system zone=5 --l3 ipv4 --l4 udp) == ovs_tp_1_udp4 ]]"
 check "flows installed with zone 0's timeout" install_flows
 check "committing flow carries zone 0's policy" bash -c "'$Z' dp-flow dump $DP | grep -q 'ct(commit,zone=5,timeout=ovs_tp_1_udp4)'"
@@ -300,8 +298,7 @@ say "OVS's exact resolution: zone 5 without a policy gets the kernel defaults, n
 check "set-dp system resolution=exact" "$Z" set-dp system resolution=exact
 check "zone 5 resolves to none" bash -c "[[ \$('$Z' resolve system zone=5 --l3 ipv4 --l4 udp) == none ]]"
 check "flows installed" install_flows
-check "zone 5's commit carries no timeout, zone 0's policy stays in the kernel" bash -c "
-  ! '$Z' dp-flow dump $DP | grep -q 'zone=5,timeout=' && nfct list timeout | grep -q ovs_tp_1_udp4"
+check "zone 5's commit carries no timeout, zone 0's policy stays in the kernel" exact_commit_no_timeout
 start_events
 check "traffic (exact resolution)" send_traffic
 stop_events
@@ -314,9 +311,9 @@ conntrack -F >/dev/null 2>&1
 
 say "No policy at all: kernel defaults again"
 "$Z" del-zone-tp system zone=0
-check "sync removes every ovs_tp_ object" bash -c "'$Z' sync | tail -n1; ! nfct list timeout | grep -q ovs_tp_"
+check "sync removes every ovs_tp_ object" sync_removes_ovs_tp
 check "flows installed without timeouts" install_flows
-check "no flow carries a timeout" bash -c "! '$Z' dp-flow dump $DP | grep -q timeout="
+check "no flow carries a timeout" absent 'timeout=' "$Z" dp-flow dump $DP
 start_events
 check "traffic (no policy)" send_traffic
 stop_events
@@ -335,13 +332,13 @@ check "a missing ct timeout is refused" bash -c "
 check "a commit in a policy zone without exact L4 is refused" bash -c "
   out=\$('$Z' dp-flow add $DP 'in_port(1),eth_type(0x0800),ipv4(src=10.1.1.7) actions:ct(commit,zone=5),2' 2>&1); rc=\$?
   echo \"\$out\"; ((rc == 1)) && grep -q 'exact' <<<\"\$out\""
-check "refused flows were not installed" bash -c "! '$Z' dp-flow dump $DP | grep -qE '10\.1\.1\.[567]'"
+check "refused flows were not installed" absent '10\.1\.1\.[567]' "$Z" dp-flow dump $DP
 
 check "datapath deleted" "$Z" dp del $DP
 if [[ -n $ko ]]; then
   say "Unloading zonetp.ko once every policy is gone"
   ip netns del at_ns0; ip netns del at_ns1
-  check "every object deleted" bash -c "conntrack -F >/dev/null 2>&1; '$Z' timeout delete --all && ! nfct list timeout | grep -q ."
+  check "every object deleted" every_object_deleted
   check "rmmod zonetp" bash -c 'for i in $(seq 40); do rmmod zonetp 2>/dev/null && exit 0; sleep 0.5; done; cat /sys/module/zonetp/refcnt; exit 1'
   leak_mark
 fi
