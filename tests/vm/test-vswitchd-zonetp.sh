@@ -11,8 +11,10 @@
 # ct(commit,zone=5,timeout=ovs_tp_<id>_*), which openvswitch.ko resolves
 # through zonetp.ko's nf_ct_timeout_hook; the connections start with 3 s
 # and expire on it.  Then `exit --cleanup`: the datapath goes, the
-# ovs_tp_* objects stay in the kernel holding module references (rmmod is
-# refused, as it is for upstream), and a flush lets rmmod succeed.
+# ovs_tp_* objects stay in the kernel holding module references; with the
+# namespaces, entries and flow templates gone they are the only holders
+# (refcnt = their number), rmmod is refused as in use (as it is for
+# upstream), and a flush lets rmmod succeed.
 # shellcheck disable=SC2016
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -58,7 +60,8 @@ table=1,in_port=1,ip,ct_state=+trk+est,action=2
 EOF
   ovs-ofctl dump-flows br0 --no-stats
 }
-ovs_objects() { nfct list timeout | grep -c '^\.ovs_tp_'; }
+# The number of ovs_tp_* objects, from a listing that worked.
+ovs_objects() { count_of '^\.ovs_tp_' nfct list timeout; }
 send_traffic() {
   ns0 ping -q -c 3 -i 0.3 -W 2 10.1.1.2 || return 1
   ns0 python3 -c '
@@ -68,7 +71,12 @@ s.sendto(b"zonetp", ("10.1.1.2", 5000))'
 }
 new_timeout() { awk -v p="$1" '$2 == "[NEW]" && $3 == p && / zone=5/ {print $5; exit}' "$EVENTS"; }
 expect_new() { local t; t=$(new_timeout "$1"); grep " $1 " "$EVENTS" | head -n 3; echo "$1: [NEW] timeout ${t:-none}"; [[ -n $t ]] && ((t <= 3)); }
-zone5() { conntrack -L -w 5 2>/dev/null | grep -c 'zone=5'; }
+zone5_gone() {
+  local n
+  n=$(count_of 'zone=5' conntrack -L -w 5) || return 1
+  echo "$n entries"
+  ((n == 0))
+}
 
 check "the test kernel, no upstream cttimeout loaded" bash -c '! test -d /sys/module/nfnetlink_cttimeout && [[ $(uname -r) != *-amd64 ]]'
 check "insmod zonetp.ko (the cttimeout provider), modprobe openvswitch" bash -c "insmod $ko && modprobe openvswitch"
@@ -86,13 +94,27 @@ check "ovs-vswitchd pushed its ovs_tp_* objects into zonetp.ko" eventually 60 ba
 check "zonetp.ko holds them (module references), upstream still absent" bash -c '
   r=$(cat /sys/module/zonetp/refcnt); echo "zonetp refcnt $r"; ((r > 0)) && ! test -d /sys/module/nfnetlink_cttimeout'
 
-conntrack -E -o timestamp >"$EVENTS" 2>/dev/null & evpid=$!
-sleep 0.5
+# The datapath flows vswitchd installed commit with both policies.
+commit_flows() {
+  local out
+  out=$(ovs-appctl dpctl/dump-flows) || return 1
+  grep -qE 'ct\(commit,zone=5,timeout=ovs_tp_[0-9]+_icmp4\)' <<<"$out" &&
+    grep -qE 'ct\(commit,zone=5,timeout=ovs_tp_[0-9]+_udp4\)' <<<"$out"
+}
+# vswitchd installs a datapath flow after the upcall that asks for it,
+# asynchronously: wait for them (the dump is shown once, at the end).
+commit_flows_installed() {
+  local rc=0
+  eventually 20 commit_flows || rc=1
+  ovs-appctl dpctl/dump-flows
+  return $rc
+}
+
+# The events are recorded from a listener known to listen (sentinels,
+# ct_events_start in tests/vm/lib.sh), not after a fixed sleep.
+ct_events_start "$EVENTS"
 check "ping and UDP through br0" send_traffic
-check "vswitchd installed datapath flows ct(commit,zone=5,timeout=ovs_tp_*)" bash -c "
-  out=\$(ovs-appctl dpctl/dump-flows); echo \"\$out\"
-  grep -qE 'ct\\(commit,zone=5,timeout=ovs_tp_[0-9]+_icmp4\\)' <<<\"\$out\" &&
-  grep -qE 'ct\\(commit,zone=5,timeout=ovs_tp_[0-9]+_udp4\\)' <<<\"\$out\""
+check "vswitchd installed datapath flows ct(commit,zone=5,timeout=ovs_tp_*)" commit_flows_installed
 # Each datapath flow's conntrack template holds two references (the
 # hook's find_get and the template's timeout extension), the table one.
 template_refs() {
@@ -106,20 +128,46 @@ template_refs() {
 }
 check "the flows' templates hold the policies (USE 3 or more)" template_refs
 sleep 4.5
-kill $evpid; wait $evpid 2>/dev/null
+ct_events_stop
+check "conntrack events recorded (both sentinels seen)" ct_events_recorded
 check "UDP connection began with the 3 s policy" expect_new udp
 check "ICMP connection began with the 3 s policy" expect_new icmp
-check "the zone 5 entries expired on the policy" bash -c "n=\$(conntrack -L -w 5 2>/dev/null | grep -c 'zone=5'); echo \"\$n entries\"; ((n == 0))"
+check "the zone 5 entries expired on the policy" zone5_gone
 
-n=$(ovs_objects)
-check "ovs-appctl exit --cleanup: vswitchd gone, its $n ovs_tp_* objects stay" bash -c "
+# vswitchd_exit_cleanup N: vswitchd exits with --cleanup (its datapath
+# goes) and the N ovs_tp_* objects it made stay in the kernel.
+vswitchd_exit_cleanup() {
+  local n=$1 now i
+  ((n > 0)) || { echo "no ovs_tp_* object was counted before the exit"; return 1; }
   ovs-appctl -t ovs-vswitchd exit --cleanup
-  for i in \$(seq 30); do pgrep -x ovs-vswitchd >/dev/null || break; sleep 0.5; done
-  ! pgrep -x ovs-vswitchd && (( \$(nfct list timeout | grep -c '^\\.ovs_tp_') == $n ))"
+  for i in $(seq 30); do pgrep -x ovs-vswitchd >/dev/null || break; sleep 0.5; done
+  ! pgrep -x ovs-vswitchd || { echo "ovs-vswitchd still running"; return 1; }
+  now=$(ovs_objects) || return 1
+  echo "$now ovs_tp_* objects after the exit ($n before)"
+  ((now == n))
+}
+# only_objects_hold N: the N objects are all the table holds, and the only
+# holders of zonetp.ko, one module reference each (refcnt N): no
+# namespace, conntrack entry or flow template (the datapath's flows went
+# with vswitchd; their templates are freed after a grace period) is left
+# to hold it, so a refused rmmod is theirs.
+only_objects_hold() {
+  local n=$1 all
+  ((n > 0)) || { echo "no objects counted"; return 1; }
+  all=$(count_of '^\.' nfct list timeout) || return 1
+  echo "$all objects in the table, $n of them ovs_tp_*"
+  ((all == n)) && eventually 30 refcnt_is "$n"
+}
+flush_all() { conntrack -F >/dev/null 2>&1; nfct flush timeout && absent . nfct list timeout; }
+
+n=$(ovs_objects) || n=0
+check "ovs-appctl exit --cleanup: vswitchd gone, its $n ovs_tp_* objects stay" vswitchd_exit_cleanup "$n"
 ovs-appctl -t ovsdb-server exit >/dev/null 2>&1
-check "the leftover objects hold zonetp.ko: rmmod refused (upstream behaves the same)" bash -c '! rmmod zonetp'
 ip netns del at_ns0; ip netns del at_ns1
-check "nfct flush timeout" bash -c "conntrack -F; nfct flush timeout && ! nfct list timeout | grep -q ."
+conntrack -F >/dev/null 2>&1
+check "only the $n objects hold zonetp.ko (refcnt $n), namespaces and entries gone" only_objects_hold "$n"
+check "the leftover objects hold zonetp.ko: rmmod refused, in use (upstream behaves the same)" rmmod_refused
+check "nfct flush timeout" flush_all
 check "zonetp has no users left" eventually 20 bash -c 'r=$(cat /sys/module/zonetp/refcnt); echo refcnt=$r; [[ $r == 0 ]]'
 check "rmmod zonetp" rmmod zonetp
 leak_mark
