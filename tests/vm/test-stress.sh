@@ -175,7 +175,8 @@ dmesg -n 1   # the console stays readable (xt_CT and OVS log refused policies)
 # ---- the run -----------------------------------------------------------------
 rm -f $STOP $Q $S/errors
 start=$SECONDS
-pids=()
+rm -f $S/nl1 $S/nl2
+pids=() workers=(nl1 nl2 flows traffic ipt churn module)
 python3 "$here/stress.py" 1 "$duration" s $NAMES $S/nl1 $Q & pids+=($!)
 python3 "$here/stress.py" 2 "$duration" s $NAMES $S/nl2 $Q & pids+=($!)
 flows_worker 17 & pids+=($!)
@@ -186,10 +187,21 @@ module_worker & pids+=($!)
 echo "# stress: ${#pids[@]} workers for $duration s"
 sleep "$duration"
 touch $STOP
-wait "${pids[@]}"
+# Each worker's exit status (`wait PID...` gives only the last one's).
+declare -A wrc
+for i in "${!pids[@]}"; do wait "${pids[$i]}"; wrc[${workers[$i]}]=$?; done
+echo "# stress: worker exit status: $(for w in "${workers[@]}"; do printf '%s=%s ' "$w" "${wrc[$w]}"; done)"
 elapsed=$((SECONDS - start))
 nl_stats() { cat "$1" 2>/dev/null || echo "requests 0 errors 0 timeouts 0"; }
 read -r _ req1 _ err1 _ to1 < <(nl_stats $S/nl1); read -r _ req2 _ err2 _ to2 < <(nl_stats $S/nl2)
+# request_worker N: stress.py N exited 0 and wrote its stats, with requests.
+request_worker() {
+  local f=$S/nl$1 req
+  echo "stress.py $1: exit ${wrc[nl$1]}; $(cat "$f" 2>/dev/null || echo "no stats file $f")"
+  [[ ${wrc[nl$1]} == 0 && -s $f ]] || return 1
+  read -r _ req _ <"$f"
+  [[ $req =~ ^[0-9]+$ ]] && ((req > 0))
+}
 echo "# stress: $elapsed s; requests $((req1 + req2)) (errno replies $((err1 + err2)), timeouts $((to1 + to2)));" \
   "flows $(n_of flows), packets $(n_of packets), CT rules $(n_of rules), namespaces $(n_of netns)" \
   "($(n_of netns-live-refs) with live references), rmmod $(n_of unloads) (refused $(n_of unload-refused))," \
@@ -197,12 +209,23 @@ echo "# stress: $elapsed s; requests $((req1 + req2)) (errno replies $((err1 + e
 echo "ZONETP-STRESS seconds=$elapsed requests=$((req1 + req2)) netns=$(n_of netns) unloads=$(n_of unloads) autoloads=$(n_of autoloads)"
 
 cat $S/refused 2>/dev/null | sed 's/^/# /'
-check "the workers ran: requests, flows, traffic, rules, namespaces" bash -c "
-  (($req1 + $req2 > 0 && $(n_of flows) > 0 && $(n_of packets) > 0 && $(n_of rules) > 0 && $(n_of netns) > 0))"
+check "request worker 1 ran: exit 0, requests > 0" request_worker 1
+check "request worker 2 ran: exit 0, requests > 0" request_worker 2
+check "the workers ran: flows, traffic, rules, namespaces" bash -c "
+  (($(n_of flows) > 0 && $(n_of packets) > 0 && $(n_of rules) > 0 && $(n_of netns) > 0))"
 check "no request timed out (10 s)" test $((to1 + to2)) -eq 0
 check "the module worker: zonetp.ko unloaded and reloaded at least once, no error" bash -c "
   cat $S/errors 2>/dev/null; (($(n_of unloads) > 0)) && ! test -s $S/errors"
-check "nf_ct_timeout_hook never lost while upstream was autoloaded ($(n_of autoloads) times)" test "$(n_of hook-lost)" -eq 0
+# Whether upstream gets autoloaded during a cycle is up to timing: with
+# no autoload the check below has nothing to look at, and says so
+# (test-hook-ownership.sh makes the race happen every time).
+if (($(n_of autoloads) > 0)); then
+  check "nf_ct_timeout_hook never lost while upstream was autoloaded ($(n_of autoloads) times)" test "$(n_of hook-lost)" -eq 0
+else
+  echo "# stress: upstream was never autoloaded during a module cycle: the hook-loss check was not exercised"
+  check "nf_ct_timeout_hook never lost: NOT EXERCISED (upstream never autoloaded in this run; hook-ownership covers it)" \
+    test "$(n_of hook-lost)" -eq 0
+fi
 check "zonetp.ko is the provider at the end" bash -c 'test -d /sys/module/zonetp && ! test -d /sys/module/nfnetlink_cttimeout'
 
 # ---- afterwards ----------------------------------------------------------------
@@ -228,8 +251,8 @@ consistent() {
 check "nfct list timeout consistent (unique names, get == dump)" consistent
 check "flows, rules and namespaces gone" bash -c "
   '$Z' dp-flow del $DP && '$Z' dp del $DP && ip netns del ipt && ip netns del at_ns0 && ip netns del at_ns1 &&
-  conntrack -F; nfct flush timeout"
-check "nothing left: nfct list timeout is empty" bash -c '! nfct list timeout | grep -q .'
+  conntrack -F && nfct flush timeout"
+check "nothing left: nfct list timeout is empty" absent . nfct list timeout
 check "zonetp has no users left" eventually 30 bash -c 'r=$(cat /sys/module/zonetp/refcnt); echo refcnt=$r; [[ $r == 0 ]]'
 check "rmmod zonetp" rmmod zonetp
 leak_mark
