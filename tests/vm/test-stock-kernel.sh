@@ -24,5 +24,5 @@ check "nfct list timeout shows t1 with the requested values" bash -c '
   grep -q "^\.t1 = {" <<<"$out" && grep -q "\.UNREPLIED = 10," <<<"$out" &&
     grep -q "\.REPLIED = 20," <<<"$out" && grep -q "\.l4proto = 17," <<<"$out"'
 check "nfct delete timeout t1" nfct delete timeout t1
-check "t1 is gone" bash -c '! nfct list timeout | grep -q "^\.t1 = "'
+check "t1 is gone" absent '^\.t1 = ' nfct list timeout
 finish
