@@ -9,7 +9,8 @@
 #                                  batches, many per sendmsg), record every
 #                                  reply, normalized, per message
 #   fuzz.py diff FILE A B          compare two recordings message by message;
-#                                  prints the first difference in hex
+#                                  prints the first difference in hex; fails
+#                                  also if A or B holds no successful reply
 #   fuzz.py stats FILE A           what the messages provoked (errno counts)
 #
 # Messages: every message type (NEW, GET, DELETE, DEFAULT_SET, DEFAULT_GET
@@ -294,7 +295,27 @@ def diff(path, a_path, b_path):
             return 1
     print('fuzz: %d messages, replies and errno identical (%d replies)' % (
         len(msgs), sum(len(v) for v in a.values())))
+    # Identical is not enough: two providers that both refused everything
+    # (or recordings that are both empty) compare equal too.  Each must
+    # have answered some messages successfully (an ack, or a message such
+    # as a GET reply or a dump's part).
+    for path, replies in ((a_path, a), (b_path, b)):
+        ok = sum(1 for rs in replies.values() for r in rs if successful(r))
+        print('fuzz: %s: %d successful replies (acks and messages)' % (path, ok))
+        if ok == 0:
+            print('fuzz: FAIL: %s holds no successful reply: the provider answered nothing but errors' % path)
+            return 1
     return 0
+
+
+def successful(reply):
+    """A reply that is not an error: an ack (NLMSG_ERROR with error 0), a
+    message (a NEW/GET reply, a dump's part) or a dump's NLMSG_DONE that
+    carries no error."""
+    t = struct.unpack_from('=H', reply, 4)[0]
+    if t in (NLMSG_ERROR, NLMSG_DONE):
+        return len(reply) < 20 or struct.unpack_from('=i', reply, 16)[0] == 0
+    return True
 
 
 def stats(path, a_path):
