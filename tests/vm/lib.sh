@@ -145,8 +145,9 @@ kmemleak_scan() {
 }
 kmemleak_count() { # prints the number of unreferenced objects reported
   local n
+  # grep -c: status 1 is a count of 0, 2 an unreadable file.
   n=$(grep -c '^unreferenced object' "$KMEMLEAK")
-  (($? <= 1)) && [[ $n =~ ^[0-9]+$ ]] || { echo "cannot read $KMEMLEAK" >&2; return 1; }
+  if (($? > 1)) || [[ ! $n =~ ^[0-9]+$ ]]; then echo "cannot read $KMEMLEAK" >&2; return 1; fi
   echo "$n"
 }
 leak_scan() {
