@@ -73,7 +73,8 @@ impl Registration {
         if unsafe { b::zonetp_compat_timeout_hook_install(&HOOKS) } {
             Ok(Registration(()))
         } else {
-            pr_err!("nf_ct_timeout_hook is held by another cttimeout provider\n");
+            // The first registration a loaded upstream provider refuses.
+            pr_err!("nf_ct_timeout_hook is held by another cttimeout provider (is nfnetlink_cttimeout loaded? rmmod it first)\n");
             Err(EBUSY)
         }
     }

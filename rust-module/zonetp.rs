@@ -37,7 +37,8 @@ module! {
 }
 
 /// The loaded module: its registrations, undone by their `Drop` in field
-/// order, which is upstream's exit order: the nfnetlink subsystem (no new
+/// order (Rust drops fields in declaration order), which is upstream's
+/// exit order and the reverse of `init`'s: the nfnetlink subsystem (no new
 /// request reaches us), the hook (only while it is still ours, then
 /// `synchronize_net`), the per-netns state (every table released).
 struct Zonetp {
@@ -88,9 +89,16 @@ impl kernel::Module for Zonetp {
         #[cfg(zonetp_selftest)]
         selftest()?;
 
-        // Upstream's init order; on an error the registrations made so far
-        // are dropped (undone) in reverse.
+        // The subsystem comes last (upstream registers it before the hook):
+        // once it is registered, NEW requests create objects, and if a
+        // later step failed, dropping `pernet` would release them with
+        // `nf_ct_untimeout()` on live namespaces.  Registered last, nothing
+        // can fail after it.  The hook may come before it: until the
+        // subsystem is there every table is empty, so `find_get` finds
+        // nothing.  On an error the registrations made so far are dropped
+        // (undone) in reverse.
         let pernet = pernet::Registration::new()?;
+        let hook = hook::Registration::new()?;
         let subsys = netlink::Registration::new().inspect_err(|e| {
             if *e == EBUSY {
                 pr_err!("cttimeout subsystem already registered (is nfnetlink_cttimeout loaded? rmmod it first)\n");
@@ -98,7 +106,6 @@ impl kernel::Module for Zonetp {
                 pr_err!("cannot register the cttimeout nfnetlink subsystem ({:?})\n", e);
             }
         })?;
-        let hook = hook::Registration::new()?;
         pr_info!("loaded\n");
         Ok(Zonetp {
             _subsys: subsys,
