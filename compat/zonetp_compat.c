@@ -99,9 +99,9 @@ void zonetp_compat_selftest_exit_delay(const struct nf_ct_timeout_hooks *ours)
 }
 #endif
 
-void zonetp_compat_module_get(void)
+bool zonetp_compat_module_try_get(void)
 {
-	__module_get(THIS_MODULE);
+	return try_module_get(THIS_MODULE);
 }
 
 void zonetp_compat_module_put(void)

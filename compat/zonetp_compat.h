@@ -49,7 +49,7 @@ bool zonetp_compat_fail_init(void);
 
 #ifdef ZONETP_SELFTEST
 /* ABI version of this shim layer; Rust checks it at init (ZONETP_SELFTEST=1 only). */
-#define ZONETP_COMPAT_ABI 2
+#define ZONETP_COMPAT_ABI 3
 u32 zonetp_compat_abi(void);
 /* sizeof(struct nf_ct_timeout) as C sees it. */
 size_t zonetp_compat_sizeof_timeout(void);
@@ -62,8 +62,11 @@ size_t zonetp_compat_sizeof_timeout(void);
 void zonetp_compat_selftest_exit_delay(const struct nf_ct_timeout_hooks *ours);
 #endif
 
-/* __module_get(THIS_MODULE) / module_put(THIS_MODULE). */
-void zonetp_compat_module_get(void);
+/*
+ * try_module_get(THIS_MODULE) (false once the module is going: rmmod has
+ * begun) / module_put(THIS_MODULE).
+ */
+bool zonetp_compat_module_try_get(void);
 void zonetp_compat_module_put(void);
 
 /* refcount_t of struct nf_ct_timeout. */

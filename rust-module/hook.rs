@@ -21,7 +21,8 @@ use crate::pernet;
 use crate::table::{Key, RcuReadSide, NAME_MAX};
 
 /// `timeout_find_get`: called under `rcu_read_lock()` (must not sleep).
-/// Returns a new reference and takes a module reference, or NULL.
+/// Returns a new reference and takes a module reference, or NULL (also
+/// once the module is going).
 unsafe extern "C" fn find_get(net: *mut b::net, name: *const c_char) -> *mut b::nf_ct_timeout {
     // Read the name byte by byte up to its NUL (at most 32 bytes matter).
     let mut buf = [0u8; NAME_MAX];
@@ -42,9 +43,20 @@ unsafe extern "C" fn find_get(net: *mut b::net, name: *const c_char) -> *mut b::
     let Some(t) = pernet::table(net).find_rcu(&rcu, &Key::new(&buf)).and_then(|e| e.try_get_timeout()) else {
         return core::ptr::null_mut();
     };
-    // SAFETY: a counter increment on our own module (it is live: this code
-    // runs); paired with the module_put in `put`.
-    unsafe { b::zonetp_compat_module_get() };
+    // Upstream's __module_get() also succeeds once rmmod has begun: the
+    // caller's template would then hold a module reference on a module
+    // about to be freed, and give the object back later through whichever
+    // provider holds the hook by then (an unmatched module_put on an
+    // autoloaded upstream).  A going provider finds nothing instead.
+    // SAFETY: `try_module_get` on our own module, whose `struct module`
+    // outlives this call; a reference taken is given back by the
+    // module_put in `put`.
+    if !unsafe { b::zonetp_compat_module_try_get() } {
+        // Gives back the object reference just taken (kfree_rcu() if it
+        // was the last: fine under rcu_read_lock()).
+        drop(t);
+        return core::ptr::null_mut();
+    }
     ARef::into_raw(t).as_ptr().cast()
 }
 
@@ -52,7 +64,7 @@ unsafe extern "C" fn find_get(net: *mut b::net, name: *const c_char) -> *mut b::
 unsafe extern "C" fn put(t: *mut b::nf_ct_timeout) {
     // SAFETY: the caller gives back a reference `find_get` handed out.
     drop(unsafe { ARef::from_raw(core::ptr::NonNull::new_unchecked(t.cast::<crate::timeout::Timeout>())) });
-    // SAFETY: paired with the module_get in `find_get`.
+    // SAFETY: paired with the try_module_get in `find_get`.
     unsafe { b::zonetp_compat_module_put() };
 }
 

@@ -43,6 +43,7 @@ use kernel::sync::{lock::mutex::MutexBackend, lock::Guard, LockedBy, Mutex};
 use kernel::types::Opaque;
 
 use crate::compat::{ARef, AlwaysRefCounted};
+use crate::errno::EPROTONOSUPPORT;
 use crate::ffi as bindings;
 use crate::net::Net;
 use crate::timeout::Timeout;
@@ -316,7 +317,8 @@ impl<'a> Locked<'a> {
     }
 
     /// Adds `key` -> `timeout` (the table keeps the reference), last in
-    /// creation order, and takes a module reference, as upstream does.
+    /// creation order, and takes a module reference, as upstream does; or
+    /// fails with `EPROTONOSUPPORT` once the module is going (see below).
     /// The caller has checked that `key` is not in the table.
     pub(crate) fn insert(&mut self, key: Key, timeout: ARef<Timeout>) -> Result {
         if self.g.current.as_ref().map_or(0, |b| b.slots.len()) < self.g.count + 1 {
@@ -340,12 +342,23 @@ impl<'a> Locked<'a> {
             },
             GFP_KERNEL_ACCOUNT,
         )?;
+        // Upstream's __module_get() also succeeds once rmmod has begun (the
+        // module is going, its refcount was zero): a request that reaches
+        // the subsystem before exit unregisters it would then create an
+        // object that exit releases with nf_ct_untimeout() on a live
+        // namespace.  Refuse it instead, with the errno a cttimeout dump
+        // gets in the same window, from either provider
+        // (netlink_dump_start()'s try_module_get() of the provider).
+        // Returning drops `e` (plain memory) and the never shared `timeout`.
+        // SAFETY: `try_module_get` on our own module, whose `struct module`
+        // outlives this call; a reference taken is given back by the
+        // module_put in `Unlinked::release`.
+        if !unsafe { bindings::zonetp_compat_module_try_get() } {
+            return Err(EPROTONOSUPPORT());
+        }
         // INVARIANT: the entry now holds the table's reference.
         let _ = ARef::into_raw(timeout);
         let e: *const Entry = KBox::into_raw(e);
-        // SAFETY: our module is live (this code runs) and the increment is
-        // paired with the module_put in `Unlinked::release`.
-        unsafe { bindings::zonetp_compat_module_get() };
         self.g.next_seq += 1;
         self.g.count += 1;
         if tail.is_null() {
@@ -587,7 +600,7 @@ impl Unlinked {
         // no resources); readers still following it are in a read-side
         // section, which kfree_rcu() waits for.
         unsafe { bindings::zonetp_compat_kfree_rcu((*e.as_ptr()).rcu.get()) };
-        // SAFETY: pairs with the module_get in `Locked::insert`.
+        // SAFETY: pairs with the try_module_get in `Locked::insert`.
         unsafe { bindings::zonetp_compat_module_put() };
     }
 }
