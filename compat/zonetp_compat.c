@@ -59,6 +59,11 @@ void *zonetp_compat_net_generic(const struct net *net, unsigned int id)
 	return net_generic(net, id);
 }
 
+bool zonetp_compat_check_net(const struct net *net)
+{
+	return check_net(net);
+}
+
 #ifdef ZONETP_FAIL_INIT
 /* Test aid, only in a module built with ZONETP_FAIL_INIT=1 (see Kbuild). */
 static bool fail_init = true;

@@ -42,6 +42,9 @@ u64 zonetp_compat_siphash(const void *data, size_t len, const siphash_key_t *key
 /* net_generic() (rcu_dereference of the netns' generic array). */
 void *zonetp_compat_net_generic(const struct net *net, unsigned int id);
 
+/* check_net(): false once @net is being dismantled (its count is zero). */
+bool zonetp_compat_check_net(const struct net *net);
+
 #ifdef ZONETP_FAIL_INIT
 /* Value of the `fail_init` module parameter (test aid, ZONETP_FAIL_INIT=1 only). */
 bool zonetp_compat_fail_init(void);

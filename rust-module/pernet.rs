@@ -78,11 +78,14 @@ unsafe extern "C" fn net_pre_exit(net: *mut b::net) {
 }
 
 unsafe extern "C" fn net_exit(net: *mut b::net) {
-    // SAFETY: `net` is being dismantled but its memory and our area are
-    // valid during the call; no request or conntrack look-up reaches it
-    // any more (pre_exit unpublished the table, then a grace period).
+    // SAFETY: `net` is being dismantled (or our operations unregistered),
+    // but its memory and our area are valid during the call; no conntrack
+    // look-up finds anything in it any more (pre_exit unpublished the
+    // table, then a grace period), and no request reaches it (the
+    // namespace has no sockets left, or the subsystem is unregistered).
     let table = unsafe { &*slot(net) };
-    // SAFETY: `net` is being dismantled, after `pre_exit` and a grace period.
+    // SAFETY: `net` is in its pernet exit, after `pre_exit` and a grace
+    // period.
     unsafe { table.lock().exit(net) };
     // SAFETY: nothing uses the table any more; the core frees its memory
     // after us, so drop its contents (the mutex, any bucket array) in place.

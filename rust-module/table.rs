@@ -531,14 +531,34 @@ impl<'a> Locked<'a> {
     ///
     /// # Safety
     ///
-    /// `net` must be this table's namespace, being dismantled: `pre_exit`
-    /// ran and a grace period passed since.
+    /// `net` must be this table's namespace, in its pernet `exit` (being
+    /// dismantled, or our operations being unregistered): `pre_exit` ran
+    /// and a grace period passed since.
     pub(crate) unsafe fn exit(&mut self, net: *mut bindings::net) {
         if self.g.head.is_null() {
             return;
         }
         // SAFETY: `net` is still valid during its pernet exit (caller).
-        unsafe { bindings::nf_ct_untimeout(net, null_mut()) };
+        if unsafe { bindings::zonetp_compat_check_net(net) } {
+            // A live namespace: the module is unloading.  Not expected to
+            // happen (every object holds a module reference, and none is
+            // created once the module is going), but should objects be
+            // left, clear only our own from the connections, as DELETE
+            // does: nf_ct_untimeout(net, NULL) would also clear the
+            // policies of the provider that may hold the hook by now.
+            self.for_each_from(None, |e| {
+                // SAFETY: `net` is valid (caller); the object is live (the
+                // table's reference).
+                unsafe { bindings::nf_ct_untimeout(net, e.timeout().as_ptr()) };
+                true
+            });
+        } else {
+            // Being dismantled: one pass over its connections clears every
+            // policy, as upstream does; the connections go away with the
+            // namespace anyway.
+            // SAFETY: `net` is still valid during its pernet exit (caller).
+            unsafe { bindings::nf_ct_untimeout(net, null_mut()) };
+        }
         while let Some(u) = self.take_first() {
             u.release();
         }
