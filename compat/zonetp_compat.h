@@ -2,8 +2,10 @@
 /*
  * C shims called from zonetp's Rust code (rust-module/).  Declared here so
  * bindgen generates their Rust prototypes along with the kernel bindings.
- * Each wraps a static inline kernel function or macro (which has no symbol
- * Rust could call) and does nothing else.
+ * Each wraps static inline kernel functions or macros, which have no
+ * symbol Rust could call; most are one call, a few (the default-timeouts
+ * switch, the hook's cmpxchg, the selftest's wait) hold the logic that
+ * needs the C preprocessor: see zonetp_compat.c.
  */
 #ifndef ZONETP_COMPAT_H
 #define ZONETP_COMPAT_H

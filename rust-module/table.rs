@@ -127,8 +127,9 @@ pub(crate) struct Entry {
 // SAFETY: other CPUs (RCU readers, the next writer) read only the immutable
 // `key`, `seq` and `timeout` pointer and the atomic `links`; `Timeout` is
 // itself thread-safe (atomic refcount, RCU-freed); `order` is accessed
-// only with the table's mutex held (`LockedBy`); `rcu` is written only by
-// `kfree_rcu()` once no one else can reach the entry.
+// only with the table's mutex held (`LockedBy`); `rcu` is touched only by
+// `kfree_rcu()`, once, after the unlink: RCU readers may still be walking
+// the entry then, but no reader ever reads or writes `rcu`.
 unsafe impl Sync for Entry {}
 // SAFETY: an entry is created on one CPU and released (its reference
 // dropped, its memory freed by RCU) on any other; nothing in it is tied

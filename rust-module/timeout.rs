@@ -24,7 +24,12 @@ use crate::skb::SkbWriter;
 /// # Invariants
 ///
 /// Points to one of conntrack's static, built-in `struct
-/// nf_conntrack_l4proto` (they live as long as the kernel).
+/// nf_conntrack_l4proto`.  They are statics of the conntrack core: of the
+/// kernel image, or of `nf_conntrack.ko` on modular kernels (every tracker
+/// is a bool option compiled into it), which cannot be unloaded while
+/// zonetp.ko is loaded, since zonetp uses its symbols (`nf_ct_l4proto_find`
+/// and others) and so depends on it.  So they outlive every use zonetp can
+/// make of them, which is what the `'static` stands for here.
 #[derive(Clone, Copy)]
 pub(crate) struct L4Proto(&'static bindings::nf_conntrack_l4proto);
 
@@ -35,7 +40,8 @@ impl L4Proto {
         // SAFETY: takes any number; returns a static tracker (the generic
         // one for numbers nothing tracks).
         let p = unsafe { bindings::nf_ct_l4proto_find(l4num) };
-        // SAFETY: built-in trackers are static and never freed.
+        // SAFETY: trackers are conntrack statics, which outlive zonetp.ko
+        // (type invariant).
         let p: &'static bindings::nf_conntrack_l4proto = unsafe { &*p };
         // INVARIANT: a static built-in tracker.
         (p.l4proto == l4num).then_some(L4Proto(p))
@@ -45,7 +51,8 @@ impl L4Proto {
     ///
     /// `p` must be a conntrack l4proto (as stored in a `nf_ct_timeout`).
     pub(crate) unsafe fn from_raw(p: *const bindings::nf_conntrack_l4proto) -> Self {
-        // INVARIANT, SAFETY: a static tracker (caller), never freed.
+        // INVARIANT, SAFETY: a conntrack tracker (caller), which outlives
+        // zonetp.ko.
         L4Proto(unsafe { &*p })
     }
 
