@@ -53,7 +53,11 @@ bool zonetp_compat_fail_init(void);
 #endif
 
 #ifdef ZONETP_SELFTEST
-/* ABI version of this shim layer; Rust checks it at init (ZONETP_SELFTEST=1 only). */
+/*
+ * ABI version of this shim layer; at init Rust compares it with its own
+ * SHIM_ABI (rust-module/zonetp.rs), ZONETP_SELFTEST=1 only.  Change both
+ * when a shim's signature or meaning changes.
+ */
 #define ZONETP_COMPAT_ABI 3
 u32 zonetp_compat_abi(void);
 /* sizeof(struct nf_ct_timeout) as C sees it. */
