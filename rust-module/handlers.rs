@@ -142,7 +142,8 @@ fn do_new(req: &Request<'_>) -> Result<c_int> {
             if t.l3num() != l3num || t.l4proto().num() != l4num {
                 return Err(EINVAL);
             }
-            t.reparse(req.net, data)?;
+            // SAFETY: `t` was found in `table`, whose mutex we hold.
+            unsafe { t.reparse(req.net, data)? };
             return Ok(0);
         }
         return Err(EBUSY);

@@ -124,9 +124,12 @@ impl L4Proto {
 /// - `l3num` and `l4proto` (a static conntrack tracker) are set before the
 ///   first reference is shared and never change.
 /// - `data` is the timeout array of `l4proto` (`obj_size` bytes).  After
-///   publication it is rewritten in place only by a REPLACE request, under
-///   the nfnl subsystem mutex (as upstream); conntrack reads it meanwhile
-///   from C, as it does upstream.  Rust code never reads it directly.
+///   publication it is rewritten in place only by a REPLACE request
+///   ([`Timeout::reparse`]), under the mutex of the table that holds the
+///   object (and the nfnl subsystem mutex, as upstream), which Rust's
+///   readers (GET and dumps, through an `Entry`) hold as well; conntrack
+///   reads it meanwhile from C, as it does upstream.  Rust code never
+///   reads it directly, only the tracker's C callbacks do.
 #[repr(transparent)]
 pub(crate) struct Timeout(Opaque<bindings::nf_ct_timeout>);
 
@@ -226,11 +229,17 @@ impl Timeout {
     }
 
     /// REPLACE: parses `data` into the live object, in place, as upstream.
-    pub(crate) fn reparse(&self, net: &Net, data: Attr<'_>) -> Result {
-        // SAFETY: the array belongs to this object's tracker; writers are
-        // serialised by the nfnl subsystem mutex (every request handler runs
-        // under it), and the array is inside `Opaque`, so writing it while
-        // `&self` is shared is allowed.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the mutex of the table that holds this object
+    /// (a [`crate::table::Locked`] it was found through): that serialises
+    /// this write with every other Rust access to `data[]` (type
+    /// invariant).
+    pub(crate) unsafe fn reparse(&self, net: &Net, data: Attr<'_>) -> Result {
+        // SAFETY: the array belongs to this object's tracker; no other Rust
+        // access to it runs meanwhile (caller), and it is inside `Opaque`,
+        // so writing it while `&self` is shared is allowed.
         unsafe { self.l4proto().parse(self.data(), net, data) }
     }
 
