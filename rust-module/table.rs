@@ -103,10 +103,10 @@ unsafe impl Sync for OrderLinks {}
 /// # Invariants
 ///
 /// - Allocated by [`Locked::insert`] with `KBox` (kmalloc), never moved, and
-///   freed only by [`Unlinked::release`], with `kfree_rcu()` after it was
-///   unlinked from every chain a reader may follow.
+///   freed only by the drop of its [`Unlinked`], with `kfree_rcu()` after
+///   it was unlinked from every chain a reader may follow.
 /// - `timeout` is the table's reference on the policy object (an
-///   `ARef<Timeout>` turned into a pointer), held until `release`.
+///   `ARef<Timeout>` turned into a pointer), held until that drop.
 /// - A `&Entry` outside this module exists only while the entry is in the
 ///   table and its mutex is held ([`Locked`]), or while an [`Unlinked`]
 ///   owns it: in both cases the table's reference is held, so `timeout`
@@ -353,7 +353,7 @@ impl<'a> Locked<'a> {
         // Returning drops `e` (plain memory) and the never shared `timeout`.
         // SAFETY: `try_module_get` on our own module, whose `struct module`
         // outlives this call; a reference taken is given back by the
-        // module_put in `Unlinked::release`.
+        // module_put in `Unlinked`'s drop.
         if !unsafe { bindings::zonetp_compat_module_try_get() } {
             return Err(EPROTONOSUPPORT());
         }
@@ -382,7 +382,7 @@ impl<'a> Locked<'a> {
     }
 
     /// Removes the entry named `key` from the table: readers may still see
-    /// it until a grace period passes; the caller releases it.
+    /// it until a grace period passes; dropping the handle releases it.
     pub(crate) fn take(&mut self, key: &Key) -> Option<Unlinked> {
         let e: *const Entry = self.find(key)?;
         // SAFETY: found in this table's chains, with the mutex held since.
@@ -561,7 +561,7 @@ impl<'a> Locked<'a> {
             unsafe { bindings::nf_ct_untimeout(net, null_mut()) };
         }
         while let Some(u) = self.take_first() {
-            u.release();
+            drop(u);
         }
         // The core waited for a grace period after `pre_exit` published
         // no array, so nobody walks the retired one.
@@ -574,14 +574,21 @@ fn size_for(n: usize) -> usize {
     n.max(MIN_SLOTS).next_power_of_two()
 }
 
-/// An entry removed from its table, which this handle owns; it must be
-/// released ([`Unlinked::delete`] or [`Unlinked::release`]).
+/// An entry removed from its table, which this handle owns.  Dropping it
+/// releases the entry (see the `Drop` impl); [`Unlinked::delete`] first
+/// clears its policy from the namespace's connections, as a DELETE does.
+///
+/// A `Drop` that releases, rather than one that only warns: the handle
+/// holds all that releasing takes (nothing needs the namespace), each step
+/// may run in any context, and kernel panics do not unwind, so no drop
+/// runs on a path that could not release; warning instead would leak the
+/// entry, its object and a module reference.
 ///
 /// # Invariants
 ///
 /// `e` is an entry unlinked from the hash chains and the creation order
-/// of its table, not yet released.
-#[must_use]
+/// of its table, not yet released; only `Drop` releases it.
+#[must_use = "dropping it releases the entry without clearing its policy from connections (see `delete`)"]
 pub(crate) struct Unlinked {
     e: NonNull<Entry>,
 }
@@ -600,17 +607,20 @@ impl Unlinked {
         unsafe { bindings::nf_ct_untimeout(net.as_ptr(), self.entry().timeout().as_ptr()) };
         crate::inject::leak_reference(self.entry().timeout());
         let e = self.e;
-        self.release();
+        drop(self);
         // SAFETY: a no-op, except in ZONETP_INJECT=uaf test builds, where
         // this is the deliberate defect.
         unsafe { crate::inject::read_after_free(e.as_ptr().cast_const()) };
     }
+}
 
+impl Drop for Unlinked {
     /// Drops the table's reference on the policy object, frees the entry
     /// after a grace period and gives back the module reference.
-    pub(crate) fn release(self) {
+    fn drop(&mut self) {
         let e = self.e;
-        // SAFETY: the table's reference (Entry invariant), given up here once.
+        // SAFETY: the table's reference (Entry invariant), given up here
+        // once: `drop` runs once, and nothing else releases (invariant).
         unsafe { Timeout::dec_ref((*e.as_ptr()).timeout) };
         // `Opaque::get` through the field, not `Opaque::raw_get`, which 7.x
         // renamed `cast_into`: the entry is live here, so a reference to
