@@ -1,10 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * C side of zonetp.ko: wrappers for static inline kernel helpers that Rust
- * cannot call directly, plus the module's version string and, in test
- * builds only (see Kbuild), a test parameter and ABI probes.
- * Linked into the same zonetp.ko as rust-module/zonetp.rs.  No logic lives
- * here: each function is one inline helper or macro.
+ * C side of zonetp.ko: wrappers for static inline kernel helpers and macros
+ * that Rust cannot call directly, plus the module's version string and, in
+ * test builds only (see Kbuild), test parameters and ABI probes.
+ * Linked into the same zonetp.ko as rust-module/zonetp.rs.
+ *
+ * Most functions are one helper or macro.  A few hold logic, each because
+ * what it needs exists only for the C compiler:
+ * - zonetp_compat_default_timeouts(): upstream's per-protocol switch over
+ *   the nf_*_pernet() inlines, with #ifdef CONFIG_NF_CT_PROTO_* cases
+ *   (which protocols are built in is a preprocessor fact);
+ * - zonetp_compat_timeout_hook_install()/_remove(): one cmpxchg each on
+ *   the __rcu hook pointer, through the RCU_INITIALIZER()/unrcu_pointer()
+ *   macros, so that ownership of the hook is decided atomically;
+ * - zonetp_compat_timeout_ref_put(): refcount_dec_and_test() then the
+ *   kfree_rcu() macro, as the conntrack core frees these objects;
+ * - zonetp_compat_netlink_dump_start(): fills struct netlink_dump_control;
+ * - zonetp_compat_selftest_exit_delay() (ZONETP_SELFTEST=1 only): a wait
+ *   loop on jiffies, a test aid.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -59,6 +72,11 @@ void *zonetp_compat_net_generic(const struct net *net, unsigned int id)
 	return net_generic(net, id);
 }
 
+bool zonetp_compat_check_net(const struct net *net)
+{
+	return check_net(net);
+}
+
 #ifdef ZONETP_FAIL_INIT
 /* Test aid, only in a module built with ZONETP_FAIL_INIT=1 (see Kbuild). */
 static bool fail_init = true;
@@ -99,9 +117,9 @@ void zonetp_compat_selftest_exit_delay(const struct nf_ct_timeout_hooks *ours)
 }
 #endif
 
-void zonetp_compat_module_get(void)
+bool zonetp_compat_module_try_get(void)
 {
-	__module_get(THIS_MODULE);
+	return try_module_get(THIS_MODULE);
 }
 
 void zonetp_compat_module_put(void)
@@ -244,6 +262,11 @@ int zonetp_compat_netlink_dump_start(struct sock *ssk, struct sk_buff *skb,
 				     int (*dump)(struct sk_buff *skb,
 						 struct netlink_callback *cb))
 {
+	/*
+	 * .module: the dump pins zonetp.ko until it is done, as upstream's
+	 * pins nfnetlink_cttimeout (netlink_dump_start() fills in THIS_MODULE
+	 * when .module is NULL; here that would be zonetp too).
+	 */
 	struct netlink_dump_control c = {
 		.dump = dump,
 		.module = THIS_MODULE,

@@ -2,8 +2,10 @@
 /*
  * C shims called from zonetp's Rust code (rust-module/).  Declared here so
  * bindgen generates their Rust prototypes along with the kernel bindings.
- * Each wraps a static inline kernel function or macro (which has no symbol
- * Rust could call) and does nothing else.
+ * Each wraps static inline kernel functions or macros, which have no
+ * symbol Rust could call; most are one call, a few (the default-timeouts
+ * switch, the hook's cmpxchg, the selftest's wait) hold the logic that
+ * needs the C preprocessor: see zonetp_compat.c.
  */
 #ifndef ZONETP_COMPAT_H
 #define ZONETP_COMPAT_H
@@ -42,14 +44,21 @@ u64 zonetp_compat_siphash(const void *data, size_t len, const siphash_key_t *key
 /* net_generic() (rcu_dereference of the netns' generic array). */
 void *zonetp_compat_net_generic(const struct net *net, unsigned int id);
 
+/* check_net(): false once @net is being dismantled (its count is zero). */
+bool zonetp_compat_check_net(const struct net *net);
+
 #ifdef ZONETP_FAIL_INIT
 /* Value of the `fail_init` module parameter (test aid, ZONETP_FAIL_INIT=1 only). */
 bool zonetp_compat_fail_init(void);
 #endif
 
 #ifdef ZONETP_SELFTEST
-/* ABI version of this shim layer; Rust checks it at init (ZONETP_SELFTEST=1 only). */
-#define ZONETP_COMPAT_ABI 2
+/*
+ * ABI version of this shim layer; at init Rust compares it with its own
+ * SHIM_ABI (rust-module/zonetp.rs), ZONETP_SELFTEST=1 only.  Change both
+ * when a shim's signature or meaning changes.
+ */
+#define ZONETP_COMPAT_ABI 3
 u32 zonetp_compat_abi(void);
 /* sizeof(struct nf_ct_timeout) as C sees it. */
 size_t zonetp_compat_sizeof_timeout(void);
@@ -62,8 +71,11 @@ size_t zonetp_compat_sizeof_timeout(void);
 void zonetp_compat_selftest_exit_delay(const struct nf_ct_timeout_hooks *ours);
 #endif
 
-/* __module_get(THIS_MODULE) / module_put(THIS_MODULE). */
-void zonetp_compat_module_get(void);
+/*
+ * try_module_get(THIS_MODULE) (false once the module is going: rmmod has
+ * begun) / module_put(THIS_MODULE).
+ */
+bool zonetp_compat_module_try_get(void);
 void zonetp_compat_module_put(void);
 
 /* refcount_t of struct nf_ct_timeout. */

@@ -20,3 +20,8 @@ pub(crate) fn EOPNOTSUPP() -> Error {
 pub(crate) fn EMSGSIZE() -> Error {
     Error::from_errno(-(bindings::EMSGSIZE as i32))
 }
+
+#[allow(non_snake_case)]
+pub(crate) fn EPROTONOSUPPORT() -> Error {
+    Error::from_errno(-(bindings::EPROTONOSUPPORT as i32))
+}

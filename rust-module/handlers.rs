@@ -79,6 +79,17 @@ impl<'a> Request<'a> {
 /// `Request` view once and turns the handler's `Result` into an errno.
 macro_rules! nfnl_entry {
     ($entry:ident => $handler:ident) => {
+        /// An nfnl callback (`struct nfnl_callback.call`).
+        ///
+        /// # Safety
+        ///
+        /// Called only by the nfnetlink core, for a message of our
+        /// subsystem, as an `NFNL_CB_MUTEX` callback (process context, the
+        /// subsystem's nfnl mutex held): `skb` is the request, `info`
+        /// describes it (its `net` live and set up, its `nlh` and `sk`
+        /// valid), and `cda` is the table of `ATTR_MAX + 1` attributes the
+        /// core parsed and validated with our policy; all valid until the
+        /// callback returns.
         pub(crate) unsafe extern "C" fn $entry(
             skb: *mut b::sk_buff,
             info: *const b::nfnl_info,
@@ -131,7 +142,8 @@ fn do_new(req: &Request<'_>) -> Result<c_int> {
             if t.l3num() != l3num || t.l4proto().num() != l4num {
                 return Err(EINVAL);
             }
-            t.reparse(req.net, data)?;
+            // SAFETY: `t` was found in `table`, whose mutex we hold.
+            unsafe { t.reparse(req.net, data)? };
             return Ok(0);
         }
         return Err(EBUSY);
@@ -176,6 +188,14 @@ struct DumpCursor {
 const _: () = assert!(core::mem::size_of::<DumpCursor>() <= 48);
 
 /// `ctnl_timeout_dump`: one part of a dump, in creation order.
+///
+/// # Safety
+///
+/// Called only by netlink as the `dump` callback of a dump `do_get`
+/// started: `skb` is the reply to fill, `cb` the dump's state (`cb->skb`
+/// and `cb->nlh` the request, `cb->ctx` ours, zeroed at the start), both
+/// valid and ours during the call; the dump socket's namespace is live
+/// and set up.
 unsafe extern "C" fn dump(skb: *mut b::sk_buff, cb: *mut b::netlink_callback) -> c_int {
     // SAFETY: netlink passes a valid callback and the skb to fill, ours to
     // append to during this call.

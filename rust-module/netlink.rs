@@ -69,6 +69,11 @@ static SUBSYS: Shared<b::nfnetlink_subsystem> = Shared({
 });
 
 /// The registered subsystem; dropping it unregisters it.
+///
+/// # Invariants
+///
+/// While it exists, `SUBSYS` is registered with nfnetlink (which refuses a
+/// second registration of the subsystem id); only its `Drop` unregisters it.
 pub(crate) struct Registration(());
 
 impl Registration {
@@ -78,13 +83,14 @@ impl Registration {
         // SAFETY: SUBSYS and what it points to are static and valid while
         // the module is loaded; the Drop below unregisters it before.
         to_result(unsafe { b::nfnetlink_subsys_register(&SUBSYS.0) })?;
+        // INVARIANT: registered just now.
         Ok(Registration(()))
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // SAFETY: registered by `new` (a Registration exists only then); no
+        // SAFETY: registered (type invariant), and unregistered only here; no
         // new callback starts after this returns (it waits for a grace
         // period), and running ones hold the nfnl mutex it takes.
         unsafe { b::nfnetlink_subsys_unregister(&SUBSYS.0) };

@@ -57,6 +57,13 @@ pub(crate) fn table(net: &Net) -> &Table {
     unsafe { &*slot(net.as_ptr()) }
 }
 
+/// Our pernet `init`: an empty table in `net`'s area.
+///
+/// # Safety
+///
+/// Called only by the netns core, once per namespace: `net` is live, our
+/// operations are registered (NET_ID is our id), and our area holds
+/// `size_of::<Table>()` zeroed, suitably aligned bytes no one else uses.
 unsafe extern "C" fn net_init(net: *mut b::net) -> c_int {
     // SAFETY: the core calls init on a live namespace after registering
     // our id and allocating `size` zeroed bytes for us.
@@ -69,6 +76,12 @@ unsafe extern "C" fn net_init(net: *mut b::net) -> c_int {
     }
 }
 
+/// Our pernet `pre_exit`: no RCU reader finds anything in `net` any more.
+///
+/// # Safety
+///
+/// Called only by the netns core, once per namespace, after our `init`
+/// succeeded on it and before our `exit`, in process context.
 unsafe extern "C" fn net_pre_exit(net: *mut b::net) {
     // SAFETY: `net_init` initialised the table; nothing else frees it
     // before `net_exit`.
@@ -77,12 +90,22 @@ unsafe extern "C" fn net_pre_exit(net: *mut b::net) {
     // The core calls synchronize_rcu() before `exit`.
 }
 
+/// Our pernet `exit`: releases every object of `net`, then the table.
+///
+/// # Safety
+///
+/// Called only by the netns core, once per namespace, after our
+/// `pre_exit` and a grace period, in process context; the core frees our
+/// area afterwards, and nothing uses the table after this call.
 unsafe extern "C" fn net_exit(net: *mut b::net) {
-    // SAFETY: `net` is being dismantled but its memory and our area are
-    // valid during the call; no request or conntrack look-up reaches it
-    // any more (pre_exit unpublished the table, then a grace period).
+    // SAFETY: `net` is being dismantled (or our operations unregistered),
+    // but its memory and our area are valid during the call; no conntrack
+    // look-up finds anything in it any more (pre_exit unpublished the
+    // table, then a grace period), and no request reaches it (the
+    // namespace has no sockets left, or the subsystem is unregistered).
     let table = unsafe { &*slot(net) };
-    // SAFETY: `net` is being dismantled, after `pre_exit` and a grace period.
+    // SAFETY: `net` is in its pernet exit, after `pre_exit` and a grace
+    // period.
     unsafe { table.lock().exit(net) };
     // SAFETY: nothing uses the table any more; the core frees its memory
     // after us, so drop its contents (the mutex, any bucket array) in place.
@@ -94,6 +117,11 @@ static REGISTERED: AtomicBool = AtomicBool::new(false);
 
 /// The registered pernet operations; dropping it unregisters them, which
 /// runs `pre_exit` and `exit` on every namespace.
+///
+/// # Invariants
+///
+/// While it exists, `OPS` is registered with the netns core (and
+/// `REGISTERED` is true); only its `Drop` unregisters them.
 pub(crate) struct Registration(());
 
 impl Registration {
@@ -106,13 +134,14 @@ impl Registration {
         if r.is_err() {
             REGISTERED.store(false, Ordering::Release);
         }
+        // INVARIANT: registered unless `r` is an error.
         r.map(|()| Registration(()))
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // SAFETY: registered by `new` (a Registration exists only then).
+        // SAFETY: registered (type invariant), and unregistered only here.
         unsafe { b::unregister_pernet_subsys(OPS.0.get()) };
         REGISTERED.store(false, Ordering::Release);
     }

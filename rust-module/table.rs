@@ -43,6 +43,7 @@ use kernel::sync::{lock::mutex::MutexBackend, lock::Guard, LockedBy, Mutex};
 use kernel::types::Opaque;
 
 use crate::compat::{ARef, AlwaysRefCounted};
+use crate::errno::EPROTONOSUPPORT;
 use crate::ffi as bindings;
 use crate::net::Net;
 use crate::timeout::Timeout;
@@ -102,10 +103,10 @@ unsafe impl Sync for OrderLinks {}
 /// # Invariants
 ///
 /// - Allocated by [`Locked::insert`] with `KBox` (kmalloc), never moved, and
-///   freed only by [`Unlinked::release`], with `kfree_rcu()` after it was
-///   unlinked from every chain a reader may follow.
+///   freed only by the drop of its [`Unlinked`], with `kfree_rcu()` after
+///   it was unlinked from every chain a reader may follow.
 /// - `timeout` is the table's reference on the policy object (an
-///   `ARef<Timeout>` turned into a pointer), held until `release`.
+///   `ARef<Timeout>` turned into a pointer), held until that drop.
 /// - A `&Entry` outside this module exists only while the entry is in the
 ///   table and its mutex is held ([`Locked`]), or while an [`Unlinked`]
 ///   owns it: in both cases the table's reference is held, so `timeout`
@@ -126,8 +127,9 @@ pub(crate) struct Entry {
 // SAFETY: other CPUs (RCU readers, the next writer) read only the immutable
 // `key`, `seq` and `timeout` pointer and the atomic `links`; `Timeout` is
 // itself thread-safe (atomic refcount, RCU-freed); `order` is accessed
-// only with the table's mutex held (`LockedBy`); `rcu` is written only by
-// `kfree_rcu()` once no one else can reach the entry.
+// only with the table's mutex held (`LockedBy`); `rcu` is touched only by
+// `kfree_rcu()`, once, after the unlink: RCU readers may still be walking
+// the entry then, but no reader ever reads or writes `rcu`.
 unsafe impl Sync for Entry {}
 // SAFETY: an entry is created on one CPU and released (its reference
 // dropped, its memory freed by RCU) on any other; nothing in it is tied
@@ -316,7 +318,8 @@ impl<'a> Locked<'a> {
     }
 
     /// Adds `key` -> `timeout` (the table keeps the reference), last in
-    /// creation order, and takes a module reference, as upstream does.
+    /// creation order, and takes a module reference, as upstream does; or
+    /// fails with `EPROTONOSUPPORT` once the module is going (see below).
     /// The caller has checked that `key` is not in the table.
     pub(crate) fn insert(&mut self, key: Key, timeout: ARef<Timeout>) -> Result {
         if self.g.current.as_ref().map_or(0, |b| b.slots.len()) < self.g.count + 1 {
@@ -340,12 +343,23 @@ impl<'a> Locked<'a> {
             },
             GFP_KERNEL_ACCOUNT,
         )?;
+        // Upstream's __module_get() also succeeds once rmmod has begun (the
+        // module is going, its refcount was zero): a request that reaches
+        // the subsystem before exit unregisters it would then create an
+        // object that exit releases with nf_ct_untimeout() on a live
+        // namespace.  Refuse it instead, with the errno a cttimeout dump
+        // gets in the same window, from either provider
+        // (netlink_dump_start()'s try_module_get() of the provider).
+        // Returning drops `e` (plain memory) and the never shared `timeout`.
+        // SAFETY: `try_module_get` on our own module, whose `struct module`
+        // outlives this call; a reference taken is given back by the
+        // module_put in `Unlinked`'s drop.
+        if !unsafe { bindings::zonetp_compat_module_try_get() } {
+            return Err(EPROTONOSUPPORT());
+        }
         // INVARIANT: the entry now holds the table's reference.
         let _ = ARef::into_raw(timeout);
         let e: *const Entry = KBox::into_raw(e);
-        // SAFETY: our module is live (this code runs) and the increment is
-        // paired with the module_put in `Unlinked::release`.
-        unsafe { bindings::zonetp_compat_module_get() };
         self.g.next_seq += 1;
         self.g.count += 1;
         if tail.is_null() {
@@ -368,7 +382,7 @@ impl<'a> Locked<'a> {
     }
 
     /// Removes the entry named `key` from the table: readers may still see
-    /// it until a grace period passes; the caller releases it.
+    /// it until a grace period passes; dropping the handle releases it.
     pub(crate) fn take(&mut self, key: &Key) -> Option<Unlinked> {
         let e: *const Entry = self.find(key)?;
         // SAFETY: found in this table's chains, with the mutex held since.
@@ -518,16 +532,36 @@ impl<'a> Locked<'a> {
     ///
     /// # Safety
     ///
-    /// `net` must be this table's namespace, being dismantled: `pre_exit`
-    /// ran and a grace period passed since.
+    /// `net` must be this table's namespace, in its pernet `exit` (being
+    /// dismantled, or our operations being unregistered): `pre_exit` ran
+    /// and a grace period passed since.
     pub(crate) unsafe fn exit(&mut self, net: *mut bindings::net) {
         if self.g.head.is_null() {
             return;
         }
         // SAFETY: `net` is still valid during its pernet exit (caller).
-        unsafe { bindings::nf_ct_untimeout(net, null_mut()) };
+        if unsafe { bindings::zonetp_compat_check_net(net) } {
+            // A live namespace: the module is unloading.  Not expected to
+            // happen (every object holds a module reference, and none is
+            // created once the module is going), but should objects be
+            // left, clear only our own from the connections, as DELETE
+            // does: nf_ct_untimeout(net, NULL) would also clear the
+            // policies of the provider that may hold the hook by now.
+            self.for_each_from(None, |e| {
+                // SAFETY: `net` is valid (caller); the object is live (the
+                // table's reference).
+                unsafe { bindings::nf_ct_untimeout(net, e.timeout().as_ptr()) };
+                true
+            });
+        } else {
+            // Being dismantled: one pass over its connections clears every
+            // policy, as upstream does; the connections go away with the
+            // namespace anyway.
+            // SAFETY: `net` is still valid during its pernet exit (caller).
+            unsafe { bindings::nf_ct_untimeout(net, null_mut()) };
+        }
         while let Some(u) = self.take_first() {
-            u.release();
+            drop(u);
         }
         // The core waited for a grace period after `pre_exit` published
         // no array, so nobody walks the retired one.
@@ -540,14 +574,21 @@ fn size_for(n: usize) -> usize {
     n.max(MIN_SLOTS).next_power_of_two()
 }
 
-/// An entry removed from its table, which this handle owns; it must be
-/// released ([`Unlinked::delete`] or [`Unlinked::release`]).
+/// An entry removed from its table, which this handle owns.  Dropping it
+/// releases the entry (see the `Drop` impl); [`Unlinked::delete`] first
+/// clears its policy from the namespace's connections, as a DELETE does.
+///
+/// A `Drop` that releases, rather than one that only warns: the handle
+/// holds all that releasing takes (nothing needs the namespace), each step
+/// may run in any context, and kernel panics do not unwind, so no drop
+/// runs on a path that could not release; warning instead would leak the
+/// entry, its object and a module reference.
 ///
 /// # Invariants
 ///
 /// `e` is an entry unlinked from the hash chains and the creation order
-/// of its table, not yet released.
-#[must_use]
+/// of its table, not yet released; only `Drop` releases it.
+#[must_use = "dropping it releases the entry without clearing its policy from connections (see `delete`)"]
 pub(crate) struct Unlinked {
     e: NonNull<Entry>,
 }
@@ -566,17 +607,20 @@ impl Unlinked {
         unsafe { bindings::nf_ct_untimeout(net.as_ptr(), self.entry().timeout().as_ptr()) };
         crate::inject::leak_reference(self.entry().timeout());
         let e = self.e;
-        self.release();
+        drop(self);
         // SAFETY: a no-op, except in ZONETP_INJECT=uaf test builds, where
         // this is the deliberate defect.
         unsafe { crate::inject::read_after_free(e.as_ptr().cast_const()) };
     }
+}
 
+impl Drop for Unlinked {
     /// Drops the table's reference on the policy object, frees the entry
     /// after a grace period and gives back the module reference.
-    pub(crate) fn release(self) {
+    fn drop(&mut self) {
         let e = self.e;
-        // SAFETY: the table's reference (Entry invariant), given up here once.
+        // SAFETY: the table's reference (Entry invariant), given up here
+        // once: `drop` runs once, and nothing else releases (invariant).
         unsafe { Timeout::dec_ref((*e.as_ptr()).timeout) };
         // `Opaque::get` through the field, not `Opaque::raw_get`, which 7.x
         // renamed `cast_into`: the entry is live here, so a reference to
@@ -587,7 +631,7 @@ impl Unlinked {
         // no resources); readers still following it are in a read-side
         // section, which kfree_rcu() waits for.
         unsafe { bindings::zonetp_compat_kfree_rcu((*e.as_ptr()).rcu.get()) };
-        // SAFETY: pairs with the module_get in `Locked::insert`.
+        // SAFETY: pairs with the try_module_get in `Locked::insert`.
         unsafe { bindings::zonetp_compat_module_put() };
     }
 }

@@ -24,7 +24,12 @@ use crate::skb::SkbWriter;
 /// # Invariants
 ///
 /// Points to one of conntrack's static, built-in `struct
-/// nf_conntrack_l4proto` (they live as long as the kernel).
+/// nf_conntrack_l4proto`.  They are statics of the conntrack core: of the
+/// kernel image, or of `nf_conntrack.ko` on modular kernels (every tracker
+/// is a bool option compiled into it), which cannot be unloaded while
+/// zonetp.ko is loaded, since zonetp uses its symbols (`nf_ct_l4proto_find`
+/// and others) and so depends on it.  So they outlive every use zonetp can
+/// make of them, which is what the `'static` stands for here.
 #[derive(Clone, Copy)]
 pub(crate) struct L4Proto(&'static bindings::nf_conntrack_l4proto);
 
@@ -35,7 +40,8 @@ impl L4Proto {
         // SAFETY: takes any number; returns a static tracker (the generic
         // one for numbers nothing tracks).
         let p = unsafe { bindings::nf_ct_l4proto_find(l4num) };
-        // SAFETY: built-in trackers are static and never freed.
+        // SAFETY: trackers are conntrack statics, which outlive zonetp.ko
+        // (type invariant).
         let p: &'static bindings::nf_conntrack_l4proto = unsafe { &*p };
         // INVARIANT: a static built-in tracker.
         (p.l4proto == l4num).then_some(L4Proto(p))
@@ -45,7 +51,8 @@ impl L4Proto {
     ///
     /// `p` must be a conntrack l4proto (as stored in a `nf_ct_timeout`).
     pub(crate) unsafe fn from_raw(p: *const bindings::nf_conntrack_l4proto) -> Self {
-        // INVARIANT, SAFETY: a static tracker (caller), never freed.
+        // INVARIANT, SAFETY: a conntrack tracker (caller), which outlives
+        // zonetp.ko.
         L4Proto(unsafe { &*p })
     }
 
@@ -117,9 +124,12 @@ impl L4Proto {
 /// - `l3num` and `l4proto` (a static conntrack tracker) are set before the
 ///   first reference is shared and never change.
 /// - `data` is the timeout array of `l4proto` (`obj_size` bytes).  After
-///   publication it is rewritten in place only by a REPLACE request, under
-///   the nfnl subsystem mutex (as upstream); conntrack reads it meanwhile
-///   from C, as it does upstream.  Rust code never reads it directly.
+///   publication it is rewritten in place only by a REPLACE request
+///   ([`Timeout::reparse`]), under the mutex of the table that holds the
+///   object (and the nfnl subsystem mutex, as upstream), which Rust's
+///   readers (GET and dumps, through an `Entry`) hold as well; conntrack
+///   reads it meanwhile from C, as it does upstream.  Rust code never
+///   reads it directly, only the tracker's C callbacks do.
 #[repr(transparent)]
 pub(crate) struct Timeout(Opaque<bindings::nf_ct_timeout>);
 
@@ -219,11 +229,17 @@ impl Timeout {
     }
 
     /// REPLACE: parses `data` into the live object, in place, as upstream.
-    pub(crate) fn reparse(&self, net: &Net, data: Attr<'_>) -> Result {
-        // SAFETY: the array belongs to this object's tracker; writers are
-        // serialised by the nfnl subsystem mutex (every request handler runs
-        // under it), and the array is inside `Opaque`, so writing it while
-        // `&self` is shared is allowed.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the mutex of the table that holds this object
+    /// (a [`crate::table::Locked`] it was found through): that serialises
+    /// this write with every other Rust access to `data[]` (type
+    /// invariant).
+    pub(crate) unsafe fn reparse(&self, net: &Net, data: Attr<'_>) -> Result {
+        // SAFETY: the array belongs to this object's tracker; no other Rust
+        // access to it runs meanwhile (caller), and it is inside `Opaque`,
+        // so writing it while `&self` is shared is allowed.
         unsafe { self.l4proto().parse(self.data(), net, data) }
     }
 

@@ -37,7 +37,8 @@ module! {
 }
 
 /// The loaded module: its registrations, undone by their `Drop` in field
-/// order, which is upstream's exit order: the nfnetlink subsystem (no new
+/// order (Rust drops fields in declaration order), which is upstream's
+/// exit order and the reverse of `init`'s: the nfnetlink subsystem (no new
 /// request reaches us), the hook (only while it is still ours, then
 /// `synchronize_net`), the per-netns state (every table released).
 struct Zonetp {
@@ -66,15 +67,25 @@ fn fail_init() -> Result {
     Ok(())
 }
 
+/// The version of the C shims' interface this Rust code is written for,
+/// kept by hand: it must equal `ZONETP_COMPAT_ABI` in
+/// `compat/zonetp_compat.h`, and both change when a shim's signature or
+/// meaning does.  Written here, not taken from the header (as bindgen
+/// would), so that the check below compares two independent statements.
+#[cfg(zonetp_selftest)]
+const SHIM_ABI: u32 = 3;
+
 /// ZONETP_SELFTEST=1: C and Rust agree on the shims and the layout.
 #[cfg(zonetp_selftest)]
 fn selftest() -> Result {
     // SAFETY: both functions take no arguments and only return constants.
     let (abi, size) = unsafe { (ffi::zonetp_compat_abi(), ffi::zonetp_compat_sizeof_timeout()) };
+    // The C compiler's layout against bindgen's (libclang's, which on a
+    // GCC-built kernel parses with other flags).
     let rust_size = core::mem::size_of::<ffi::nf_ct_timeout>();
-    if abi != ffi::ZONETP_COMPAT_ABI || size != rust_size {
+    if abi != SHIM_ABI || size != rust_size {
         pr_err!("selftest: shim abi {} (want {}), nf_ct_timeout {} bytes in C, {} in Rust\n",
-            abi, ffi::ZONETP_COMPAT_ABI, size, rust_size);
+            abi, SHIM_ABI, size, rust_size);
         return Err(EINVAL);
     }
     pr_info!("selftest: shim abi {}, nf_ct_timeout {} bytes in C and Rust\n", abi, size);
@@ -88,9 +99,16 @@ impl kernel::Module for Zonetp {
         #[cfg(zonetp_selftest)]
         selftest()?;
 
-        // Upstream's init order; on an error the registrations made so far
-        // are dropped (undone) in reverse.
+        // The subsystem comes last (upstream registers it before the hook):
+        // once it is registered, NEW requests create objects, and if a
+        // later step failed, dropping `pernet` would release them with
+        // `nf_ct_untimeout()` on live namespaces.  Registered last, nothing
+        // can fail after it.  The hook may come before it: until the
+        // subsystem is there every table is empty, so `find_get` finds
+        // nothing.  On an error the registrations made so far are dropped
+        // (undone) in reverse.
         let pernet = pernet::Registration::new()?;
+        let hook = hook::Registration::new()?;
         let subsys = netlink::Registration::new().inspect_err(|e| {
             if *e == EBUSY {
                 pr_err!("cttimeout subsystem already registered (is nfnetlink_cttimeout loaded? rmmod it first)\n");
@@ -98,7 +116,6 @@ impl kernel::Module for Zonetp {
                 pr_err!("cannot register the cttimeout nfnetlink subsystem ({:?})\n", e);
             }
         })?;
-        let hook = hook::Registration::new()?;
         pr_info!("loaded\n");
         Ok(Zonetp {
             _subsys: subsys,

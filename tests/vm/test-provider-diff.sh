@@ -93,7 +93,7 @@ run_provider() {  # NAME: load it, run the suite in a new netns
 
 check "load upstream nfnetlink_cttimeout" modprobe nfnetlink_cttimeout
 check "zonetp.ko refuses to load while upstream is loaded" bash -c "! insmod $ko"
-check "  with the clear message" bash -c "dmesg | sed -n '/$mark/,\$p' | grep -F 'zonetp: cttimeout subsystem already registered (is nfnetlink_cttimeout loaded? rmmod it first)'"
+check "  with the clear message" bash -c "dmesg | sed -n '/$mark/,\$p' | grep -F 'zonetp: nf_ct_timeout_hook is held by another cttimeout provider (is nfnetlink_cttimeout loaded? rmmod it first)'"
 check "suite against upstream" run_provider upstream
 check "unload upstream, load zonetp.ko" bash -c "rmmod nfnetlink_cttimeout && insmod $ko"
 # Upstream's init fails with EBUSY: the nfnetlink subsystem is taken.
