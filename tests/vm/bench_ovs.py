@@ -6,7 +6,7 @@ match the named object's L3/L4, as the kernel requires for the policy to
 attach. Layouts: include/uapi/linux/openvswitch.h."""
 import struct
 
-from bench_nl import (NETLINK_GENERIC, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+from bench_nl import (NETLINK_GENERIC, NLM_F_ACK, NLM_F_CREATE, NLM_F_ECHO, NLM_F_EXCL, NLM_F_REQUEST,
                       Socket, attr, be16, be32, nested, parse_attrs, string, u16, u32)
 
 GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME = 0x10, 3, 1, 2
@@ -39,10 +39,13 @@ class Client(Socket):
         return struct.unpack('=H', parse_attrs(m, 20)[CTRL_ATTR_FAMILY_ID][:2])[0]
 
     def dp_add(self, name):
-        """Creates datapath `name` (no upcalls: nothing listens) and uses it."""
+        """Creates datapath `name` (no upcalls: nothing listens) and uses it.
+        The new datapath's ifindex comes back only with NLM_F_ECHO:
+        openvswitch.ko announces it through genl_notify, which unicasts to
+        the requester only when asked to echo (as dpif-netlink does)."""
         body = genl(CMD_NEW, DP_VERSION, struct.pack('=i', 0) + string(DP_ATTR_NAME, name) +
                     u32(DP_ATTR_UPCALL_PID, 0) + u32(DP_ATTR_USER_FEATURES, 0x3))
-        self.s.send(self.frame(self.dp_family, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, body))
+        self.s.send(self.frame(self.dp_family, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, body))
         self.dp_ifindex = struct.unpack_from('=i', self.collect(1, self.dp_family)[0], 20)[0]
 
     def dp_del(self, name):
