@@ -140,5 +140,8 @@ for p in "${providers[@]}"; do
   zonetp_push $p || die "$p: zonetp sync failed"
   [[ $p == zonetp ]] && { add_zone_tp || die "add-zone-tp failed"; }
   stop_ovs
+  # ovs-vswitchd never deletes its objects (not even on exit --cleanup),
+  # and each holds a reference on the provider's module.
+  nfct flush timeout || die "$p: cannot flush ovs-vswitchd's objects"
   provider_unload
 done
