@@ -89,14 +89,22 @@ impl Store {
 
     /// Reads the configuration; `None` when the file does not exist.
     pub fn load(&self) -> Result<Option<Config>> {
-        let text = match fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.unreadable(e.to_string())),
-        };
-        let config: Config = serde_json::from_str(&text).map_err(|e| self.unreadable(e.to_string()))?;
+        self.read_text()?.map(|text| self.parse(&text)).transpose()
+    }
+
+    /// The file's bytes; `None` when it does not exist.
+    fn read_text(&self) -> Result<Option<String>> {
+        match fs::read_to_string(&self.path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.unreadable(e.to_string())),
+        }
+    }
+
+    fn parse(&self, text: &str) -> Result<Config> {
+        let config: Config = serde_json::from_str(text).map_err(|e| self.unreadable(e.to_string()))?;
         config.validate().map_err(|e| self.unreadable(e.to_string()))?;
-        Ok(Some(config))
+        Ok(config)
     }
 
     /// Reads the configuration; a missing file is an empty configuration
@@ -115,10 +123,12 @@ impl Store {
     /// Applies `change` to the current configuration and writes the result
     /// atomically if it changed. The change is tried first without the
     /// lock; only a change that succeeds and alters the configuration takes
-    /// the lock, is applied again to the file as it is then, and written.
+    /// the lock and is written. If another writer changed the file in
+    /// between, the change is applied again to the file as it is then.
     /// Nothing is created or written when `change` fails.
     pub fn update<T>(&self, mut change: impl FnMut(&mut Config) -> Result<T>) -> Result<T> {
-        let before = self.read()?;
+        let text = self.read_text()?;
+        let before = text.as_deref().map(|t| self.parse(t)).transpose()?.unwrap_or_default();
         let mut config = before.clone();
         let out = change(&mut config)?;
         if config == before {
@@ -130,7 +140,15 @@ impl Store {
                 .map_err(|e| Error::Store(format!("cannot create {}: {e}", dir.display())))?;
         }
         let _lock = Lock::take(&Self::sibling(&target, ".lock"))?;
-        let before = self.read()?;
+        // The same bytes as before the lock: the change made above stands
+        // (parsing a file of thousands of zones again would be most of a
+        // command's time).
+        let now = self.read_text()?;
+        if now == text {
+            self.write(&target, &config)?;
+            return Ok(out);
+        }
+        let before = now.as_deref().map(|t| self.parse(t)).transpose()?.unwrap_or_default();
         let mut config = before.clone();
         let out = change(&mut config)?;
         if config != before {
