@@ -4,7 +4,7 @@
 //! the configuration, its use count, and the live conntrack entries.
 //! Computed from values read beforehand, so it is testable without a kernel.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 
@@ -14,7 +14,7 @@ use crate::cttimeout::object::check_timeouts;
 use crate::cttimeout::CtTimeoutObject;
 use crate::error::Result;
 use crate::policy::{object_name, policy_id_of, TimeoutPolicy, KERNEL_PROTOCOLS};
-use crate::reconcile::{desired_objects, expected, Defaults};
+use crate::reconcile::{desired_objects, expected, other_datapaths_policy_ids, Defaults};
 
 /// How a kernel object compares with what the configuration asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -162,11 +162,15 @@ pub fn status(
             objects,
         });
     }
-    // Strays as sync sees them: the datapath's desired objects only.
+    // Strays as sync sees them (`reconcile::plan`): `ovs_tp_*` objects this
+    // datapath does not want, except those of policies other datapaths use,
+    // which sync keeps.
     let desired = desired_objects(config, dp);
+    let wanted: HashSet<&str> = desired.0.iter().map(|o| o.name.as_str()).collect();
+    let others = other_datapaths_policy_ids(config, dp);
     let strays = kernel
         .keys()
-        .filter(|n| policy_id_of(n).is_some() && !desired.0.iter().any(|o| o.name.as_str() == **n))
+        .filter(|n| policy_id_of(n).is_some_and(|id| !others.contains(&id)) && !wanted.contains(**n))
         .map(|n| n.to_string())
         .collect();
     Ok(StatusReport { datapath: dp.to_owned(), resolution: d.resolution, zones: out, strays })
@@ -237,6 +241,21 @@ mod tests {
             (Some("ovs_tp_2_udp4"), SyncState::InSync, Some(1), 3)
         );
         assert_eq!(r.zones[2].objects[1].object.as_deref(), Some("ovs_tp_1_udp4"));
+    }
+
+    #[test]
+    fn objects_of_other_datapaths_policies_are_not_strays() {
+        let mut c = config();
+        c.add_dp("netdev", false).unwrap();
+        c.add_zone_tp("netdev", 6, tp(&["udp_single=3"]), false).unwrap();
+        let mut kernel = synced(&c);
+        kernel.extend(desired_objects(&c, "netdev").0);
+        kernel.push(
+            CtTimeoutObject::new("ovs_tp_9_udp4", L3Proto::IPV4, L4Proto::UDP, Timeouts::new()).unwrap(),
+        );
+        let r = status(&c, "system", &kernel, &defaults(), 1000, &entries()).unwrap();
+        // sync of system keeps netdev's policy's six objects and deletes 9's.
+        assert_eq!(r.strays, vec!["ovs_tp_9_udp4"]);
     }
 
     #[test]
