@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::Serialize;
 
 use crate::config::{Config, PolicySource, ResolutionMode};
-use crate::ctnetlink::EntryCounts;
+use crate::ctnetlink::{EntryCounts, EntryKey};
 use crate::cttimeout::object::check_timeouts;
 use crate::cttimeout::CtTimeoutObject;
 use crate::error::Result;
@@ -116,19 +116,20 @@ pub fn status(
     for zone in zones {
         let (source, policy_id) = d.policy_for(zone);
         let policy = policy_id.and_then(|id| config.timeout_policies.get(&id));
+        // The policy's six objects, once per zone, in KERNEL_PROTOCOLS order.
+        let wanted = match (policy_id, policy) {
+            (Some(id), Some(p)) => Some((id, p.timeouts.kernel_objects(id))),
+            _ => None,
+        };
         let objects = KERNEL_PROTOCOLS
             .iter()
-            .map(|(l3, l4, _)| {
-                let count = entries
-                    .iter()
-                    .filter(|(k, _)| k.zone == zone && k.l3 == *l3 && k.l4 == *l4)
-                    .map(|(_, n)| n)
-                    .sum();
-                let (object, state, use_count) = match (policy_id, policy) {
-                    (Some(id), Some(p)) => {
-                        let want =
-                            p.timeouts.kernel_objects(id).into_iter().find(|o| o.l3 == *l3 && o.l4 == *l4);
-                        let want = want.expect("every listed pair has an object");
+            .enumerate()
+            .map(|(i, (l3, l4, _))| {
+                let count = entries.get(&EntryKey { zone, l3: *l3, l4: *l4 }).copied().unwrap_or(0);
+                let (object, state, use_count) = match &wanted {
+                    Some((id, objs)) => {
+                        let (id, want) = (*id, &objs[i]);
+                        debug_assert!((want.l3, want.l4) == (*l3, *l4));
                         let have = kernel.get(want.name.as_str());
                         let state = match have {
                             _ if check_timeouts(want.l4, &want.timeouts, max_seconds).is_err() => {
@@ -136,7 +137,7 @@ pub fn status(
                             }
                             None => SyncState::Missing,
                             Some(h) if (h.l3, h.l4) != (want.l3, want.l4) => SyncState::WrongProtocol,
-                            Some(h) if h.timeouts == expected(&want, defaults) => SyncState::InSync,
+                            Some(h) if h.timeouts == expected(want, defaults) => SyncState::InSync,
                             Some(_) => SyncState::Differs,
                         };
                         (object_name(id, *l3, *l4), state, have.and_then(|h| h.use_count))
