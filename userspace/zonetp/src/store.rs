@@ -13,6 +13,9 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -27,22 +30,26 @@ pub struct Store {
 }
 
 /// Holds `flock(LOCK_EX)` on the lock file until dropped.
-struct Lock(#[allow(dead_code)] File);
+struct Lock(#[allow(dead_code)] Flock<File>);
 
 impl Lock {
     fn take(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(path)
             .map_err(|e| Error::Store(format!("cannot open lock file {}: {e}", path.display())))?;
-        // std's File::lock is flock(LOCK_EX) on Linux, retried on EINTR.
+        // flock(LOCK_EX), retried on EINTR (nix's Flock rather than std's
+        // File::lock, which needs Rust 1.89: Debian 13 builds with 1.85).
         loop {
-            match file.lock() {
-                Ok(()) => return Ok(Lock(file)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Store(format!("cannot lock {}: {e}", path.display()))),
+            match Flock::lock(file, FlockArg::LockExclusive) {
+                Ok(lock) => return Ok(Lock(lock)),
+                Err((f, Errno::EINTR)) => file = f,
+                Err((_, e)) => {
+                    let e = io::Error::from(e);
+                    return Err(Error::Store(format!("cannot lock {}: {e}", path.display())));
+                }
             }
         }
     }
