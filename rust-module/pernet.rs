@@ -70,7 +70,7 @@ unsafe extern "C" fn net_init(net: *mut b::net) -> c_int {
     let slot = unsafe { slot(net) };
     // SAFETY: `slot` is suitably sized and aligned (kzalloc'ed by the core)
     // and never moves until the core frees it after `net_exit`.
-    match unsafe { Table::new().__pinned_init(slot) } {
+    match unsafe { crate::compat::pin_init_at(Table::new(), slot) } {
         Ok(()) => 0,
         Err(e) => match e {},
     }
