@@ -59,6 +59,13 @@ dkms-install:
 distro-test:
 	tests/distro/run-distro
 
+# Debian 13 packages zonetp and zonetp-dkms into build/deb/, checked with
+# lintian (docs/packaging.md): on Debian 13, or from any host with
+# `scripts/distro-root trixie run make -C $PWD deb`.
+.PHONY: deb
+deb:
+	scripts/make-deb
+
 # Benchmarks (issue 10), upstream cttimeout vs zonetp.ko and zonetp vs
 # ovs-vswitchd, all in one VM on the perf test kernel (built and cached on
 # first use; zonetp.ko for it goes to build/bench/), ending with the table
