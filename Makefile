@@ -45,10 +45,12 @@ demo:
 
 include mk/kernel.mk
 
-# A distribution's stock Rust-enabled kernel (Debian sid), no custom kernel:
-# zonetp.ko for the running kernel or KREL=<release> (run on sid itself; see
-# README, "Install on Debian sid"), the DKMS install, and the distro test
-# stage (sid chroot + VM, from any host).
+# A distribution's stock Rust-enabled kernel (Debian 13 with
+# trixie-backports, Debian sid), no custom kernel: zonetp.ko for the running
+# kernel or KREL=<release> (run on that system itself; see docs/install.md),
+# the DKMS install from this checkout, and the two distribution test stages
+# (trixie: the Debian packages in a chroot and VMs; sid: build and load;
+# from any host).
 .PHONY: distro-module dkms-install distro-test
 distro-module:
 	scripts/distro-module $(if $(KREL),--krel $(KREL))
@@ -57,7 +59,7 @@ dkms-install:
 	scripts/dkms-install $(if $(KREL),--kernel $(KREL))
 
 distro-test:
-	tests/distro/run-distro
+	scripts/check trixie sid
 
 # Debian 13 packages zonetp and zonetp-dkms into build/deb/, checked with
 # lintian (docs/packaging.md): on Debian 13, or from any host with
