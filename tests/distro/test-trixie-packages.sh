@@ -63,7 +63,7 @@ if [[ $state == removed ]]; then
     ! dpkg-query -W -f="\${Status}\n" zonetp zonetp-dkms 2>/dev/null | grep -q "install ok installed"'
   check "the command zonetp is gone with its package" bash -c '! command -v zonetp'
   check "no zonetp.ko left for $krel" bash -c '! modinfo zonetp 2>/dev/null'
-  check "the modprobe rule is gone" bash -c '! modprobe -c | grep -E "^install nfnetlink_cttimeout "'
+  check "the modprobe rule is gone" absent "^install nfnetlink_cttimeout " modprobe -c
   check "nothing cttimeout loaded after boot" neither_loaded
   check "nfct add timeout now autoloads Debian's nfnetlink_cttimeout" bash -c '
     nfct add timeout zt-up inet udp unreplied 9 && loaded nfnetlink_cttimeout && ! loaded zonetp &&
@@ -73,7 +73,9 @@ if [[ $state == removed ]]; then
   finish
 fi
 [[ $state == installed ]] || { echo "$usage" >&2; exit 2; }
-check "both packages installed" dpkg-query -W zonetp zonetp-dkms
+check "both packages installed" bash -c '
+  dpkg-query -W -f="\${Package} \${Status}\n" zonetp zonetp-dkms
+  [[ $(dpkg-query -W -f="\${Status}\n" zonetp zonetp-dkms | grep -c "install ok installed") == 2 ]]'
 check "modprobe finds DKMS's zonetp.ko (updates/dkms)" bash -c '
   f=$(modinfo -F filename zonetp); echo "$f"; [[ $f == */updates/dkms/zonetp.ko* ]]'
 check "modprobe's configuration: nfnetlink_cttimeout is installed as zonetp" bash -c '
@@ -116,7 +118,8 @@ check "rmmod zonetp" bash -c 'rmmod zonetp && neither_loaded'
 # 4. Upstream by an explicit choice.
 check "modprobe --ignore-install nfnetlink_cttimeout loads Debian's module" bash -c '
   modprobe --ignore-install nfnetlink_cttimeout && loaded nfnetlink_cttimeout && ! loaded zonetp'
-check "zonetp.ko refuses to load beside it (modprobe zonetp fails)" bash -c '! modprobe zonetp && ! loaded zonetp'
+check "zonetp.ko refuses to load beside it (modprobe zonetp: EBUSY)" fails_with "Device or resource busy" modprobe zonetp
+check "  and is not loaded" bash -c '! loaded zonetp'
 check "rmmod nfnetlink_cttimeout" bash -c 'rmmod nfnetlink_cttimeout && neither_loaded'
 
 # 5. The agent as zonetp.service starts it (no systemd runs in the VM):
