@@ -7,9 +7,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use zonetp::cttimeout::object::format_timeouts;
-use zonetp::cttimeout::{CtTimeoutObject, L3Proto, L4Proto, Timeouts};
+use zonetp::cttimeout::{CtTimeoutObject, L3Proto, L4Proto, ObjectName, Timeouts};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -97,22 +97,48 @@ pub fn timeouts_json(l4: L4Proto, t: &Timeouts) -> Value {
     Value::Object(m)
 }
 
-pub fn object_json(o: &CtTimeoutObject) -> Value {
-    let mut v = json!({
-        "name": o.name.as_str(),
-        "l3": l3_json(o.l3),
-        "l4": l4_json(o.l4),
-        "timeouts": timeouts_json(o.l4, &o.timeouts),
-    });
-    if let Some(u) = o.use_count {
-        v["use"] = Value::from(u);
+/// An object's name in JSON: `"name"`, the name itself when it is UTF-8
+/// (JSON escapes control characters on its own); otherwise its text form
+/// (`bad\\xff`, see `escape_name`) and `"name_hex"`, the exact bytes in
+/// hex, so nothing is lost.
+pub fn name_json(name: &ObjectName, m: &mut Map<String, Value>) {
+    match name.to_str() {
+        Some(s) => {
+            m.insert("name".into(), Value::from(s));
+        }
+        None => {
+            m.insert("name".into(), Value::from(name.to_string()));
+            let hex: String = name.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            m.insert("name_hex".into(), Value::from(hex));
+        }
     }
-    v
+}
+
+pub fn object_json(o: &CtTimeoutObject) -> Value {
+    let mut m = Map::new();
+    name_json(&o.name, &mut m);
+    m.insert("l3".into(), l3_json(o.l3));
+    m.insert("l4".into(), l4_json(o.l4));
+    m.insert("timeouts".into(), timeouts_json(o.l4, &o.timeouts));
+    if let Some(u) = o.use_count {
+        m.insert("use".into(), Value::from(u));
+    }
+    Value::Object(m)
+}
+
+/// A name as text shows it: escaped (`escape_name`), and `""` for the
+/// empty name the kernel accepts from other tools, so the line still
+/// starts with a word.
+pub fn name_text(name: &ObjectName) -> String {
+    if name.as_bytes().is_empty() {
+        return "\"\"".to_owned();
+    }
+    name.to_string()
 }
 
 /// `NAME L3 L4 use=N state=secs ...`, one line, states in kernel order.
 pub fn object_text(o: &CtTimeoutObject) -> String {
-    let mut words = vec![escape(o.name.as_str()).into_owned(), o.l3.to_string(), o.l4.to_string()];
+    let mut words = vec![name_text(&o.name), o.l3.to_string(), o.l4.to_string()];
     if let Some(u) = o.use_count {
         words.push(format!("use={u}"));
     }

@@ -1,5 +1,8 @@
 //! `zonetp timeout ...`: the kernel's cttimeout objects, nfct's job.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use zonetp::cttimeout::object::{format_timeouts, parse_timeouts};
@@ -36,7 +39,7 @@ pub enum TimeoutCommand {
   zonetp timeout get ovs_tp_1_udp4 --format json")]
     Get {
         /// Object name (1..31 bytes).
-        name: String,
+        name: OsString,
     },
     /// Show every object in this network namespace.
     #[command(after_help = "Examples:
@@ -50,7 +53,7 @@ pub enum TimeoutCommand {
     Delete {
         /// Object name (1..31 bytes).
         #[arg(required_unless_present = "all", conflicts_with = "all")]
-        name: Option<String>,
+        name: Option<OsString>,
         /// Delete all objects (a DELETE request without a name).
         #[arg(long)]
         all: bool,
@@ -94,14 +97,16 @@ impl ProtoArgs {
     }
 }
 
-fn object_name(name: &str) -> CmdResult<ObjectName> {
-    ObjectName::new(name).map_err(usage)
+/// Names are bytes to the kernel, so any argument is taken as it is
+/// (`timeout delete "$(printf 'bad\377')"` reaches an object `nfct` made).
+fn object_name(name: &OsStr) -> CmdResult<ObjectName> {
+    ObjectName::from_bytes(name.as_bytes()).map_err(usage)
 }
 
 #[derive(Args)]
 pub struct ObjectArgs {
     /// Object name (1..31 bytes).
-    name: String,
+    name: OsString,
     #[command(flatten)]
     protos: ProtoArgs,
     /// STATE=SECONDS pairs. TCP: syn_sent syn_recv established fin_wait
@@ -116,7 +121,8 @@ impl ObjectArgs {
     fn object(&self) -> CmdResult<CtTimeoutObject> {
         let (l3, l4) = self.protos.parse()?;
         let timeouts = parse_timeouts(l4, &self.timeouts).map_err(usage)?;
-        CtTimeoutObject::new(&self.name, l3, l4, timeouts).map_err(usage)
+        let name = object_name(&self.name)?;
+        Ok(CtTimeoutObject { name, l3, l4, timeouts, use_count: None, other: Vec::new() })
     }
 }
 
