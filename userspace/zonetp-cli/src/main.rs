@@ -2,7 +2,7 @@
 //!
 //! Exit status: 0 success, 1 an error (one line on stderr naming the object
 //! and the cause), 2 a usage error (one line too). A closed standard output
-//! ends it quietly with 0.
+//! changes neither the work nor the status: the output is dropped quietly.
 
 mod backend;
 mod docs_cmd;
@@ -245,6 +245,9 @@ fn main() -> ExitCode {
         },
     };
     match run(cli) {
+        // Output lost to a write error (not a closed pipe) was reported
+        // when it happened; the command did not do all it was asked.
+        Ok(()) if output::output_failed() => ExitCode::from(1),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             errln!("zonetp: {}", escape(&e.to_string()));

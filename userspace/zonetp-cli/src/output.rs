@@ -1,11 +1,15 @@
 //! Text and JSON renderings shared by the commands, and the writing of
-//! them: standard output closed early (`zonetp timeout list | head -1`)
-//! ends zonetp quietly with status 0, as ripgrep does; text never carries a
-//! raw control character, so one record stays one line.
+//! them. Standard output closed early (`zonetp timeout list | head -1`)
+//! is no error and no reason to stop: the command finishes its work (a
+//! sync's kernel changes, its `cur_cfg` update; `sync --watch` keeps
+//! running), its exit status is the work's, and what it would have printed
+//! is dropped quietly. Text never carries a raw control character, so one
+//! record stays one line.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value};
 use zonetp::cttimeout::object::format_timeouts;
@@ -17,18 +21,34 @@ pub enum Format {
     Json,
 }
 
-/// Writes one line to standard output. A closed pipe ends the process
-/// quietly (status 0); another write error ends it with status 1.
+/// Standard output can no longer be written; later lines are dropped.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// Writing failed otherwise than by a closed pipe (a full disk, an I/O
+/// error): output was lost, so the command fails at the end.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line to standard output. A closed pipe (`EPIPE`) drops this
+/// line and every later one, quietly; another write error is reported
+/// once on stderr and makes the command fail at the end
+/// ([`output_failed`]). Neither stops the command's work.
 pub fn write_line(args: fmt::Arguments) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = io::stdout().lock();
     let result = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
     if let Err(e) = result {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            STDOUT_FAILED.store(true, Ordering::Relaxed);
+            write_error_line(format_args!("zonetp: cannot write to standard output: {e}"));
         }
-        write_error_line(format_args!("zonetp: cannot write to standard output: {e}"));
-        std::process::exit(1);
     }
+}
+
+/// Whether output was lost to a write error other than a closed pipe.
+pub fn output_failed() -> bool {
+    STDOUT_FAILED.load(Ordering::Relaxed)
 }
 
 /// Writes one line to standard error; errors writing it are ignored (there
@@ -38,7 +58,7 @@ pub fn write_error_line(args: fmt::Arguments) {
     let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
 }
 
-/// `println!` that ends quietly on a closed pipe.
+/// `println!` that drops its line quietly once standard output is closed.
 macro_rules! outln {
     ($($arg:tt)*) => { $crate::output::write_line(format_args!($($arg)*)) };
 }

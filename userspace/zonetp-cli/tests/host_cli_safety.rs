@@ -346,3 +346,54 @@ fn sctp_objects_show_only_their_states() {
         assert!(!d.contains(" 9="), "{d}");
     });
 }
+
+/// Issue 21 M1: a closed standard output changes neither the work nor the
+/// exit status: `zonetp sync | true` with objects the kernel refuses
+/// exits 1, as it does with its output on /dev/null, and still does the
+/// rest of the sync; a full disk (/dev/full) loses the output and says so.
+#[test]
+fn a_closed_pipe_does_not_turn_a_failure_into_success() {
+    in_netns(|| {
+        let db = Db::with_system("pipe-failure");
+        let hz = |hz: &str, args: &[&str]| zonetp_env(&db.args(args), &[("ZONETP_KERNEL_HZ", hz)]);
+        assert!(hz("100", &["add-zone-tp", "system", "zone=5", "udp_single=5000000"]).status.success());
+        db.ok(&["add-zone-tp", "system", "zone=6", "udp_single=7"]);
+        let closed = |args: &[&str]| {
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            Command::new(env!("CARGO_BIN_EXE_zonetp"))
+                .args(db.args(args))
+                .env("ZONETP_KERNEL_HZ", "1000")
+                .stdout(Stdio::from(writer))
+                .output()
+                .unwrap()
+        };
+        let o = closed(&["sync"]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains("udp_single=5000000") || e.contains("unreplied=5000000"), "{e}");
+        assert!(e.trim_end().ends_with("2 object(s) could not be pushed"), "{e}");
+        // The rest was pushed: zone 6's six objects, zone 5's other four.
+        assert_eq!(list_json().as_array().unwrap().len(), 10);
+        let null = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+            .args(db.args(&["sync"]))
+            .env("ZONETP_KERNEL_HZ", "1000")
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(null.status.code(), Some(1), "{null:?}");
+        // The JSON report too.
+        assert_eq!(closed(&["--format", "json", "sync"]).status.code(), Some(1));
+        // Not a closed pipe but lost output: reported once, status 1.
+        db.ok(&["del-zone-tp", "system", "zone=5"]);
+        let full = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+            .args(db.args(&["sync"]))
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(full.status.code(), Some(1), "{full:?}");
+        let e = String::from_utf8_lossy(&full.stderr);
+        assert_eq!(e.matches("cannot write to standard output").count(), 1, "{e}");
+        assert_eq!(list_json().as_array().unwrap().len(), 6, "the sync was done all the same");
+    });
+}
