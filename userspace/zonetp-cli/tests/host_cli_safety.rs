@@ -6,6 +6,7 @@ mod common;
 #[path = "common/db.rs"]
 mod db;
 
+use std::os::unix::fs::FileTypeExt;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
@@ -396,4 +397,59 @@ fn a_closed_pipe_does_not_turn_a_failure_into_success() {
         assert_eq!(e.matches("cannot write to standard output").count(), 1, "{e}");
         assert_eq!(list_json().as_array().unwrap().len(), 6, "the sync was done all the same");
     });
+}
+
+/// Runs zonetp, killing it if it has not ended within 10 s (a hang fails
+/// the test rather than the whole run).
+fn zonetp_within_10s(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("zonetp {args:?} hung for 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 21 L8: a `--db` that is not a regular file (a FIFO used to hang
+/// every command forever, waiting for a writer) is refused at once, saying
+/// what it is, and left as it is.
+#[test]
+fn a_db_that_is_not_a_regular_file_is_refused_at_once() {
+    let db = Db::new("fifo");
+    let fifo = db.dir().join("fifo");
+    tool_ok("mkfifo", &[fifo.to_str().unwrap()]);
+    let dir = db.dir().join("a-directory");
+    std::fs::create_dir(&dir).unwrap();
+    for (path, what) in
+        [(fifo.to_str().unwrap(), "a FIFO (named pipe)"), (dir.to_str().unwrap(), "a directory")]
+    {
+        for args in [vec!["list-dp"], vec!["add-dp", "system"], vec!["sync", "--dry-run"], vec!["status"]] {
+            let mut all = vec!["--db", path];
+            all.extend_from_slice(&args);
+            let o = zonetp_within_10s(&all);
+            let e = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{all:?}: {o:?}");
+            assert_eq!(
+                e,
+                format!(
+                    "zonetp: cannot read zonetp database {path}: it is {what}; the configuration must be a \
+                     regular file (the file was left as it is)\n"
+                ),
+                "{all:?}"
+            );
+        }
+    }
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still there");
+    assert_eq!(files_in(&db.dir()), vec!["a-directory", "fifo"], "nothing was created beside them");
 }
