@@ -56,7 +56,8 @@ pub(crate) struct Cli {
     /// The configuration: a JSON file, or an Open vSwitch database as
     /// ovs-vsctl's --db names it (unix:PATH, tcp:IP:PORT, or a comma-separated
     /// list of the members of a cluster) [env: ZONETP_DB; default:
-    /// /var/lib/zonetp/conf.json].
+    /// /var/lib/zonetp/conf.json]. Any other WORD: at the start (punix:,
+    /// UNIX:) is refused as a mistyped remote; write such a file as ./WORD:...
     #[arg(long, global = true, value_name = "FILE|REMOTE")]
     db: Option<PathBuf>,
 

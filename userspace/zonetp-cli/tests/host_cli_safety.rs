@@ -453,3 +453,52 @@ fn a_db_that_is_not_a_regular_file_is_refused_at_once() {
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still there");
     assert_eq!(files_in(&db.dir()), vec!["a-directory", "fifo"], "nothing was created beside them");
 }
+
+/// Issue 21 L2: a `--db` (or ZONETP_DB) that looks like a mistyped OVSDB
+/// remote is a usage error naming the accepted forms, and creates nothing
+/// (`add-dp` used to create `./punix:/x`); paths with a ':' further on
+/// stay paths.
+#[test]
+fn mistyped_remotes_are_refused_not_taken_for_paths() {
+    let db = Db::new("remotes");
+    let cwd = db.dir();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_zonetp"));
+        c.args(args).current_dir(&cwd).env_remove("ZONETP_DB");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    for (spec, says) in [
+        ("punix:/x", "punix: is a server's listening (passive) remote; zonetp connects, with unix:"),
+        ("ptcp:6640:127.0.0.1", "with tcp:"),
+        ("UNIX:/x", "remote methods are lower case (unix:)"),
+        (" unix:/x", "starts with whitespace"),
+        (",unix:/x", "starts with a comma"),
+        ("conf:json", "conf: is no OVSDB remote method zonetp knows"),
+    ] {
+        for args in [vec!["--db", spec, "add-dp", "system"], vec!["--db", spec, "list-dp"]] {
+            let o = run(&args, &[]);
+            let e = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+            assert!(e.starts_with("zonetp: ") && e.lines().count() == 1, "{e}");
+            assert!(e.contains(says), "{spec:?}: {e}");
+            assert!(e.contains("expected unix:PATH, tcp:IP:PORT"), "{e}");
+        }
+    }
+    let o = run(&["add-dp", "system"], &[("ZONETP_DB", "punix:/x")]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("zonetp: ZONETP_DB \"punix:/x\" looks like"),
+        "{o:?}"
+    );
+    assert_eq!(files_in(&cwd), Vec::<String>::new(), "nothing was created");
+    // Genuine paths with a ':' are paths.
+    for path in ["./a:b", &format!("{}/c:d", cwd.display())] {
+        let o = run(&["--db", path, "add-dp", "system"], &[]);
+        assert_eq!(o.status.code(), Some(0), "{path}: {o:?}");
+    }
+    let files = files_in(&cwd);
+    assert!(files.contains(&"a:b".to_owned()) && files.contains(&"c:d".to_owned()), "{files:?}");
+}
