@@ -502,3 +502,30 @@ fn mistyped_remotes_are_refused_not_taken_for_paths() {
     let files = files_in(&cwd);
     assert!(files.contains(&"a:b".to_owned()) && files.contains(&"c:d".to_owned()), "{files:?}");
 }
+
+/// Issue 21 L9: datapath names are checked as Linux checks an interface
+/// name (OVS's kernel datapath is one): `" system"` and a 5,000-byte name
+/// used to be taken. Each refusal names the problem, is a usage error and
+/// writes nothing.
+#[test]
+fn odd_datapath_names_are_refused() {
+    let db = Db::new("dp-names");
+    let long = "x".repeat(5000);
+    for (name, says) in [
+        (" system", "datapath name \" system\" contains whitespace"),
+        ("sys tem", "contains whitespace"),
+        (long.as_str(), "datapath name \"xxxxxxxxxxxxxxx\"... is 5000 bytes long; at most 15 are allowed"),
+        ("sixteen-bytes-xx", "is 16 bytes long"),
+        ("a/b", "contains '/'"),
+        ("a:b", "contains ':'"),
+        ("..", "is not a name a Linux interface can have"),
+    ] {
+        let e = db.usage(&["add-dp", name]);
+        assert!(e.contains(says), "{name:?}: {e}");
+        assert!(e.len() < 200, "a long name is not echoed whole: {e}");
+    }
+    assert_eq!(db.text(), "", "nothing was written");
+    db.ok(&["add-dp", "fifteen-bytes-x"]);
+    db.ok(&["add-dp", "netdev"]);
+    assert_eq!(db.ok(&["list-dp"]), "fifteen-bytes-x\nnetdev\n");
+}
