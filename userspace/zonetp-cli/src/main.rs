@@ -175,6 +175,17 @@ fn clap_error_line(e: &clap::Error) -> String {
     line.strip_prefix("error: ").unwrap_or(&line).to_owned()
 }
 
+/// For a command line that stops short of a command (`zonetp`, `zonetp
+/// timeout`): a short usage, as git and ripgrep give, rather than the
+/// whole help (32 lines for `zonetp`) on a usage error.
+fn short_usage(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let usage = text.lines().find_map(|l| l.trim().strip_prefix("Usage: ")).unwrap_or("zonetp <COMMAND>");
+    let path: Vec<&str> = usage.split(' ').take_while(|w| !w.starts_with(['[', '<'])).collect();
+    let path = path.join(" ");
+    format!("zonetp: {path} needs a command\nUsage: {usage}\nRun '{path} --help' for the commands.")
+}
+
 /// `ZONETP_KERNEL_HZ`, when set, must be a tick rate.
 fn check_environment() -> CmdResult {
     if let Some(v) = std::env::var_os("ZONETP_KERNEL_HZ") {
@@ -236,7 +247,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                let _ = e.print();
+                errln!("{}", short_usage(&e));
                 return ExitCode::from(2);
             }
             _ => {

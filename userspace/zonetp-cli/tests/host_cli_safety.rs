@@ -173,9 +173,17 @@ fn malformed_numbers_and_duplicates_are_refused() {
         db.usage(&["del-zone-tp", "system", zone]);
         db.usage(&["resolve", "system", zone, "--l3", "ipv4", "--l4", "udp"]);
     }
-    for word in ["udp_single=+5", "udp_single= 5", "udp_single=0x5", "udp_single="] {
+    for word in ["udp_single=+5", "udp_single= 5", "udp_single=0x5", "udp_single=", "udp_single=5.0"] {
         let e = db.usage(&["add-zone-tp", "system", "zone=1", word]);
-        assert!(e.contains("not in the valid range 0 to 4294967295"), "{word}: {e}");
+        let value = word.split_once('=').unwrap().1;
+        assert_eq!(
+            e,
+            format!("zonetp: {word}: \"{value}\" is not a number of seconds (decimal digits only, 0 to 4294967295)\n")
+        );
+    }
+    for word in ["udp_single=-1", "udp_single=4294967296"] {
+        let e = db.usage(&["add-zone-tp", "system", "zone=1", word]);
+        assert!(e.contains("is not in the valid range 0 to 4294967295 (inclusive)"), "{word}: {e}");
     }
     let e = db.usage(&["add-zone-tp", "system", "zone=1", "udp_single=1", "udp_single=2"]);
     assert_eq!(e, "zonetp: udp_single is given twice\n");
@@ -528,4 +536,43 @@ fn odd_datapath_names_are_refused() {
     db.ok(&["add-dp", "fifteen-bytes-x"]);
     db.ok(&["add-dp", "netdev"]);
     assert_eq!(db.ok(&["list-dp"]), "fifteen-bytes-x\nnetdev\n");
+}
+
+/// Issue 21 L6: `zonetp` and `zonetp timeout` with no command give a short
+/// usage (they printed the whole help, 32 and 23 lines) with status 2, as
+/// git and ripgrep do.
+#[test]
+fn a_missing_command_gives_a_short_usage() {
+    for (args, path) in [
+        (vec![], "zonetp"),
+        (vec!["timeout"], "zonetp timeout"),
+        (vec!["timeout", "defaults"], "zonetp timeout defaults"),
+        (vec!["dp"], "zonetp dp"),
+        (vec!["--format", "json", "dp-flow"], "zonetp dp-flow"),
+    ] {
+        let r = zonetp(&args);
+        assert_eq!(r.status, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert_eq!(r.stdout, "", "{args:?}");
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 3, "{args:?}: {}", r.stderr);
+        assert_eq!(lines[0], format!("zonetp: {path} needs a command"));
+        assert!(lines[1].starts_with(&format!("Usage: {path} ")), "{}", r.stderr);
+        assert_eq!(lines[2], format!("Run '{path} --help' for the commands."));
+    }
+}
+
+/// Issue 21 L6: `dp-flow add ovs-system` with a committing ct action and
+/// no zone configuration names the configuration's record, not a kernel
+/// datapath that "does not exist", and the ways out.
+#[test]
+fn dp_flow_without_a_zone_record_says_which_record_is_missing() {
+    let db = Db::new("dp-flow-norecord");
+    let flow = "in_port(1),eth_type(0x0800),ipv4(proto=17) actions:ct(commit,zone=5),2";
+    let e = db.err(&["dp-flow", "add", "ovs-system", flow]);
+    assert_eq!(
+        e,
+        "zonetp: ct(commit,zone=5) takes its timeout policy from the zone configuration's datapath record \
+         system, which the configuration does not have: create it (zonetp add-dp system), name another with \
+         --zones-from, or install the actions as written with --no-xlate\n"
+    );
 }
