@@ -125,6 +125,10 @@ enum Command {
     Sync(sync_cmd::Sync),
     /// Show each zone's policy and its source, the kernel objects (sync
     /// state, use count) and the live conntrack entries per zone.
+    ///
+    /// Exit status: 0 when the report was made (in sync or not); 1 when it
+    /// could not be made or, with --check, when the kernel is out of sync;
+    /// 2 on a usage error.
     Status(status_cmd::Status),
     /// Kernel cttimeout objects in this network namespace (like `nfct timeout`).
     #[command(subcommand)]
@@ -183,7 +187,11 @@ fn short_usage(e: &clap::Error) -> String {
     let usage = text.lines().find_map(|l| l.trim().strip_prefix("Usage: ")).unwrap_or("zonetp <COMMAND>");
     let path: Vec<&str> = usage.split(' ').take_while(|w| !w.starts_with(['[', '<'])).collect();
     let path = path.join(" ");
-    format!("zonetp: {path} needs a command\nUsage: {usage}\nRun '{path} --help' for the commands.")
+    let first = match path.strip_prefix("zonetp ") {
+        Some(sub) => format!("zonetp: {sub} needs a command"),
+        None => "zonetp: a command is required".to_owned(),
+    };
+    format!("{first}\nUsage: {usage}\nRun '{path} --help' for the commands.")
 }
 
 /// `ZONETP_KERNEL_HZ`, when set, must be a tick rate.

@@ -15,12 +15,9 @@ use crate::failure::CmdResult;
 use crate::output::{escape, outln, print_json, Format};
 
 #[derive(Args)]
-#[command(after_help = "Exit status: 0 when the report was made (in sync or not), 1 when it could not be \
-made or, with --check, when the kernel is out of sync, 2 on a usage error.
-
-Examples:
+#[command(after_help = "Examples:
   zonetp status
-  zonetp status --check >/dev/null || zonetp sync
+  zonetp status --check
   zonetp status system --format json")]
 pub struct Status {
     /// The datapath record to show (default: system, the kernel datapath).

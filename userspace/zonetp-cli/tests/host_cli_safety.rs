@@ -555,7 +555,11 @@ fn a_missing_command_gives_a_short_usage() {
         assert_eq!(r.stdout, "", "{args:?}");
         let lines: Vec<&str> = r.stderr.lines().collect();
         assert_eq!(lines.len(), 3, "{args:?}: {}", r.stderr);
-        assert_eq!(lines[0], format!("zonetp: {path} needs a command"));
+        let first = match path.strip_prefix("zonetp ") {
+            Some(sub) => format!("zonetp: {sub} needs a command"),
+            None => "zonetp: a command is required".to_owned(),
+        };
+        assert_eq!(lines[0], first);
         assert!(lines[1].starts_with(&format!("Usage: {path} ")), "{}", r.stderr);
         assert_eq!(lines[2], format!("Run '{path} --help' for the commands."));
     }
