@@ -29,16 +29,20 @@ static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
 
 /// Writes one line to standard output. A closed pipe (`EPIPE`) drops this
 /// line and every later one, quietly; another write error is reported
-/// once on stderr and makes the command fail at the end
-/// ([`output_failed`]). Neither stops the command's work.
+/// once on stderr (once in all, whatever the threads), drops every later
+/// line too, and makes the command fail at the end ([`output_failed`]).
+/// Neither stops the command's work.
 pub fn write_line(args: fmt::Arguments) {
     if STDOUT_GONE.load(Ordering::Relaxed) {
         return;
     }
     let mut out = io::stdout().lock();
     let result = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    // `swap`: of threads failing at once, one alone reports it.
     if let Err(e) = result {
-        STDOUT_GONE.store(true, Ordering::Relaxed);
+        if STDOUT_GONE.swap(true, Ordering::Relaxed) {
+            return;
+        }
         if e.kind() != io::ErrorKind::BrokenPipe {
             STDOUT_FAILED.store(true, Ordering::Relaxed);
             write_error_line(format_args!("zonetp: cannot write to standard output: {e}"));
