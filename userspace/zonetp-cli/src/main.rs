@@ -29,6 +29,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use failure::{usage, CmdResult};
 use output::{errln, escape, Format};
+use zonetp::ovsdb::Dialer;
 
 /// Zone-based conntrack timeout policies for Linux, compatible with Open vSwitch.
 ///
@@ -208,24 +209,33 @@ fn check_environment() -> CmdResult {
     Ok(())
 }
 
-/// Enters `--netns` (if given) and opens the configuration `--db` names.
-fn open_backend(cli: &Cli) -> CmdResult<Backend> {
-    let dialer = match cli.netns.as_deref() {
+/// Enters `--netns` (if given); returns how to reach a database server
+/// from the caller's namespace.
+fn enter_netns(cli: &Cli) -> CmdResult<Option<Dialer>> {
+    match cli.netns.as_deref() {
         Some(name) => {
             netns::check_name(name).map_err(usage)?;
-            Some(netns::enter(name)?)
+            Ok(Some(netns::enter(name)?))
         }
-        None => None,
-    };
-    Backend::open(cli.db.as_deref(), dialer)
+        None => Ok(None),
+    }
 }
 
 fn run(cli: Cli) -> CmdResult {
     check_environment()?;
-    let backend = open_backend(&cli)?;
-    let store = backend.zones();
+    let dialer = enter_netns(&cli)?;
     let format = cli.format;
-    match cli.command {
+    // Commands that never read the configuration: `--db`/`ZONETP_DB` is
+    // not looked at (a stale `ZONETP_DB` must not break `timeout list`).
+    let command = match cli.command {
+        Command::Timeout(cmd) => return timeout_cmd::run(cmd, format),
+        Command::Dp(cmd) => return dp_cmd::run_dp(cmd, format),
+        Command::GenerateDocs(a) => return docs_cmd::run(Cli::command(), a),
+        command => command,
+    };
+    let backend = Backend::open(cli.db.as_deref(), dialer)?;
+    let store = backend.zones();
+    match command {
         Command::AddDp(a) => zone_cmd::add_dp(store, a),
         Command::DelDp(a) => zone_cmd::del_dp(store, a),
         Command::SetDp(a) => zone_cmd::set_dp(store, a),
@@ -239,10 +249,8 @@ fn run(cli: Cli) -> CmdResult {
             Backend::Ovsdb(s) => ovsdb_sync::run(s, a, format),
         },
         Command::Status(a) => status_cmd::run(store, a, format),
-        Command::Timeout(cmd) => timeout_cmd::run(cmd, format),
-        Command::Dp(cmd) => dp_cmd::run_dp(cmd, format),
         Command::DpFlow(cmd) => dp_cmd::run_flow(store, cmd, format),
-        Command::GenerateDocs(a) => docs_cmd::run(Cli::command(), a),
+        Command::Timeout(_) | Command::Dp(_) | Command::GenerateDocs(_) => unreachable!("run above"),
     }
 }
 

@@ -511,6 +511,36 @@ fn mistyped_remotes_are_refused_not_taken_for_paths() {
     assert!(files.contains(&"a:b".to_owned()) && files.contains(&"c:d".to_owned()), "{files:?}");
 }
 
+/// A stale or mistyped `ZONETP_DB` (or `--db`) matters only to commands
+/// that read the configuration: `timeout`, `dp` and `generate-docs` never
+/// do, and used to be refused all the same (`ZONETP_DB=punix:/x zonetp
+/// timeout list` exited 2).
+#[test]
+fn commands_that_read_no_configuration_ignore_a_stale_db() {
+    in_netns(|| {
+        let stale = [("ZONETP_DB", "punix:/x")];
+        zonetp_ok(&["timeout", "add", "web", "--l3", "ipv4", "--l4", "udp", "unreplied=7"]);
+        for args in [
+            vec!["timeout", "list"],
+            vec!["timeout", "get", "web"],
+            vec!["timeout", "defaults", "get", "--l3", "ipv4", "--l4", "udp"],
+            vec!["--db", "UNIX:/x", "timeout", "list"],
+        ] {
+            let o = zonetp_env(&args, &stale);
+            assert_eq!(o.status.code(), Some(0), "{args:?}: {o:?}");
+            assert!(o.stderr.is_empty(), "{args:?}: {o:?}");
+        }
+        let o = zonetp_env(&["timeout", "list"], &stale);
+        assert!(String::from_utf8_lossy(&o.stdout).starts_with("web ipv4 udp "), "{o:?}");
+        let o = zonetp_env(&["timeout", "delete", "web"], &stale);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        assert_eq!(nfct_objects(), Vec::<String>::new());
+        // Commands that read it still refuse it.
+        let o = zonetp_env(&["list-dp"], &stale);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+    });
+}
+
 /// Issue 21 L9: datapath names are checked as Linux checks an interface
 /// name (OVS's kernel datapath is one): `" system"` and a 5,000-byte name
 /// used to be taken. Each refusal names the problem, is a usage error and
