@@ -568,6 +568,25 @@ fn odd_datapath_names_are_refused() {
     assert_eq!(db.ok(&["list-dp"]), "fifteen-bytes-x\nnetdev\n");
 }
 
+/// A record made before the datapath-name rule (by an older zonetp, or by
+/// hand) is still there for `add-dp --may-exist`, which is a no-op on it,
+/// as it always was; creating a record under such a name stays refused.
+#[test]
+fn may_exist_takes_a_record_whose_name_predates_the_rule() {
+    let db = Db::with_system("dp-names-old");
+    let text = db.text().replace("\"system\"", "\" system\"");
+    assert!(text.contains("\" system\""), "{text}");
+    std::fs::write(&db.0, &text).unwrap();
+    db.ok(&["--may-exist", "add-dp", " system"]);
+    db.ok(&["add-dp", "--may-exist", " system"]);
+    assert_eq!(db.text(), text, "nothing was written");
+    let e = db.usage(&["add-dp", " system"]);
+    assert!(e.contains("contains whitespace"), "{e}");
+    let e = db.usage(&["--may-exist", "add-dp", " other"]);
+    assert!(e.contains("contains whitespace"), "{e}");
+    assert_eq!(db.text(), text, "nothing was written");
+}
+
 /// Issue 21 L6: `zonetp` and `zonetp timeout` with no command give a short
 /// usage (they printed the whole help, 32 and 23 lines) with status 2, as
 /// git and ripgrep do.

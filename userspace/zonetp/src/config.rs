@@ -311,14 +311,17 @@ impl Config {
         self.datapaths.get(name).ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
     }
 
+    /// The name is checked ([`check_datapath_name`]) only when the record
+    /// is created: `--may-exist` on a record an older zonetp made under a
+    /// name the rule now refuses is still the no-op it was.
     pub fn add_dp(&mut self, name: &str, may_exist: bool) -> Result<()> {
-        check_datapath_name(name)?;
         if self.datapaths.contains_key(name) {
             if may_exist {
                 return Ok(());
             }
             return Err(Error::Invalid(format!("datapath {name} already exists")));
         }
+        check_datapath_name(name)?;
         self.datapaths.insert(name.to_owned(), Datapath::default());
         Ok(())
     }
@@ -550,6 +553,16 @@ mod tests {
             let e = c.add_dp(name, false).unwrap_err().to_string();
             assert!(e.contains(says), "{name:?}: {e}");
         }
+    }
+
+    #[test]
+    fn may_exist_takes_a_record_made_before_the_name_rule() {
+        let mut c = Config::default();
+        c.datapaths.insert(" old".into(), Datapath::default());
+        c.add_dp(" old", true).unwrap();
+        assert!(c.add_dp(" old", false).unwrap_err().to_string().contains("already exists"));
+        assert!(c.add_dp(" new", true).unwrap_err().to_string().contains("whitespace"));
+        assert_eq!(c.datapaths.keys().collect::<Vec<_>>(), [" old"]);
     }
 
     #[test]
