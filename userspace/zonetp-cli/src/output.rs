@@ -122,16 +122,19 @@ pub fn timeouts_json(l4: L4Proto, t: &Timeouts) -> Value {
 }
 
 /// An object's name in JSON: `"name"`, the name itself when it is UTF-8
-/// (JSON escapes control characters on its own); otherwise its text form
-/// (`bad\\xff`, see `escape_name`) and `"name_hex"`, the exact bytes in
-/// hex, so nothing is lost.
+/// (JSON escapes control characters on its own), so a string `"name"` is
+/// always the exact name. A name that is not UTF-8 has no JSON string
+/// form: `"name"` is `null` and `"name_hex"` holds its bytes in hex. (The
+/// escaped text form would not do: `bad<0xff>` and a literal `bad\xff`
+/// would share it.) `name_hex` appears only then, so output for UTF-8
+/// names is unchanged.
 pub fn name_json(name: &ObjectName, m: &mut Map<String, Value>) {
     match name.to_str() {
         Some(s) => {
             m.insert("name".into(), Value::from(s));
         }
         None => {
-            m.insert("name".into(), Value::from(name.to_string()));
+            m.insert("name".into(), Value::Null);
             let hex: String = name.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
             m.insert("name_hex".into(), Value::from(hex));
         }

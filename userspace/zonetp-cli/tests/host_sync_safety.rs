@@ -213,7 +213,7 @@ fn foreign_objects_with_odd_names_stop_nothing() {
         let odd: Vec<&Value> =
             json.as_array().unwrap().iter().filter(|o| o.get("name_hex").is_some()).collect();
         assert_eq!(odd.len(), 1, "{json}");
-        assert_eq!(odd[0]["name"], "bad\\xff");
+        assert_eq!(odd[0]["name"], Value::Null);
         assert_eq!(odd[0]["name_hex"], "626164ff");
         assert!(json.as_array().unwrap().iter().any(|o| o["name"] == "back\\slash"), "{json}");
 
@@ -232,5 +232,38 @@ fn foreign_objects_with_odd_names_stop_nothing() {
             String::from_utf8_lossy(&o.stderr),
             "zonetp: cannot delete timeout \"bad\\xff\": no such timeout object (ENOENT)\n"
         );
+    });
+}
+
+/// A name that is not UTF-8 and a UTF-8 name spelling its escaped form
+/// (`bad<0xff>` and a literal `bad\xff`) are two objects; neither text nor
+/// JSON may show them the same (JSON gave both `"name": "bad\\xff"`).
+#[test]
+fn a_non_utf8_name_and_its_escaped_spelling_stay_apart() {
+    in_netns(|| {
+        run_bytes_ok("nfct", &[b"add", b"timeout", b"bad\xff", b"inet", b"udp", b"unreplied", b"5"]);
+        run_bytes_ok("nfct", &[b"add", b"timeout", b"bad\\xff", b"inet", b"udp", b"unreplied", b"8"]);
+        let json = list_json();
+        let objects = json.as_array().unwrap();
+        assert_eq!(objects.len(), 2, "{json}");
+        // Sorted by bytes: the literal backslash (0x5c) before 0xff.
+        assert_eq!(objects[0]["name"], "bad\\xff", "the literal name, exactly: {json}");
+        assert_eq!(objects[0].get("name_hex"), None, "{json}");
+        assert_eq!(objects[0]["timeouts"]["unreplied"], 8);
+        assert_eq!(objects[1]["name"], Value::Null, "no JSON string is this name: {json}");
+        assert_eq!(objects[1]["name_hex"], "626164ff");
+        assert_eq!(objects[1]["timeouts"]["unreplied"], 5);
+        assert_ne!(objects[0]["name"], objects[1]["name"]);
+        // `timeout get` says the same as the list.
+        let got: Value = serde_json::from_str(&run_bytes_ok(
+            env!("CARGO_BIN_EXE_zonetp"),
+            &[b"--format", b"json", b"timeout", b"get", b"bad\xff"],
+        ))
+        .unwrap();
+        assert_eq!(got, objects[1]);
+        // Text: the backslash is escaped, so the two lines differ.
+        let list = zonetp_ok(&["timeout", "list"]);
+        let names: Vec<&str> = list.lines().map(|l| l.split(' ').next().unwrap()).collect();
+        assert_eq!(names, ["bad\\\\xff", "bad\\xff"], "{list}");
     });
 }
