@@ -38,7 +38,8 @@ pub enum TimeoutCommand {
   zonetp timeout get web
   zonetp timeout get ovs_tp_1_udp4 --format json")]
     Get {
-        /// Object name (1..31 bytes).
+        /// Object name (up to 31 bytes; "" for an object another tool made
+        /// with an empty name).
         name: OsString,
     },
     /// Show every object in this network namespace.
@@ -51,7 +52,8 @@ pub enum TimeoutCommand {
   zonetp timeout delete web
   zonetp timeout delete --all")]
     Delete {
-        /// Object name (1..31 bytes).
+        /// Object name (up to 31 bytes; "" for an object another tool made
+        /// with an empty name).
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         name: Option<OsString>,
         /// Delete all objects (a DELETE request without a name).
@@ -103,6 +105,12 @@ fn object_name(name: &OsStr) -> CmdResult<ObjectName> {
     ObjectName::from_bytes(name.as_bytes()).map_err(usage)
 }
 
+/// The name of an object to get or delete: also the empty name, which
+/// zonetp never gives an object but other tools do (`timeout delete ""`).
+fn existing_name(name: &OsStr) -> CmdResult<ObjectName> {
+    ObjectName::existing(name.as_bytes()).map_err(usage)
+}
+
 #[derive(Args)]
 pub struct ObjectArgs {
     /// Object name (1..31 bytes).
@@ -152,7 +160,7 @@ pub fn run(cmd: TimeoutCommand, format: Format) -> CmdResult {
             Ok(client.replace(&object)?)
         }
         TimeoutCommand::Get { name } => {
-            let name = object_name(&name)?;
+            let name = existing_name(&name)?;
             let object = CtTimeoutClient::open()?.get(&name)?;
             match format {
                 Format::Json => print_json(&object_json(&object)),
@@ -170,7 +178,7 @@ pub fn run(cmd: TimeoutCommand, format: Format) -> CmdResult {
             Ok(())
         }
         TimeoutCommand::Delete { name, all } => {
-            let name = name.as_deref().map(object_name).transpose()?;
+            let name = name.as_deref().map(existing_name).transpose()?;
             let mut client = CtTimeoutClient::open()?;
             match (name, all) {
                 (Some(name), false) => Ok(client.delete(&name)?),

@@ -267,3 +267,39 @@ fn a_non_utf8_name_and_its_escaped_spelling_stay_apart() {
         assert_eq!(names, ["bad\\\\xff", "bad\\xff"], "{list}");
     });
 }
+
+/// The empty name, which other tools give objects (`nfct add timeout ""
+/// ...`), is reachable by `timeout get ""` and `timeout delete ""` (they
+/// were usage errors), and a delete of it deletes that object alone. Text
+/// shows it as `""`, which no other name is shown as: a name of two double
+/// quotes is `\x22\x22`, and names with quotes or spaces stay one word.
+#[test]
+fn the_empty_name_is_reachable_and_no_other_name_looks_like_it() {
+    in_netns(|| {
+        let z = env!("CARGO_BIN_EXE_zonetp");
+        run_bytes_ok("nfct", &[b"add", b"timeout", b"", b"inet", b"udp", b"unreplied", b"6"]);
+        run_bytes_ok("nfct", &[b"add", b"timeout", b"\"\"", b"inet", b"udp", b"unreplied", b"7"]);
+        run_bytes_ok("nfct", &[b"add", b"timeout", b"it's a b", b"inet", b"udp", b"unreplied", b"8"]);
+        let list = zonetp_ok(&["timeout", "list"]);
+        let names: Vec<&str> = list.lines().map(|l| l.split(' ').next().unwrap()).collect();
+        assert_eq!(names, ["\"\"", "\\x22\\x22", "it\\x27s\\x20a\\x20b"], "{list}");
+        // Each shown name reads back to the object with bash's $'...'.
+        for shown in &names[1..] {
+            let got = run_bytes_ok("bash", &[b"-c", format!("{z} timeout get $'{shown}'").as_bytes()]);
+            assert!(got.starts_with(&format!("{shown} ipv4 udp")), "{shown}: {got}");
+        }
+
+        let got = zonetp_ok(&["timeout", "get", ""]);
+        assert!(got.starts_with("\"\" ipv4 udp use=1 unreplied=6 "), "{got}");
+        let got: Value =
+            serde_json::from_str(&zonetp_ok(&["--format", "json", "timeout", "get", ""])).unwrap();
+        assert_eq!(got["name"], "");
+        zonetp_ok(&["timeout", "delete", ""]);
+        assert_eq!(nfct_objects().len(), 2, "the others stay");
+        let e = zonetp_err(&["timeout", "get", ""]);
+        assert!(e.contains("ENOENT"), "{e}");
+        let e = zonetp_err(&["timeout", "delete", ""]);
+        assert!(e.contains("ENOENT"), "{e}");
+        assert_eq!(nfct_objects().len(), 2);
+    });
+}

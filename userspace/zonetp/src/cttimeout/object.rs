@@ -42,6 +42,18 @@ impl ObjectName {
         Ok(Self(name.to_owned()))
     }
 
+    /// A name to reach an existing object by (`timeout get`, `timeout
+    /// delete`): as [`ObjectName::from_bytes`], but the empty name is
+    /// taken, since other tools make objects with it and the kernel finds
+    /// them by it (the request still carries the name attribute, so a
+    /// delete never becomes a delete-all).
+    pub fn existing(name: &[u8]) -> Result<Self> {
+        if name.is_empty() {
+            return Ok(Self(Vec::new()));
+        }
+        Self::from_bytes(name)
+    }
+
     /// A name as the kernel reported it, unchecked.
     pub fn from_kernel(name: &[u8]) -> Self {
         Self(name.to_owned())
@@ -63,11 +75,14 @@ impl fmt::Display for ObjectName {
     }
 }
 
-/// An object name as text output shows it: UTF-8 printable characters as
-/// they are; `\\` for a backslash; `\n`, `\t`, `\r`; `\xNN` for every
-/// other control character (each byte of its UTF-8 encoding) and every
-/// byte that is not part of valid UTF-8. The result is one line and reads
-/// back to the exact bytes with bash's `printf '%b'` or `$'...'`.
+/// An object name as text output shows it: printable UTF-8 as it is;
+/// `\\` for a backslash; `\n`, `\t`, `\r`; `\xNN` for each byte (of its
+/// UTF-8 encoding) of every other control character, every whitespace
+/// character (a space is `\x20`), `'` (`\x27`) and `"` (`\x22`), and for
+/// every byte that is not part of valid UTF-8. The result is one word on
+/// one line with no quote in it (so a message can quote it, and `""`, the
+/// text form of the empty name, is no other name's), and bash's
+/// `printf '%b'` and `$'...'` read it back to the exact bytes.
 pub fn escape_name(name: &[u8]) -> String {
     use std::fmt::Write;
     let mut out = String::with_capacity(name.len());
@@ -78,7 +93,7 @@ pub fn escape_name(name: &[u8]) -> String {
                 '\n' => out.push_str("\\n"),
                 '\t' => out.push_str("\\t"),
                 '\r' => out.push_str("\\r"),
-                c if c.is_control() => {
+                c if c.is_control() || c.is_whitespace() || c == '\'' || c == '"' => {
                     let mut buf = [0; 4];
                     for b in c.encode_utf8(&mut buf).bytes() {
                         let _ = write!(out, "\\x{b:02x}");
@@ -206,6 +221,9 @@ mod tests {
         assert!(e.contains("32 bytes") && e.contains("at most 31"), "{e}");
         assert!(ObjectName::new("a\0b").is_err());
         assert!(ObjectName::from_bytes(b"bad\xff").is_ok());
+        assert_eq!(ObjectName::existing(b"").unwrap().as_bytes(), b"");
+        assert!(ObjectName::existing(&[b'a'; 32]).is_err());
+        assert!(ObjectName::existing(b"a\0").is_err());
     }
 
     #[test]
@@ -220,6 +238,21 @@ mod tests {
         assert_eq!(escape_name(b"x\x85"), "x\\x85");
         assert_eq!(ObjectName::from_kernel(b"bad\xff").to_string(), "bad\\xff");
         assert_eq!(ObjectName::from_kernel(b"bad\xff").to_str(), None);
+        // One word, no quotes: whitespace and quotes are escaped too.
+        assert_eq!(escape_name(b"it's a \"x\""), "it\\x27s\\x20a\\x20\\x22x\\x22");
+        assert_eq!(escape_name("a\u{a0}b".as_bytes()), "a\\xc2\\xa0b");
+        assert_eq!(escape_name(b"\"\""), "\\x22\\x22", "not the empty name's \"\"");
+    }
+
+    #[test]
+    fn escaped_names_read_back_with_bash() {
+        let name: &[u8] = b"it's \"q\" \\ \n\t\r\x1b\xff\xc2\xa0";
+        let escaped = escape_name(name);
+        for script in [r#"printf '%b' "$1""#, r#"eval "printf '%s' \$'$1'""#] {
+            let out = std::process::Command::new("bash").args(["-c", script, "-", &escaped]).output();
+            let Ok(out) = out else { return }; // no bash: nothing to check against
+            assert_eq!(out.stdout, name, "{script} {escaped}");
+        }
     }
 
     #[test]
