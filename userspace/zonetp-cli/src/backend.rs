@@ -1,10 +1,11 @@
 //! Picks the configuration's home from `--db`/`ZONETP_DB`: OVSDB remotes
-//! (`unix:PATH`, `tcp:IP:PORT`, lists of them) or a JSON file path.
+//! (`unix:PATH`, `tcp:IP:PORT`, lists of them) or a JSON file path; a
+//! value that looks like a mistyped remote is refused (`check_db_spec`).
 
 use std::path::Path;
 
 use zonetp::ovsdb::client::direct_dialer;
-use zonetp::ovsdb::{is_remote_spec, parse_remotes, Dialer, OvsdbStore};
+use zonetp::ovsdb::{check_db_spec, is_remote_spec, parse_remotes, Dialer, OvsdbStore};
 use zonetp::store::{Store, PATH_ENV};
 use zonetp::zone_store::ZoneStore;
 
@@ -22,6 +23,9 @@ impl Backend {
         let spec = db
             .map(|p| p.to_string_lossy().into_owned())
             .or_else(|| std::env::var(PATH_ENV).ok().filter(|v| !v.is_empty()));
+        if let Some(spec) = &spec {
+            check_db_spec(spec, if db.is_some() { "--db" } else { PATH_ENV }).map_err(usage)?;
+        }
         match spec.filter(|s| is_remote_spec(s)) {
             Some(spec) => {
                 let remotes = parse_remotes(&spec).map_err(usage)?;

@@ -2,7 +2,7 @@
 //!
 //! Exit status: 0 success, 1 an error (one line on stderr naming the object
 //! and the cause), 2 a usage error (one line too). A closed standard output
-//! ends it quietly with 0.
+//! changes neither the work nor the status: the output is dropped quietly.
 
 mod backend;
 mod docs_cmd;
@@ -29,6 +29,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use failure::{usage, CmdResult};
 use output::{errln, escape, Format};
+use zonetp::ovsdb::Dialer;
 
 /// Zone-based conntrack timeout policies for Linux, compatible with Open vSwitch.
 ///
@@ -56,7 +57,8 @@ pub(crate) struct Cli {
     /// The configuration: a JSON file, or an Open vSwitch database as
     /// ovs-vsctl's --db names it (unix:PATH, tcp:IP:PORT, or a comma-separated
     /// list of the members of a cluster) [env: ZONETP_DB; default:
-    /// /var/lib/zonetp/conf.json].
+    /// /var/lib/zonetp/conf.json]. Any other WORD: at the start (punix:,
+    /// UNIX:) is refused as a mistyped remote; write such a file as ./WORD:...
     #[arg(long, global = true, value_name = "FILE|REMOTE")]
     db: Option<PathBuf>,
 
@@ -124,6 +126,10 @@ enum Command {
     Sync(sync_cmd::Sync),
     /// Show each zone's policy and its source, the kernel objects (sync
     /// state, use count) and the live conntrack entries per zone.
+    ///
+    /// Exit status: 0 when the report was made (in sync or not); 1 when it
+    /// could not be made or, with --check, when the kernel is out of sync;
+    /// 2 on a usage error.
     Status(status_cmd::Status),
     /// Kernel cttimeout objects in this network namespace (like `nfct timeout`).
     #[command(subcommand)]
@@ -174,6 +180,21 @@ fn clap_error_line(e: &clap::Error) -> String {
     line.strip_prefix("error: ").unwrap_or(&line).to_owned()
 }
 
+/// For a command line that stops short of a command (`zonetp`, `zonetp
+/// timeout`): a short usage, as git and ripgrep give, rather than the
+/// whole help (32 lines for `zonetp`) on a usage error.
+fn short_usage(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let usage = text.lines().find_map(|l| l.trim().strip_prefix("Usage: ")).unwrap_or("zonetp <COMMAND>");
+    let path: Vec<&str> = usage.split(' ').take_while(|w| !w.starts_with(['[', '<'])).collect();
+    let path = path.join(" ");
+    let first = match path.strip_prefix("zonetp ") {
+        Some(sub) => format!("zonetp: {sub} needs a command"),
+        None => "zonetp: a command is required".to_owned(),
+    };
+    format!("{first}\nUsage: {usage}\nRun '{path} --help' for the commands.")
+}
+
 /// `ZONETP_KERNEL_HZ`, when set, must be a tick rate.
 fn check_environment() -> CmdResult {
     if let Some(v) = std::env::var_os("ZONETP_KERNEL_HZ") {
@@ -188,24 +209,33 @@ fn check_environment() -> CmdResult {
     Ok(())
 }
 
-/// Enters `--netns` (if given) and opens the configuration `--db` names.
-fn open_backend(cli: &Cli) -> CmdResult<Backend> {
-    let dialer = match cli.netns.as_deref() {
+/// Enters `--netns` (if given); returns how to reach a database server
+/// from the caller's namespace.
+fn enter_netns(cli: &Cli) -> CmdResult<Option<Dialer>> {
+    match cli.netns.as_deref() {
         Some(name) => {
             netns::check_name(name).map_err(usage)?;
-            Some(netns::enter(name)?)
+            Ok(Some(netns::enter(name)?))
         }
-        None => None,
-    };
-    Backend::open(cli.db.as_deref(), dialer)
+        None => Ok(None),
+    }
 }
 
 fn run(cli: Cli) -> CmdResult {
     check_environment()?;
-    let backend = open_backend(&cli)?;
-    let store = backend.zones();
+    let dialer = enter_netns(&cli)?;
     let format = cli.format;
-    match cli.command {
+    // Commands that never read the configuration: `--db`/`ZONETP_DB` is
+    // not looked at (a stale `ZONETP_DB` must not break `timeout list`).
+    let command = match cli.command {
+        Command::Timeout(cmd) => return timeout_cmd::run(cmd, format),
+        Command::Dp(cmd) => return dp_cmd::run_dp(cmd, format),
+        Command::GenerateDocs(a) => return docs_cmd::run(Cli::command(), a),
+        command => command,
+    };
+    let backend = Backend::open(cli.db.as_deref(), dialer)?;
+    let store = backend.zones();
+    match command {
         Command::AddDp(a) => zone_cmd::add_dp(store, a),
         Command::DelDp(a) => zone_cmd::del_dp(store, a),
         Command::SetDp(a) => zone_cmd::set_dp(store, a),
@@ -219,10 +249,8 @@ fn run(cli: Cli) -> CmdResult {
             Backend::Ovsdb(s) => ovsdb_sync::run(s, a, format),
         },
         Command::Status(a) => status_cmd::run(store, a, format),
-        Command::Timeout(cmd) => timeout_cmd::run(cmd, format),
-        Command::Dp(cmd) => dp_cmd::run_dp(cmd, format),
         Command::DpFlow(cmd) => dp_cmd::run_flow(store, cmd, format),
-        Command::GenerateDocs(a) => docs_cmd::run(Cli::command(), a),
+        Command::Timeout(_) | Command::Dp(_) | Command::GenerateDocs(_) => unreachable!("run above"),
     }
 }
 
@@ -235,7 +263,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                let _ = e.print();
+                errln!("{}", short_usage(&e));
                 return ExitCode::from(2);
             }
             _ => {
@@ -245,6 +273,9 @@ fn main() -> ExitCode {
         },
     };
     match run(cli) {
+        // Output lost to a write error (not a closed pipe) was reported
+        // when it happened; the command did not do all it was asked.
+        Ok(()) if output::output_failed() => ExitCode::from(1),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             errln!("zonetp: {}", escape(&e.to_string()));

@@ -1,15 +1,19 @@
 //! Text and JSON renderings shared by the commands, and the writing of
-//! them: standard output closed early (`zonetp timeout list | head -1`)
-//! ends zonetp quietly with status 0, as ripgrep does; text never carries a
-//! raw control character, so one record stays one line.
+//! them. Standard output closed early (`zonetp timeout list | head -1`)
+//! is no error and no reason to stop: the command finishes its work (a
+//! sync's kernel changes, its `cur_cfg` update; `sync --watch` keeps
+//! running), its exit status is the work's, and what it would have printed
+//! is dropped quietly. Text never carries a raw control character, so one
+//! record stays one line.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use zonetp::cttimeout::object::format_timeouts;
-use zonetp::cttimeout::{CtTimeoutObject, L3Proto, L4Proto, Timeouts};
+use zonetp::cttimeout::{CtTimeoutObject, L3Proto, L4Proto, ObjectName, Timeouts};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -17,18 +21,38 @@ pub enum Format {
     Json,
 }
 
-/// Writes one line to standard output. A closed pipe ends the process
-/// quietly (status 0); another write error ends it with status 1.
+/// Standard output can no longer be written; later lines are dropped.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+/// Writing failed otherwise than by a closed pipe (a full disk, an I/O
+/// error): output was lost, so the command fails at the end.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line to standard output. A closed pipe (`EPIPE`) drops this
+/// line and every later one, quietly; another write error is reported
+/// once on stderr (once in all, whatever the threads), drops every later
+/// line too, and makes the command fail at the end ([`output_failed`]).
+/// Neither stops the command's work.
 pub fn write_line(args: fmt::Arguments) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = io::stdout().lock();
     let result = out.write_fmt(args).and_then(|()| out.write_all(b"\n"));
+    // `swap`: of threads failing at once, one alone reports it.
     if let Err(e) = result {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+        if STDOUT_GONE.swap(true, Ordering::Relaxed) {
+            return;
         }
-        write_error_line(format_args!("zonetp: cannot write to standard output: {e}"));
-        std::process::exit(1);
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            STDOUT_FAILED.store(true, Ordering::Relaxed);
+            write_error_line(format_args!("zonetp: cannot write to standard output: {e}"));
+        }
     }
+}
+
+/// Whether output was lost to a write error other than a closed pipe.
+pub fn output_failed() -> bool {
+    STDOUT_FAILED.load(Ordering::Relaxed)
 }
 
 /// Writes one line to standard error; errors writing it are ignored (there
@@ -38,7 +62,7 @@ pub fn write_error_line(args: fmt::Arguments) {
     let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
 }
 
-/// `println!` that ends quietly on a closed pipe.
+/// `println!` that drops its line quietly once standard output is closed.
 macro_rules! outln {
     ($($arg:tt)*) => { $crate::output::write_line(format_args!($($arg)*)) };
 }
@@ -97,22 +121,51 @@ pub fn timeouts_json(l4: L4Proto, t: &Timeouts) -> Value {
     Value::Object(m)
 }
 
-pub fn object_json(o: &CtTimeoutObject) -> Value {
-    let mut v = json!({
-        "name": o.name.as_str(),
-        "l3": l3_json(o.l3),
-        "l4": l4_json(o.l4),
-        "timeouts": timeouts_json(o.l4, &o.timeouts),
-    });
-    if let Some(u) = o.use_count {
-        v["use"] = Value::from(u);
+/// An object's name in JSON: `"name"`, the name itself when it is UTF-8
+/// (JSON escapes control characters on its own), so a string `"name"` is
+/// always the exact name. A name that is not UTF-8 has no JSON string
+/// form: `"name"` is `null` and `"name_hex"` holds its bytes in hex. (The
+/// escaped text form would not do: `bad<0xff>` and a literal `bad\xff`
+/// would share it.) `name_hex` appears only then, so output for UTF-8
+/// names is unchanged.
+pub fn name_json(name: &ObjectName, m: &mut Map<String, Value>) {
+    match name.to_str() {
+        Some(s) => {
+            m.insert("name".into(), Value::from(s));
+        }
+        None => {
+            m.insert("name".into(), Value::Null);
+            let hex: String = name.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            m.insert("name_hex".into(), Value::from(hex));
+        }
     }
-    v
+}
+
+pub fn object_json(o: &CtTimeoutObject) -> Value {
+    let mut m = Map::new();
+    name_json(&o.name, &mut m);
+    m.insert("l3".into(), l3_json(o.l3));
+    m.insert("l4".into(), l4_json(o.l4));
+    m.insert("timeouts".into(), timeouts_json(o.l4, &o.timeouts));
+    if let Some(u) = o.use_count {
+        m.insert("use".into(), Value::from(u));
+    }
+    Value::Object(m)
+}
+
+/// A name as text shows it: escaped (`escape_name`), and `""` for the
+/// empty name the kernel accepts from other tools, so the line still
+/// starts with a word.
+pub fn name_text(name: &ObjectName) -> String {
+    if name.as_bytes().is_empty() {
+        return "\"\"".to_owned();
+    }
+    name.to_string()
 }
 
 /// `NAME L3 L4 use=N state=secs ...`, one line, states in kernel order.
 pub fn object_text(o: &CtTimeoutObject) -> String {
-    let mut words = vec![escape(o.name.as_str()).into_owned(), o.l3.to_string(), o.l4.to_string()];
+    let mut words = vec![name_text(&o.name), o.l3.to_string(), o.l4.to_string()];
     if let Some(u) = o.use_count {
         words.push(format!("use={u}"));
     }

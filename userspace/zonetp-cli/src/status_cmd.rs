@@ -9,6 +9,7 @@ use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::reconcile::{kernel_defaults, KERNEL_DATAPATH};
 use zonetp::status::{status, StatusReport, SyncState, ZoneStatus};
 use zonetp::zone_store::ZoneStore;
+use zonetp::Error;
 
 use crate::failure::CmdResult;
 use crate::output::{escape, outln, print_json, Format};
@@ -16,10 +17,16 @@ use crate::output::{escape, outln, print_json, Format};
 #[derive(Args)]
 #[command(after_help = "Examples:
   zonetp status
+  zonetp status --check
   zonetp status system --format json")]
 pub struct Status {
     /// The datapath record to show (default: system, the kernel datapath).
     pub datapath: Option<String>,
+    /// Exit with 1 when the kernel is out of sync with the configuration
+    /// (the report's last line), 0 when in sync, as `git diff
+    /// --exit-code` does. The report is printed either way.
+    #[arg(long)]
+    pub check: bool,
 }
 
 pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
@@ -34,6 +41,12 @@ pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
     match format {
         Format::Json => print_json(&json!(report)),
         Format::Text => print_text(&report),
+    }
+    if a.check && !report.in_sync() {
+        return Err(Error::Invalid(format!(
+            "status {dp}: out of sync with the configuration (run `zonetp sync`)"
+        ))
+        .into());
     }
     Ok(())
 }

@@ -1,5 +1,8 @@
 //! `zonetp timeout ...`: the kernel's cttimeout objects, nfct's job.
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 use zonetp::cttimeout::object::{format_timeouts, parse_timeouts};
@@ -35,8 +38,9 @@ pub enum TimeoutCommand {
   zonetp timeout get web
   zonetp timeout get ovs_tp_1_udp4 --format json")]
     Get {
-        /// Object name (1..31 bytes).
-        name: String,
+        /// Object name (up to 31 bytes; "" for an object another tool made
+        /// with an empty name).
+        name: OsString,
     },
     /// Show every object in this network namespace.
     #[command(after_help = "Examples:
@@ -48,9 +52,10 @@ pub enum TimeoutCommand {
   zonetp timeout delete web
   zonetp timeout delete --all")]
     Delete {
-        /// Object name (1..31 bytes).
+        /// Object name (up to 31 bytes; "" for an object another tool made
+        /// with an empty name).
         #[arg(required_unless_present = "all", conflicts_with = "all")]
-        name: Option<String>,
+        name: Option<OsString>,
         /// Delete all objects (a DELETE request without a name).
         #[arg(long)]
         all: bool,
@@ -94,14 +99,22 @@ impl ProtoArgs {
     }
 }
 
-fn object_name(name: &str) -> CmdResult<ObjectName> {
-    ObjectName::new(name).map_err(usage)
+/// Names are bytes to the kernel, so any argument is taken as it is
+/// (`timeout delete "$(printf 'bad\377')"` reaches an object `nfct` made).
+fn object_name(name: &OsStr) -> CmdResult<ObjectName> {
+    ObjectName::from_bytes(name.as_bytes()).map_err(usage)
+}
+
+/// The name of an object to get or delete: also the empty name, which
+/// zonetp never gives an object but other tools do (`timeout delete ""`).
+fn existing_name(name: &OsStr) -> CmdResult<ObjectName> {
+    ObjectName::existing(name.as_bytes()).map_err(usage)
 }
 
 #[derive(Args)]
 pub struct ObjectArgs {
     /// Object name (1..31 bytes).
-    name: String,
+    name: OsString,
     #[command(flatten)]
     protos: ProtoArgs,
     /// STATE=SECONDS pairs. TCP: syn_sent syn_recv established fin_wait
@@ -116,7 +129,8 @@ impl ObjectArgs {
     fn object(&self) -> CmdResult<CtTimeoutObject> {
         let (l3, l4) = self.protos.parse()?;
         let timeouts = parse_timeouts(l4, &self.timeouts).map_err(usage)?;
-        CtTimeoutObject::new(&self.name, l3, l4, timeouts).map_err(usage)
+        let name = object_name(&self.name)?;
+        Ok(CtTimeoutObject { name, l3, l4, timeouts, use_count: None, other: Vec::new() })
     }
 }
 
@@ -146,7 +160,7 @@ pub fn run(cmd: TimeoutCommand, format: Format) -> CmdResult {
             Ok(client.replace(&object)?)
         }
         TimeoutCommand::Get { name } => {
-            let name = object_name(&name)?;
+            let name = existing_name(&name)?;
             let object = CtTimeoutClient::open()?.get(&name)?;
             match format {
                 Format::Json => print_json(&object_json(&object)),
@@ -164,7 +178,7 @@ pub fn run(cmd: TimeoutCommand, format: Format) -> CmdResult {
             Ok(())
         }
         TimeoutCommand::Delete { name, all } => {
-            let name = name.as_deref().map(object_name).transpose()?;
+            let name = name.as_deref().map(existing_name).transpose()?;
             let mut client = CtTimeoutClient::open()?;
             match (name, all) {
                 (Some(name), false) => Ok(client.delete(&name)?),

@@ -133,8 +133,16 @@ pub struct Resolve {
     pub l4: ZoneL4,
 }
 
+/// A name the datapath-name rule refuses is a usage error, unless
+/// `--may-exist` finds the record already there (made before the rule):
+/// then there is nothing to do, and nothing is written.
 pub fn add_dp(store: &dyn ZoneStore, a: AddDp) -> CmdResult {
-    check_datapath_name(&a.datapath).map_err(usage)?;
+    if let Err(e) = check_datapath_name(&a.datapath) {
+        if a.may_exist && store.read()?.datapaths.contains_key(&a.datapath) {
+            return Ok(());
+        }
+        return Err(usage(e));
+    }
     Ok(store.add_dp(&a.datapath, a.may_exist)?)
 }
 

@@ -6,6 +6,7 @@ mod common;
 #[path = "common/db.rs"]
 mod db;
 
+use std::os::unix::fs::FileTypeExt;
 use std::process::{Command, Output, Stdio};
 
 use common::*;
@@ -172,9 +173,17 @@ fn malformed_numbers_and_duplicates_are_refused() {
         db.usage(&["del-zone-tp", "system", zone]);
         db.usage(&["resolve", "system", zone, "--l3", "ipv4", "--l4", "udp"]);
     }
-    for word in ["udp_single=+5", "udp_single= 5", "udp_single=0x5", "udp_single="] {
+    for word in ["udp_single=+5", "udp_single= 5", "udp_single=0x5", "udp_single=", "udp_single=5.0"] {
         let e = db.usage(&["add-zone-tp", "system", "zone=1", word]);
-        assert!(e.contains("not in the valid range 0 to 4294967295"), "{word}: {e}");
+        let value = word.split_once('=').unwrap().1;
+        assert_eq!(
+            e,
+            format!("zonetp: {word}: \"{value}\" is not a number of seconds (decimal digits only, 0 to 4294967295)\n")
+        );
+    }
+    for word in ["udp_single=-1", "udp_single=4294967296"] {
+        let e = db.usage(&["add-zone-tp", "system", "zone=1", word]);
+        assert!(e.contains("is not in the valid range 0 to 4294967295 (inclusive)"), "{word}: {e}");
     }
     let e = db.usage(&["add-zone-tp", "system", "zone=1", "udp_single=1", "udp_single=2"]);
     assert_eq!(e, "zonetp: udp_single is given twice\n");
@@ -345,4 +354,278 @@ fn sctp_objects_show_only_their_states() {
         let d = zonetp_ok(&["timeout", "defaults", "get", "--l3", "ipv4", "--l4", "sctp"]);
         assert!(!d.contains(" 9="), "{d}");
     });
+}
+
+/// Issue 21 M1: a closed standard output changes neither the work nor the
+/// exit status: `zonetp sync | true` with objects the kernel refuses
+/// exits 1, as it does with its output on /dev/null, and still does the
+/// rest of the sync; a full disk (/dev/full) loses the output and says so.
+#[test]
+fn a_closed_pipe_does_not_turn_a_failure_into_success() {
+    in_netns(|| {
+        let db = Db::with_system("pipe-failure");
+        let hz = |hz: &str, args: &[&str]| zonetp_env(&db.args(args), &[("ZONETP_KERNEL_HZ", hz)]);
+        assert!(hz("100", &["add-zone-tp", "system", "zone=5", "udp_single=5000000"]).status.success());
+        db.ok(&["add-zone-tp", "system", "zone=6", "udp_single=7"]);
+        let closed = |args: &[&str]| {
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            Command::new(env!("CARGO_BIN_EXE_zonetp"))
+                .args(db.args(args))
+                .env("ZONETP_KERNEL_HZ", "1000")
+                .stdout(Stdio::from(writer))
+                .output()
+                .unwrap()
+        };
+        let o = closed(&["sync"]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains("udp_single=5000000") || e.contains("unreplied=5000000"), "{e}");
+        assert!(e.trim_end().ends_with("2 object(s) could not be pushed"), "{e}");
+        // The rest was pushed: zone 6's six objects, zone 5's other four.
+        assert_eq!(list_json().as_array().unwrap().len(), 10);
+        let null = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+            .args(db.args(&["sync"]))
+            .env("ZONETP_KERNEL_HZ", "1000")
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(null.status.code(), Some(1), "{null:?}");
+        // The JSON report too.
+        assert_eq!(closed(&["--format", "json", "sync"]).status.code(), Some(1));
+        // Not a closed pipe but lost output: reported once, status 1.
+        db.ok(&["del-zone-tp", "system", "zone=5"]);
+        let full = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+            .args(db.args(&["sync"]))
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(full.status.code(), Some(1), "{full:?}");
+        let e = String::from_utf8_lossy(&full.stderr);
+        assert_eq!(e.matches("cannot write to standard output").count(), 1, "{e}");
+        assert_eq!(list_json().as_array().unwrap().len(), 6, "the sync was done all the same");
+    });
+}
+
+/// Runs zonetp, killing it if it has not ended within 10 s (a hang fails
+/// the test rather than the whole run).
+fn zonetp_within_10s(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("zonetp {args:?} hung for 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 21 L8: a `--db` that is not a regular file (a FIFO used to hang
+/// every command forever, waiting for a writer) is refused at once, saying
+/// what it is, and left as it is.
+#[test]
+fn a_db_that_is_not_a_regular_file_is_refused_at_once() {
+    let db = Db::new("fifo");
+    let fifo = db.dir().join("fifo");
+    tool_ok("mkfifo", &[fifo.to_str().unwrap()]);
+    let dir = db.dir().join("a-directory");
+    std::fs::create_dir(&dir).unwrap();
+    for (path, what) in
+        [(fifo.to_str().unwrap(), "a FIFO (named pipe)"), (dir.to_str().unwrap(), "a directory")]
+    {
+        for args in [vec!["list-dp"], vec!["add-dp", "system"], vec!["sync", "--dry-run"], vec!["status"]] {
+            let mut all = vec!["--db", path];
+            all.extend_from_slice(&args);
+            let o = zonetp_within_10s(&all);
+            let e = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{all:?}: {o:?}");
+            assert_eq!(
+                e,
+                format!(
+                    "zonetp: cannot read zonetp database {path}: it is {what}; the configuration must be a \
+                     regular file (the file was left as it is)\n"
+                ),
+                "{all:?}"
+            );
+        }
+    }
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still there");
+    assert_eq!(files_in(&db.dir()), vec!["a-directory", "fifo"], "nothing was created beside them");
+}
+
+/// Issue 21 L2: a `--db` (or ZONETP_DB) that looks like a mistyped OVSDB
+/// remote is a usage error naming the accepted forms, and creates nothing
+/// (`add-dp` used to create `./punix:/x`); paths with a ':' further on
+/// stay paths.
+#[test]
+fn mistyped_remotes_are_refused_not_taken_for_paths() {
+    let db = Db::new("remotes");
+    let cwd = db.dir();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_zonetp"));
+        c.args(args).current_dir(&cwd).env_remove("ZONETP_DB");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    for (spec, says) in [
+        ("punix:/x", "punix: is a server's listening (passive) remote; zonetp connects, with unix:"),
+        ("ptcp:6640:127.0.0.1", "with tcp:"),
+        ("UNIX:/x", "remote methods are lower case (unix:)"),
+        (" unix:/x", "starts with whitespace"),
+        (",unix:/x", "starts with a comma"),
+        ("conf:json", "conf: is no OVSDB remote method zonetp knows"),
+    ] {
+        for args in [vec!["--db", spec, "add-dp", "system"], vec!["--db", spec, "list-dp"]] {
+            let o = run(&args, &[]);
+            let e = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+            assert!(e.starts_with("zonetp: ") && e.lines().count() == 1, "{e}");
+            assert!(e.contains(says), "{spec:?}: {e}");
+            assert!(e.contains("expected unix:PATH, tcp:IP:PORT"), "{e}");
+        }
+    }
+    let o = run(&["add-dp", "system"], &[("ZONETP_DB", "punix:/x")]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("zonetp: ZONETP_DB \"punix:/x\" looks like"),
+        "{o:?}"
+    );
+    assert_eq!(files_in(&cwd), Vec::<String>::new(), "nothing was created");
+    // Genuine paths with a ':' are paths.
+    for path in ["./a:b", &format!("{}/c:d", cwd.display())] {
+        let o = run(&["--db", path, "add-dp", "system"], &[]);
+        assert_eq!(o.status.code(), Some(0), "{path}: {o:?}");
+    }
+    let files = files_in(&cwd);
+    assert!(files.contains(&"a:b".to_owned()) && files.contains(&"c:d".to_owned()), "{files:?}");
+}
+
+/// A stale or mistyped `ZONETP_DB` (or `--db`) matters only to commands
+/// that read the configuration: `timeout`, `dp` and `generate-docs` never
+/// do, and used to be refused all the same (`ZONETP_DB=punix:/x zonetp
+/// timeout list` exited 2).
+#[test]
+fn commands_that_read_no_configuration_ignore_a_stale_db() {
+    in_netns(|| {
+        let stale = [("ZONETP_DB", "punix:/x")];
+        zonetp_ok(&["timeout", "add", "web", "--l3", "ipv4", "--l4", "udp", "unreplied=7"]);
+        for args in [
+            vec!["timeout", "list"],
+            vec!["timeout", "get", "web"],
+            vec!["timeout", "defaults", "get", "--l3", "ipv4", "--l4", "udp"],
+            vec!["--db", "UNIX:/x", "timeout", "list"],
+        ] {
+            let o = zonetp_env(&args, &stale);
+            assert_eq!(o.status.code(), Some(0), "{args:?}: {o:?}");
+            assert!(o.stderr.is_empty(), "{args:?}: {o:?}");
+        }
+        let o = zonetp_env(&["timeout", "list"], &stale);
+        assert!(String::from_utf8_lossy(&o.stdout).starts_with("web ipv4 udp "), "{o:?}");
+        let o = zonetp_env(&["timeout", "delete", "web"], &stale);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        assert_eq!(nfct_objects(), Vec::<String>::new());
+        // Commands that read it still refuse it.
+        let o = zonetp_env(&["list-dp"], &stale);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+    });
+}
+
+/// Issue 21 L9: datapath names are checked as Linux checks an interface
+/// name (OVS's kernel datapath is one): `" system"` and a 5,000-byte name
+/// used to be taken. Each refusal names the problem, is a usage error and
+/// writes nothing.
+#[test]
+fn odd_datapath_names_are_refused() {
+    let db = Db::new("dp-names");
+    let long = "x".repeat(5000);
+    for (name, says) in [
+        (" system", "datapath name \" system\" contains whitespace"),
+        ("sys tem", "contains whitespace"),
+        (long.as_str(), "datapath name \"xxxxxxxxxxxxxxx\"... is 5000 bytes long; at most 15 are allowed"),
+        ("sixteen-bytes-xx", "is 16 bytes long"),
+        ("a/b", "contains '/'"),
+        ("a:b", "contains ':'"),
+        ("..", "is not a name a Linux interface can have"),
+    ] {
+        let e = db.usage(&["add-dp", name]);
+        assert!(e.contains(says), "{name:?}: {e}");
+        assert!(e.len() < 200, "a long name is not echoed whole: {e}");
+    }
+    assert_eq!(db.text(), "", "nothing was written");
+    db.ok(&["add-dp", "fifteen-bytes-x"]);
+    db.ok(&["add-dp", "netdev"]);
+    assert_eq!(db.ok(&["list-dp"]), "fifteen-bytes-x\nnetdev\n");
+}
+
+/// A record made before the datapath-name rule (by an older zonetp, or by
+/// hand) is still there for `add-dp --may-exist`, which is a no-op on it,
+/// as it always was; creating a record under such a name stays refused.
+#[test]
+fn may_exist_takes_a_record_whose_name_predates_the_rule() {
+    let db = Db::with_system("dp-names-old");
+    let text = db.text().replace("\"system\"", "\" system\"");
+    assert!(text.contains("\" system\""), "{text}");
+    std::fs::write(&db.0, &text).unwrap();
+    db.ok(&["--may-exist", "add-dp", " system"]);
+    db.ok(&["add-dp", "--may-exist", " system"]);
+    assert_eq!(db.text(), text, "nothing was written");
+    let e = db.usage(&["add-dp", " system"]);
+    assert!(e.contains("contains whitespace"), "{e}");
+    let e = db.usage(&["--may-exist", "add-dp", " other"]);
+    assert!(e.contains("contains whitespace"), "{e}");
+    assert_eq!(db.text(), text, "nothing was written");
+}
+
+/// Issue 21 L6: `zonetp` and `zonetp timeout` with no command give a short
+/// usage (they printed the whole help, 32 and 23 lines) with status 2, as
+/// git and ripgrep do.
+#[test]
+fn a_missing_command_gives_a_short_usage() {
+    for (args, path) in [
+        (vec![], "zonetp"),
+        (vec!["timeout"], "zonetp timeout"),
+        (vec!["timeout", "defaults"], "zonetp timeout defaults"),
+        (vec!["dp"], "zonetp dp"),
+        (vec!["--format", "json", "dp-flow"], "zonetp dp-flow"),
+    ] {
+        let r = zonetp(&args);
+        assert_eq!(r.status, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert_eq!(r.stdout, "", "{args:?}");
+        let lines: Vec<&str> = r.stderr.lines().collect();
+        assert_eq!(lines.len(), 3, "{args:?}: {}", r.stderr);
+        let first = match path.strip_prefix("zonetp ") {
+            Some(sub) => format!("zonetp: {sub} needs a command"),
+            None => "zonetp: a command is required".to_owned(),
+        };
+        assert_eq!(lines[0], first);
+        assert!(lines[1].starts_with(&format!("Usage: {path} ")), "{}", r.stderr);
+        assert_eq!(lines[2], format!("Run '{path} --help' for the commands."));
+    }
+}
+
+/// Issue 21 L6: `dp-flow add ovs-system` with a committing ct action and
+/// no zone configuration names the configuration's record, not a kernel
+/// datapath that "does not exist", and the ways out.
+#[test]
+fn dp_flow_without_a_zone_record_says_which_record_is_missing() {
+    let db = Db::new("dp-flow-norecord");
+    let flow = "in_port(1),eth_type(0x0800),ipv4(proto=17) actions:ct(commit,zone=5),2";
+    let e = db.err(&["dp-flow", "add", "ovs-system", flow]);
+    assert_eq!(
+        e,
+        "zonetp: ct(commit,zone=5) takes its timeout policy from the zone configuration's datapath record \
+         system, which the configuration does not have: create it (zonetp add-dp system), name another with \
+         --zones-from, or install the actions as written with --no-xlate\n"
+    );
 }

@@ -215,7 +215,7 @@ fn batches_and_multipart_dumps() {
         let listed = client.list().unwrap();
         assert_eq!(listed.len(), 600);
         for (i, o) in listed.iter().enumerate() {
-            assert_eq!(o.name.as_str(), format!("ovs_tp_{i}_tcp4"));
+            assert_eq!(o.name.to_str(), Some(format!("ovs_tp_{i}_tcp4").as_str()));
             assert_eq!(o.timeouts[&3], 1000 + i as u32);
         }
         // A batch with failures reports each request on its own.

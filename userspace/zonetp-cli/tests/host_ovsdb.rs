@@ -670,6 +670,55 @@ fn the_agent_reads_signals_prints_json_lines_and_refuses_a_missing_datapath_row(
     });
 }
 
+/// Issue 21 M1: a closed standard output does not stop a sync before it
+/// sets `cur_cfg` (`zonetp sync | true` used to exit 0 after its first
+/// line, leaving a waiting `ovs-vsctl` hanging), and the agent under
+/// `sync --watch | head -1` keeps applying commits.
+#[test]
+fn a_closed_stdout_still_sets_cur_cfg_and_keeps_the_agent_going() {
+    in_netns(|| {
+        let s = Server::new("closed-stdout");
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        s.vsctl_ok(&["set", "Open_vSwitch", ".", "next_cfg=7"]);
+        let closed = || {
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            Stdio::from(writer)
+        };
+        let o = Command::new(env!("CARGO_BIN_EXE_zonetp"))
+            .args(["--db", &s.remote(), "sync"])
+            .stdout(closed())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(kernel_objects().len(), 6);
+        assert_eq!(s.vsctl_ok(&["get", "Open_vSwitch", ".", "cur_cfg"]).trim(), "7");
+
+        let log = s.dir.join("agent.log");
+        let mut agent = Command::new(env!("CARGO_BIN_EXE_zonetp"));
+        agent
+            .args(["--db", &s.remote(), "sync", "--watch", "--interval", "3600"])
+            .stdin(Stdio::null())
+            .stdout(closed())
+            .stderr(File::create(&log).unwrap())
+            .process_group(0);
+        let mut agent = Proc(agent.spawn().unwrap());
+        // ovs-vsctl without --no-wait returns only once the agent applied
+        // the change: twice, so the first report's EPIPE lies behind.
+        let db = format!("--db={}", s.remote());
+        for (zone, secs) in [("zone=2", "udp_single=8"), ("zone=3", "udp_single=9")] {
+            tool_ok("ovs-vsctl", &[&db, "--timeout=20", "add-zone-tp", "system", zone, secs]);
+        }
+        assert_eq!(kernel_objects().len(), 18, "{}", std::fs::read_to_string(&log).unwrap());
+        assert!(agent.0.try_wait().unwrap().is_none(), "the agent is still running");
+        agent.signal(libc::SIGTERM);
+        assert!(agent.0.wait().unwrap().success());
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(!text.contains("standard output"), "{text}");
+    });
+}
+
 #[test]
 fn the_agent_follows_commits_reports_cur_cfg_and_survives_server_restarts() {
     in_netns(|| {

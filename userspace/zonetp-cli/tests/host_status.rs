@@ -197,3 +197,38 @@ fn status_of_a_missing_datapath_is_an_error() {
         assert_eq!(db.ok(&["status"]), "datapath system (resolution zone0-fallback)\nin sync\n");
     });
 }
+
+/// Issue 21 L7: `status --check` exits 1 when the kernel is out of sync
+/// (a missing or changed object, a stray), 0 in sync, 2 on a usage error;
+/// without --check the report alone says it, with 0.
+#[test]
+fn status_check_exits_1_when_out_of_sync() {
+    in_netns(|| {
+        let db = Db::new("status-check");
+        setup(&db);
+        // Nothing pushed yet: out of sync.
+        let r = db.run(&["status", "--check"]);
+        assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+        assert!(r.stdout.ends_with("out of sync: run `zonetp sync`\n"), "{}", r.stdout);
+        assert_eq!(
+            r.stderr,
+            "zonetp: status system: out of sync with the configuration (run `zonetp sync`)\n"
+        );
+        assert_eq!(db.run(&["--format", "json", "status", "--check"]).status, 1);
+        assert_eq!(db.run(&["status"]).status, 0, "without --check, a report is a success");
+        db.ok(&["sync"]);
+        assert!(db.ok(&["status", "--check"]).ends_with("in sync\n"));
+        // Drift behind zonetp's back, then a stray.
+        tool_ok("nfct", &["delete", "timeout", "ovs_tp_1_udp4"]);
+        assert_eq!(db.run(&["status", "--check"]).status, 1);
+        db.ok(&["sync"]);
+        db.ok(&["status", "--check"]);
+        tool_ok("nfct", &["add", "timeout", "ovs_tp_9_udp4", "inet", "udp", "unreplied", "1"]);
+        assert_eq!(db.run(&["status", "--check"]).status, 1);
+        // Usage errors stay 2.
+        zonetp_usage(&db.args(&["status", "--check=yes"]));
+        zonetp_usage(&db.args(&["status", "system", "extra", "--check"]));
+        // A report that cannot be made is 1 too, with its own message.
+        assert_eq!(db.err(&["status", "netdev", "--check"]), "zonetp: datapath netdev does not exist\n");
+    });
+}

@@ -36,15 +36,24 @@ struct Watcher {
 
 impl Watcher {
     fn start(db: &Db, extra: &[&str]) -> Self {
+        Self::start_with_stdout(db, extra, Stdio::piped())
+    }
+
+    /// With standard output `out` (`stdout` then yields nothing unless
+    /// `out` is a pipe).
+    fn start_with_stdout(db: &Db, extra: &[&str], out: Stdio) -> Self {
         let mut args = db.args(&["sync", "--watch"]);
         args.extend_from_slice(extra);
         let mut child = Command::new(env!("CARGO_BIN_EXE_zonetp"))
             .args(args)
-            .stdout(Stdio::piped())
+            .stdout(out)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stdout = lines_of(child.stdout.take().unwrap());
+        let stdout = match child.stdout.take() {
+            Some(o) => lines_of(o),
+            None => mpsc::channel().1,
+        };
         let stderr = lines_of(child.stderr.take().unwrap());
         Watcher { child, stdout, stderr }
     }
@@ -136,6 +145,37 @@ fn json_watch_prints_one_document_per_line() {
             serde_json::from_str(&Watcher::line(&w.stdout, "report")).expect("a whole document");
         assert_eq!(second["deleted"].as_array().unwrap().len(), 6);
         assert!(w.stop().1);
+    });
+}
+
+/// Issue 21 M1: `sync --watch | head -1`: a closed standard output ends
+/// neither the watcher nor its work (it used to exit 0 on its first
+/// report, which `Restart=on-failure` does not restart); its reports are
+/// dropped quietly and it still stops cleanly on SIGTERM.
+#[test]
+fn a_watcher_whose_stdout_closes_keeps_working() {
+    in_netns(|| {
+        let db = Db::with_system("closed-stdout");
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut w = Watcher::start_with_stdout(&db, &["--interval", "3600"], Stdio::from(writer));
+        wait_until("the first pass", || object_count() == 6);
+        // Its report went to the closed pipe once the pass was done.
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(w.running(), "the watcher outlives its closed stdout");
+        db.ok(&["del-zone-tp", "system", "zone=5"]);
+        wait_until("the pass after the pipe closed", || object_count() == 0);
+        db.ok(&["add-zone-tp", "system", "zone=6", "udp_single=2"]);
+        wait_until("another pass", || object_count() == 6);
+        let (_, ok) = w.stop();
+        assert!(ok, "clean exit on SIGTERM");
+        // Quietly: nothing on stderr about the pipe.
+        let mut said = Vec::new();
+        while !said.last().is_some_and(|l: &String| l.contains("stopped")) {
+            said.push(Watcher::line(&w.stderr, "stderr"));
+        }
+        assert!(!said.iter().any(|l| l.contains("standard output")), "{said:?}");
     });
 }
 

@@ -218,14 +218,40 @@ pub fn parse_zone_arg(arg: &str) -> Result<u16> {
         .map_err(|_| Error::Invalid(format!("zone {value} is not in the valid range 0 to 65535 (inclusive)")))
 }
 
-/// A datapath name: not empty, no control characters (it is printed one
-/// per line).
+/// Longest datapath name, in bytes: a Linux interface name's (IFNAMSIZ
+/// less its NUL). OVS's kernel datapath is a net device (`ovs-system`),
+/// and its datapath types (`system`, `netdev`) are short words.
+pub const DATAPATH_NAME_MAX: usize = 15;
+
+/// A datapath name, checked as Linux checks a net device name
+/// (`dev_valid_name`: not empty, shorter than IFNAMSIZ, not `.` or `..`,
+/// no `/`, `:` or whitespace), and without control characters (it is
+/// printed one per line). `add-dp` used to take `" system"` and a
+/// 5,000-byte name.
 pub fn check_datapath_name(name: &str) -> Result<()> {
+    let refuse = |why: &str| Err(Error::Invalid(format!("datapath name {name:?} {why}")));
     if name.is_empty() {
         return Err(Error::Invalid("datapath name is empty".into()));
     }
+    if name.len() > DATAPATH_NAME_MAX {
+        let start: String = name.chars().take(DATAPATH_NAME_MAX).collect();
+        return Err(Error::Invalid(format!(
+            "datapath name {start:?}... is {} bytes long; at most {DATAPATH_NAME_MAX} are allowed \
+             (a Linux interface name's limit)",
+            name.len()
+        )));
+    }
     if name.chars().any(char::is_control) {
-        return Err(Error::Invalid(format!("datapath name {name:?} contains a control character")));
+        return refuse("contains a control character");
+    }
+    if name.chars().any(char::is_whitespace) {
+        return refuse("contains whitespace");
+    }
+    if let Some(c) = name.chars().find(|c| matches!(c, '/' | ':')) {
+        return refuse(&format!("contains '{c}', which a Linux interface name cannot"));
+    }
+    if name == "." || name == ".." {
+        return refuse("is not a name a Linux interface can have");
     }
     Ok(())
 }
@@ -285,14 +311,17 @@ impl Config {
         self.datapaths.get(name).ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
     }
 
+    /// The name is checked ([`check_datapath_name`]) only when the record
+    /// is created: `--may-exist` on a record an older zonetp made under a
+    /// name the rule now refuses is still the no-op it was.
     pub fn add_dp(&mut self, name: &str, may_exist: bool) -> Result<()> {
-        check_datapath_name(name)?;
         if self.datapaths.contains_key(name) {
             if may_exist {
                 return Ok(());
             }
             return Err(Error::Invalid(format!("datapath {name} already exists")));
         }
+        check_datapath_name(name)?;
         self.datapaths.insert(name.to_owned(), Datapath::default());
         Ok(())
     }
@@ -510,6 +539,30 @@ mod tests {
         assert!(c.add_dp("a\nb", false).unwrap_err().to_string().contains("control character"));
         assert!(c.add_dp("", false).is_err());
         c.add_dp("système", false).unwrap();
+        c.add_dp(&"s".repeat(15), false).unwrap();
+        let e = c.add_dp(&"s".repeat(16), false).unwrap_err().to_string();
+        assert!(e.contains("16 bytes long; at most 15"), "{e}");
+        for (name, says) in [
+            (" system", "whitespace"),
+            ("system ", "whitespace"),
+            ("a\u{a0}b", "whitespace"),
+            ("a/b", "contains '/'"),
+            ("a:b", "contains ':'"),
+            ("..", "not a name"),
+        ] {
+            let e = c.add_dp(name, false).unwrap_err().to_string();
+            assert!(e.contains(says), "{name:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn may_exist_takes_a_record_made_before_the_name_rule() {
+        let mut c = Config::default();
+        c.datapaths.insert(" old".into(), Datapath::default());
+        c.add_dp(" old", true).unwrap();
+        assert!(c.add_dp(" old", false).unwrap_err().to_string().contains("already exists"));
+        assert!(c.add_dp(" new", true).unwrap_err().to_string().contains("whitespace"));
+        assert_eq!(c.datapaths.keys().collect::<Vec<_>>(), [" old"]);
     }
 
     #[test]

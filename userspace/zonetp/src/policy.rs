@@ -95,9 +95,20 @@ impl TimeoutPolicy {
             })?;
             check_key(key)?;
             let seconds = parse_seconds(value).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{key}={value}: {value} is not in the valid range 0 to 4294967295 (inclusive)"
-                ))
+                // Only a whole number outside the range gets ovs-vsctl's
+                // range message; `5.0`, `+5`, `0x5` are no number zonetp
+                // takes, whatever their value.
+                let digits = value.strip_prefix('-').unwrap_or(value);
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    Error::Invalid(format!(
+                        "{key}={value}: {value} is not in the valid range 0 to 4294967295 (inclusive)"
+                    ))
+                } else {
+                    Error::Invalid(format!(
+                        "{key}={value}: \"{value}\" is not a number of seconds (decimal digits only, \
+                         0 to 4294967295)"
+                    ))
+                }
             })?;
             if map.insert(key.to_owned(), seconds).is_some() {
                 return Err(Error::Invalid(format!("{key} is given twice")));
@@ -262,8 +273,10 @@ mod tests {
         assert!(e(&["udp_first=4294967296"]).contains("not in the valid range"));
         assert!(e(&["udp_first"]).contains("invalid timeout policy argument, udp_first"));
         assert_eq!(policy(&["udp_first=4294967295"]).to_words(), "udp_first=4294967295");
-        for bad in ["udp_first=+5", "udp_first= 5", "udp_first=", "udp_first=0x10", "udp_first=5s"] {
-            assert!(e(&[bad]).contains("not in the valid range"), "{bad}");
+        for bad in
+            ["udp_first=+5", "udp_first= 5", "udp_first=", "udp_first=0x10", "udp_first=5s", "udp_first=5.0"]
+        {
+            assert!(e(&[bad]).contains("is not a number of seconds (decimal digits only"), "{bad}");
         }
         assert_eq!(e(&["udp_single=1", "udp_single=2"]), "udp_single is given twice");
         assert_eq!(policy(&["udp_first=007"]).to_words(), "udp_first=7");

@@ -89,10 +89,10 @@ impl Action {
         }
     }
 
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &ObjectName {
         match self {
-            Action::Create(o) | Action::Replace(o) => o.name.as_str(),
-            Action::Delete(n) => n.as_str(),
+            Action::Create(o) | Action::Replace(o) => &o.name,
+            Action::Delete(n) => n,
         }
     }
 
@@ -195,15 +195,16 @@ pub fn plan(
     max_seconds: u32,
 ) -> Plan {
     let mut p = Plan::default();
+    // Names that are not UTF-8 are never ovs_tp_* names: such objects are
+    // someone else's and are not looked at.
     let current: BTreeMap<&str, &CtTimeoutObject> = current
         .iter()
-        .filter(|o| policy_id_of(o.name.as_str()).is_some())
-        .map(|o| (o.name.as_str(), o))
+        .filter_map(|o| Some((o.name.to_str().filter(|n| policy_id_of(n).is_some())?, o)))
         .collect();
-    let wanted: HashSet<&str> = desired.0.iter().map(|o| o.name.as_str()).collect();
+    let wanted: HashSet<&[u8]> = desired.0.iter().map(|o| o.name.as_bytes()).collect();
     let mut recreate = Vec::new();
     for want in &desired.0 {
-        let name = want.name.as_str();
+        let name = want.name.to_str().expect("zonetp makes UTF-8 names");
         if let Err(e) = check_timeouts(want.l4, &want.timeouts, max_seconds) {
             let verb = if current.contains_key(name) { "replace" } else { "create" };
             p.refused.push((verb, name.to_owned(), e));
@@ -220,7 +221,7 @@ pub fn plan(
         }
     }
     for (name, have) in &current {
-        if wanted.contains(name) {
+        if wanted.contains(name.as_bytes()) {
             continue;
         }
         if policy_id_of(name).is_some_and(|id| others.contains(&id)) {
@@ -453,15 +454,15 @@ pub fn sync_config(
             }
             (Action::Delete(n), Err(e)) if e.errno() == Some(libc::EBUSY) => {
                 report.pending.push(n.to_string());
-                pending_ids.extend(policy_id_of(n.as_str()));
+                pending_ids.extend(n.to_str().and_then(policy_id_of));
             }
             (a, Err(e)) => {
                 if let Action::Delete(n) = a {
                     // Still there: its id stays reserved, as for EBUSY.
-                    pending_ids.extend(policy_id_of(n.as_str()));
+                    pending_ids.extend(n.to_str().and_then(policy_id_of));
                 }
                 report.failed.push(SyncFailure {
-                    object: a.name().to_owned(),
+                    object: a.name().to_string(),
                     action: a.verb(),
                     errno: e.errno().map(errno_name),
                     error: e.to_string(),
@@ -518,7 +519,7 @@ mod tests {
         let c = config_with(&["udp_single=1"]);
         let desired = desired_objects(&c, "system");
         let mut kernel: Vec<_> = desired.0.iter().map(kernel_has).collect();
-        let udp4 = kernel.iter_mut().find(|o| o.name.as_str() == "ovs_tp_1_udp4").unwrap();
+        let udp4 = kernel.iter_mut().find(|o| o.name.as_bytes() == b"ovs_tp_1_udp4").unwrap();
         udp4.timeouts.insert(1, 30);
         kernel.push(CtTimeoutObject::new("web", L3Proto::IPV4, L4Proto::UDP, Default::default()).unwrap());
         kernel.push(
@@ -527,9 +528,9 @@ mod tests {
         let mut wrong =
             CtTimeoutObject::new("ovs_tp_1_tcp6", L3Proto::IPV4, L4Proto::UDP, Default::default()).unwrap();
         // A state left at a value other than the default is a difference too.
-        kernel.iter_mut().find(|o| o.name.as_str() == "ovs_tp_1_icmp4").unwrap().timeouts.insert(9, 7);
+        kernel.iter_mut().find(|o| o.name.as_bytes() == b"ovs_tp_1_icmp4").unwrap().timeouts.insert(9, 7);
         wrong.use_count = Some(1);
-        kernel.retain(|o| o.name.as_str() != "ovs_tp_1_tcp6");
+        kernel.retain(|o| o.name.as_bytes() != b"ovs_tp_1_tcp6");
         kernel.push(wrong);
         let p = plan(&desired, &kernel, &HashSet::new(), &defaults(), 1000);
         let described: Vec<_> = p.actions.iter().map(Action::describe).collect();
@@ -586,7 +587,7 @@ mod tests {
         let mut kernel: Vec<_> = desired
             .0
             .iter()
-            .filter(|o| policy_id_of(o.name.as_str()).unwrap().is_multiple_of(2))
+            .filter(|o| policy_id_of(o.name.to_str().unwrap()).unwrap().is_multiple_of(2))
             .map(kernel_has)
             .collect();
         kernel[1].timeouts.insert(1, 999_999);

@@ -106,7 +106,7 @@ pub fn status(
     entries: &EntryCounts,
 ) -> Result<StatusReport> {
     let d = config.datapath(dp)?;
-    let kernel: BTreeMap<&str, &CtTimeoutObject> = kernel.iter().map(|o| (o.name.as_str(), o)).collect();
+    let kernel: BTreeMap<&[u8], &CtTimeoutObject> = kernel.iter().map(|o| (o.name.as_bytes(), o)).collect();
     let mut per_zone: BTreeMap<u16, u64> = BTreeMap::new();
     for (k, n) in entries {
         *per_zone.entry(k.zone).or_default() += n;
@@ -130,7 +130,7 @@ pub fn status(
                     Some((id, objs)) => {
                         let (id, want) = (*id, &objs[i]);
                         debug_assert!((want.l3, want.l4) == (*l3, *l4));
-                        let have = kernel.get(want.name.as_str());
+                        let have = kernel.get(want.name.as_bytes());
                         let state = match have {
                             _ if check_timeouts(want.l4, &want.timeouts, max_seconds).is_err() => {
                                 SyncState::Refused
@@ -167,12 +167,14 @@ pub fn status(
     // datapath does not want, except those of policies other datapaths use,
     // which sync keeps.
     let desired = desired_objects(config, dp);
-    let wanted: HashSet<&str> = desired.0.iter().map(|o| o.name.as_str()).collect();
+    let wanted: HashSet<&[u8]> = desired.0.iter().map(|o| o.name.as_bytes()).collect();
     let others = other_datapaths_policy_ids(config, dp);
+    // A name that is not UTF-8 is no ovs_tp_* name, so never a stray.
     let strays = kernel
         .keys()
-        .filter(|n| policy_id_of(n).is_some_and(|id| !others.contains(&id)) && !wanted.contains(**n))
-        .map(|n| n.to_string())
+        .filter_map(|n| std::str::from_utf8(n).ok())
+        .filter(|n| policy_id_of(n).is_some_and(|id| !others.contains(&id)) && !wanted.contains(n.as_bytes()))
+        .map(str::to_owned)
         .collect();
     Ok(StatusReport { datapath: dp.to_owned(), resolution: d.resolution, zones: out, strays })
 }
@@ -264,8 +266,8 @@ mod tests {
         let mut c = config();
         c.set_dp("system", &["resolution=exact".into()]).unwrap();
         let mut kernel = synced(&c);
-        kernel.retain(|o| o.name.as_str() != "ovs_tp_2_tcp4");
-        kernel.iter_mut().find(|o| o.name.as_str() == "ovs_tp_2_udp4").unwrap().timeouts.insert(1, 30);
+        kernel.retain(|o| o.name.as_bytes() != b"ovs_tp_2_tcp4");
+        kernel.iter_mut().find(|o| o.name.as_bytes() == b"ovs_tp_2_udp4").unwrap().timeouts.insert(1, 30);
         kernel.push(
             CtTimeoutObject::new("ovs_tp_9_udp4", L3Proto::IPV4, L4Proto::UDP, Timeouts::new()).unwrap(),
         );

@@ -9,8 +9,8 @@
 //! no directory, lock file or temporary file and needs no write access.
 
 use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -99,13 +99,50 @@ impl Store {
         self.read_text()?.map(|text| self.parse(&text)).transpose()
     }
 
-    /// The file's bytes; `None` when it does not exist.
+    /// The file's bytes; `None` when it does not exist. Anything but a
+    /// regular file is refused, saying what it is: a FIFO would make the
+    /// read wait for a writer forever, a device would be read as
+    /// configuration. The file is opened with `O_NONBLOCK` (so opening a
+    /// FIFO does not wait either) and its type taken from the open file
+    /// (`fstat`), so nothing can be swapped in between check and read.
     fn read_text(&self) -> Result<Option<String>> {
-        match fs::read_to_string(&self.path) {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.unreadable(e.to_string())),
+        let opened = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&self.path);
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                // A socket cannot be opened at all (ENXIO): name what it is
+                // rather than the errno.
+                return Err(match fs::metadata(&self.path) {
+                    Ok(m) if !m.is_file() => self.not_regular(m.file_type()),
+                    _ => self.unreadable(e.to_string()),
+                });
+            }
+        };
+        let m = file.metadata().map_err(|e| self.unreadable(e.to_string()))?;
+        if !m.is_file() {
+            return Err(self.not_regular(m.file_type()));
         }
+        let mut text = String::new();
+        (&file).read_to_string(&mut text).map_err(|e| self.unreadable(e.to_string()))?;
+        Ok(Some(text))
+    }
+
+    fn not_regular(&self, t: fs::FileType) -> Error {
+        let what = if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else {
+            "not a regular file"
+        };
+        self.unreadable(format!("it is {what}; the configuration must be a regular file"))
     }
 
     fn parse(&self, text: &str) -> Result<Config> {

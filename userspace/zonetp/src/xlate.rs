@@ -29,8 +29,18 @@ pub fn fill_timeouts(config: &Config, dp: &str, key: &FlowKey, actions: &mut [Ac
         if !(ct.commit || ct.force_commit) || ct.timeout.is_some() {
             continue;
         }
+        // The record named is the zone configuration's, not the kernel
+        // datapath the flow goes to (`ovs-system`): say so, and how out.
+        let record = config.datapaths.get(dp).ok_or_else(|| {
+            Error::Invalid(format!(
+                "ct(commit,zone={}) takes its timeout policy from the zone configuration's datapath \
+                 record {dp}, which the configuration does not have: create it (zonetp add-dp {dp}), \
+                 name another with --zones-from, or install the actions as written with --no-xlate",
+                ct.zone
+            ))
+        })?;
         // The datapath's resolution mode decides whether zone 0 fills in.
-        if config.datapath(dp)?.policy_for(ct.zone).1.is_none() {
+        if record.policy_for(ct.zone).1.is_none() {
             continue; // kernel defaults
         }
         let Some((l3, l4)) = flow_protocols(key) else {

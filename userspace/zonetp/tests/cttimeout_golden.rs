@@ -96,7 +96,7 @@ fn the_reference_example_encodes_as_documented() {
     let bytes = golden()["new_ovs_udp4"].clone();
     assert_eq!(&bytes[4..8], &[0x00, 0x08, 0x05, 0x05]);
     let o = parse_object(&bytes).unwrap();
-    assert_eq!(o.name.as_str(), "ovs_tp_1_udp4");
+    assert_eq!(o.name.as_bytes(), b"ovs_tp_1_udp4");
     assert_eq!((o.l3, o.l4), (L3Proto::IPV4, L4Proto::UDP));
     assert_eq!(o.timeouts, Timeouts::from([(1, 30)]));
 }

@@ -209,7 +209,7 @@ proptest! {
             let _ = parse_timeouts(l4, &words);
         }
         if let Ok(n) = ObjectName::new(&name) {
-            prop_assert!((1..=31).contains(&n.as_str().len()));
+            prop_assert!((1..=31).contains(&n.as_bytes().len()));
         }
     }
 

@@ -78,10 +78,15 @@ impl Db {
             .spawn()
             .unwrap();
         std::thread::sleep(run_for);
-        // Not killed, the shell would never end: wait only once it was.
-        killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL)?;
+        // Not killed, the shell would never end: if the group could not be
+        // killed, kill the shell alone, so that the wait cannot hang and no
+        // zombie is left.
+        let killed = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+        if killed.is_err() {
+            let _ = child.kill();
+        }
         let _ = child.wait();
-        Ok(())
+        killed
     }
     /// `sync` with a JSON report.
     pub fn sync(&self) -> Value {

@@ -1,7 +1,7 @@
 //! The messages of nfnetlink subsystem `NFNL_SUBSYS_CTNETLINK_TIMEOUT`:
 //! typed requests with `emit`, and `parse` for the kernel's replies.
 
-use super::object::{CtTimeoutObject, ObjectName, OtherAttr, Timeouts};
+use super::object::{escape_name, CtTimeoutObject, ObjectName, OtherAttr, Timeouts};
 use super::proto::{L3Proto, L4Proto};
 use crate::netlink::message::{
     nfnl_message, parse_nfnl, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
@@ -102,14 +102,14 @@ impl CtTimeoutRequest {
         let mut w = AttrWriter::new(&mut attrs);
         match self {
             Self::New { object, .. } => {
-                w.put_cstr(CTA_TIMEOUT_NAME, object.name.as_str());
+                w.put_cbytes(CTA_TIMEOUT_NAME, object.name.as_bytes());
                 put_policy(&mut w, object.l3, object.l4, &object.timeouts);
                 for a in &object.other {
                     w.put(a.kind, &a.payload);
                 }
             }
             Self::Get { name } | Self::Delete { name: Some(name) } => {
-                w.put_cstr(CTA_TIMEOUT_NAME, name.as_str())
+                w.put_cbytes(CTA_TIMEOUT_NAME, name.as_bytes())
             }
             Self::Dump | Self::Delete { name: None } => {}
             Self::DefaultGet { l3, l4 } => {
@@ -179,10 +179,11 @@ fn missing(what: &'static str, context: impl Into<String>) -> ParseError {
     ParseError::Missing { what, context: context.into() }
 }
 
-/// A name the kernel (or a captured message) holds, checked as zonetp
-/// checks its own.
-fn object_name(name: &str) -> Result<ObjectName, ParseError> {
-    ObjectName::new(name).map_err(|e| ParseError::BadName { name: name.to_owned(), cause: e.to_string() })
+/// A name a request (a captured message) holds, checked as zonetp checks
+/// its own.
+fn object_name(name: &[u8]) -> Result<ObjectName, ParseError> {
+    ObjectName::from_bytes(name)
+        .map_err(|e| ParseError::BadName { name: escape_name(name), cause: e.to_string() })
 }
 
 fn put_policy(w: &mut AttrWriter<'_>, l3: L3Proto, l4: L4Proto, timeouts: &Timeouts) {
@@ -211,7 +212,7 @@ fn check_type(header: &NlMsgHeader) -> Result<u8, ParseError> {
 /// The attributes of any cttimeout message.
 #[derive(Default)]
 struct Fields {
-    name: Option<String>,
+    name: Option<Vec<u8>>,
     l3: Option<L3Proto>,
     l4: Option<L4Proto>,
     use_count: Option<u32>,
@@ -225,7 +226,7 @@ impl Fields {
         for attr in AttrIter::new(body) {
             let attr = attr?;
             match attr.kind {
-                CTA_TIMEOUT_NAME => f.name = Some(attr.cstr()?.to_owned()),
+                CTA_TIMEOUT_NAME => f.name = Some(attr.cbytes().to_owned()),
                 CTA_TIMEOUT_L3PROTO => f.l3 = Some(L3Proto(attr.be16()?)),
                 CTA_TIMEOUT_L4PROTO => f.l4 = Some(L4Proto(attr.u8()?)),
                 CTA_TIMEOUT_USE => f.use_count = Some(attr.be32()?),
@@ -251,11 +252,14 @@ pub fn parse_object(buf: &[u8]) -> Result<CtTimeoutObject, ParseError> {
     }
     let f = Fields::parse(&body)?;
     let name = f.name.ok_or_else(|| missing("CTA_TIMEOUT_NAME", "cttimeout object"))?;
+    // Whatever name the kernel holds is kept as it is, bytes and all: an
+    // object another tool made with a name zonetp would refuse (not UTF-8,
+    // empty) must not make the whole dump unreadable.
+    let name = ObjectName::from_kernel(&name);
     Ok(CtTimeoutObject {
-        // The kernel only holds names it validated; keep what it says.
-        name: object_name(&name)?,
-        l3: f.l3.ok_or_else(|| missing("CTA_TIMEOUT_L3PROTO", format!("object {name}")))?,
-        l4: f.l4.ok_or_else(|| missing("CTA_TIMEOUT_L4PROTO", format!("object {name}")))?,
+        l3: f.l3.ok_or_else(|| missing("CTA_TIMEOUT_L3PROTO", format!("object \"{name}\"")))?,
+        l4: f.l4.ok_or_else(|| missing("CTA_TIMEOUT_L4PROTO", format!("object \"{name}\"")))?,
+        name,
         timeouts: f.timeouts,
         use_count: f.use_count,
         other: f.other,

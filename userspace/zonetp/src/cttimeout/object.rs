@@ -9,36 +9,104 @@ use crate::error::{Error, Result};
 /// Longest name the kernel stores: `CTNL_TIMEOUT_NAME_MAX` less the NUL.
 pub const NAME_MAX_LEN: usize = 31;
 
-/// A validated object name: 1..=31 bytes, no NUL.
+/// An object name: bytes, as the kernel keeps them. Names zonetp makes or
+/// is given are checked ([`ObjectName::new`], [`ObjectName::from_bytes`]);
+/// names the kernel reports are taken as they are
+/// ([`ObjectName::from_kernel`]), since another tool (`nfct`) may have made
+/// one zonetp would refuse (not UTF-8, empty), and such an object must not
+/// stop zonetp from listing or syncing the others. `Display` shows the name
+/// escaped (see [`escape_name`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectName(String);
+pub struct ObjectName(Vec<u8>);
 
 impl ObjectName {
     pub fn new(name: &str) -> Result<Self> {
+        Self::from_bytes(name.as_bytes())
+    }
+
+    /// A name given as bytes (a command-line argument need not be UTF-8).
+    pub fn from_bytes(name: &[u8]) -> Result<Self> {
         if name.is_empty() {
             return Err(Error::Invalid("timeout object name is empty".into()));
         }
         if name.len() > NAME_MAX_LEN {
             return Err(Error::Invalid(format!(
-                "timeout object name \"{name}\" is {} bytes long; the kernel allows at most {NAME_MAX_LEN}",
+                "timeout object name \"{}\" is {} bytes long; the kernel allows at most {NAME_MAX_LEN}",
+                escape_name(name),
                 name.len()
             )));
         }
-        if name.contains('\0') {
+        if name.contains(&0) {
             return Err(Error::Invalid("timeout object name contains a NUL byte".into()));
         }
         Ok(Self(name.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    /// A name to reach an existing object by (`timeout get`, `timeout
+    /// delete`): as [`ObjectName::from_bytes`], but the empty name is
+    /// taken, since other tools make objects with it and the kernel finds
+    /// them by it (the request still carries the name attribute, so a
+    /// delete never becomes a delete-all).
+    pub fn existing(name: &[u8]) -> Result<Self> {
+        if name.is_empty() {
+            return Ok(Self(Vec::new()));
+        }
+        Self::from_bytes(name)
+    }
+
+    /// A name as the kernel reported it, unchecked.
+    pub fn from_kernel(name: &[u8]) -> Self {
+        Self(name.to_owned())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The name as text, when it is UTF-8 (every name zonetp makes is).
+    pub fn to_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
     }
 }
 
 impl fmt::Display for ObjectName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&escape_name(&self.0))
     }
+}
+
+/// An object name as text output shows it: printable UTF-8 as it is;
+/// `\\` for a backslash; `\n`, `\t`, `\r`; `\xNN` for each byte (of its
+/// UTF-8 encoding) of every other control character, every whitespace
+/// character (a space is `\x20`), `'` (`\x27`) and `"` (`\x22`), and for
+/// every byte that is not part of valid UTF-8. The result is one word on
+/// one line with no quote in it (so a message can quote it, and `""`, the
+/// text form of the empty name, is no other name's), and bash's
+/// `printf '%b'` and `$'...'` read it back to the exact bytes.
+pub fn escape_name(name: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(name.len());
+    for chunk in name.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() || c.is_whitespace() || c == '\'' || c == '"' => {
+                    let mut buf = [0; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        let _ = write!(out, "\\x{b:02x}");
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
 }
 
 /// Timeouts in seconds by `CTA_TIMEOUT_<PROTO>_*` attribute type. Only the
@@ -152,6 +220,39 @@ mod tests {
         let e = ObjectName::new(&"a".repeat(32)).unwrap_err().to_string();
         assert!(e.contains("32 bytes") && e.contains("at most 31"), "{e}");
         assert!(ObjectName::new("a\0b").is_err());
+        assert!(ObjectName::from_bytes(b"bad\xff").is_ok());
+        assert_eq!(ObjectName::existing(b"").unwrap().as_bytes(), b"");
+        assert!(ObjectName::existing(&[b'a'; 32]).is_err());
+        assert!(ObjectName::existing(b"a\0").is_err());
+    }
+
+    #[test]
+    fn names_are_shown_escaped_and_read_back() {
+        assert_eq!(escape_name(b"ovs_tp_1_udp4"), "ovs_tp_1_udp4");
+        assert_eq!(escape_name(b"bad\xff"), "bad\\xff");
+        assert_eq!(escape_name("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        assert_eq!(escape_name(b"a\\b\nc\t\x1b\x7f"), "a\\\\b\\nc\\t\\x1b\\x7f");
+        // A C1 control character: its two UTF-8 bytes, so it reads back
+        // as itself and not as the lone byte 0x85.
+        assert_eq!(escape_name("x\u{85}".as_bytes()), "x\\xc2\\x85");
+        assert_eq!(escape_name(b"x\x85"), "x\\x85");
+        assert_eq!(ObjectName::from_kernel(b"bad\xff").to_string(), "bad\\xff");
+        assert_eq!(ObjectName::from_kernel(b"bad\xff").to_str(), None);
+        // One word, no quotes: whitespace and quotes are escaped too.
+        assert_eq!(escape_name(b"it's a \"x\""), "it\\x27s\\x20a\\x20\\x22x\\x22");
+        assert_eq!(escape_name("a\u{a0}b".as_bytes()), "a\\xc2\\xa0b");
+        assert_eq!(escape_name(b"\"\""), "\\x22\\x22", "not the empty name's \"\"");
+    }
+
+    #[test]
+    fn escaped_names_read_back_with_bash() {
+        let name: &[u8] = b"it's \"q\" \\ \n\t\r\x1b\xff\xc2\xa0";
+        let escaped = escape_name(name);
+        for script in [r#"printf '%b' "$1""#, r#"eval "printf '%s' \$'$1'""#] {
+            let out = std::process::Command::new("bash").args(["-c", script, "-", &escaped]).output();
+            let Ok(out) = out else { return }; // no bash: nothing to check against
+            assert_eq!(out.stdout, name, "{script} {escaped}");
+        }
     }
 
     #[test]

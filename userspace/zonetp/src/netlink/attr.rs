@@ -59,8 +59,13 @@ impl<'a> AttrWriter<'a> {
     }
     /// A NUL-terminated string (`NLA_NUL_STRING`).
     pub fn put_cstr(&mut self, kind: u16, s: &str) {
+        self.put_cbytes(kind, s.as_bytes());
+    }
+    /// A NUL-terminated string of any bytes: the kernel's strings are
+    /// bytes, not necessarily UTF-8.
+    pub fn put_cbytes(&mut self, kind: u16, s: &[u8]) {
         let mut v = Vec::with_capacity(s.len() + 1);
-        v.extend_from_slice(s.as_bytes());
+        v.extend_from_slice(s);
         v.push(0);
         self.put(kind, &v);
     }
@@ -124,8 +129,12 @@ impl<'a> Attr<'a> {
     }
     /// A string attribute; a trailing NUL (and anything after it) is dropped.
     pub fn cstr(&self) -> Result<&'a str, ParseError> {
+        std::str::from_utf8(self.cbytes()).map_err(|_| ParseError::NotUtf8 { kind: self.kind })
+    }
+    /// A string attribute as bytes, up to its NUL.
+    pub fn cbytes(&self) -> &'a [u8] {
         let end = self.payload.iter().position(|&b| b == 0).unwrap_or(self.payload.len());
-        std::str::from_utf8(&self.payload[..end]).map_err(|_| ParseError::NotUtf8 { kind: self.kind })
+        &self.payload[..end]
     }
     pub fn nested(&self) -> AttrIter<'a> {
         AttrIter::new(self.payload)

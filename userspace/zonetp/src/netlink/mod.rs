@@ -33,7 +33,8 @@ pub enum ParseError {
     /// neli could not decode the message.
     #[error("malformed {what}: {cause}")]
     Decode { what: &'static str, cause: String },
-    #[error("object name {name:?}: {cause}")]
+    /// `name` is shown escaped.
+    #[error("object name \"{name}\": {cause}")]
     BadName { name: String, cause: String },
     /// A flow or action in ovs-dpctl syntax that does not parse.
     #[error("{0}")]

@@ -14,7 +14,7 @@ pub mod vswitch;
 
 pub use client::{Client, Dialer};
 pub use follow::Follower;
-pub use remote::{is_remote_spec, parse_remotes, Remote};
+pub use remote::{check_db_spec, is_remote_spec, parse_remotes, Remote};
 pub use store::OvsdbStore;
 
 /// What went wrong talking to a database server.

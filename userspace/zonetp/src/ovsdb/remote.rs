@@ -30,6 +30,58 @@ pub fn is_remote_spec(spec: &str) -> bool {
     ["unix:", "tcp:", "ssl:"].iter().any(|p| spec.starts_with(p))
 }
 
+/// The OVSDB remote methods zonetp connects with (`ssl:` is recognised and
+/// refused as unsupported).
+const METHODS: [&str; 3] = ["unix", "tcp", "ssl"];
+
+/// Refuses a `--db` value (`what` names where it came from: `--db` or
+/// `ZONETP_DB`) that is neither an OVSDB remote nor plainly a file path,
+/// since a mistyped remote (`punix:/x`, `UNIX:/x`, ` unix:/x`, `,unix:/x`)
+/// would otherwise be taken for a file name and `add-dp` would create
+/// `./punix:/x`. The rule: a value is a remote when it starts with
+/// `unix:`, `tcp:` or `ssl:`; it is refused when it is empty, starts with
+/// whitespace or a comma, or starts with a word (a letter, then letters,
+/// digits, `+`, `-`, `.` or `_`) followed by `:`, like a remote method;
+/// anything else is a path. A path whose first component has a `:` is
+/// still reachable: `./a:b`, `/abs/a:b`.
+pub fn check_db_spec(spec: &str, what: &str) -> Result<(), String> {
+    const FORMS: &str = "expected unix:PATH, tcp:IP:PORT (a comma-separated list of them for a \
+                         cluster) or the path of a JSON file";
+    if is_remote_spec(spec) {
+        return Ok(());
+    }
+    let Some(first) = spec.chars().next() else {
+        return Err(format!("{what} is empty; {FORMS}"));
+    };
+    if first.is_whitespace() || first == ',' {
+        let start = if first == ',' { "a comma" } else { "whitespace" };
+        return Err(format!("{what} \"{spec}\" starts with {start}; {FORMS}"));
+    }
+    if let Some((word, _)) = spec.split_once(':') {
+        let is_word = word.starts_with(|c: char| c.is_ascii_alphabetic())
+            && word.chars().all(|c| c.is_ascii_alphanumeric() || "+-._".contains(c));
+        if is_word {
+            let hint = match word {
+                w if METHODS.contains(&w.to_ascii_lowercase().as_str()) => {
+                    format!("remote methods are lower case ({}:)", w.to_ascii_lowercase())
+                }
+                "punix" | "ptcp" | "pssl" => {
+                    format!(
+                        "{word}: is a server's listening (passive) remote; zonetp connects, with {}:",
+                        &word[1..]
+                    )
+                }
+                _ => format!("{word}: is no OVSDB remote method zonetp knows"),
+            };
+            return Err(format!(
+                "{what} \"{spec}\" looks like an OVSDB remote, but {hint}; {FORMS} \
+                 (a path that starts so is written ./{spec})"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parses `unix:PATH`, `tcp:IP:PORT` (`tcp:[IPv6]:PORT`) or a
 /// comma-separated list of them.
 pub fn parse_remotes(spec: &str) -> Result<Vec<Remote>, String> {
@@ -124,5 +176,29 @@ mod tests {
         assert!(parse_remotes("unix:").is_err());
         assert!(parse_remotes("tcp:1.2.3.4:1,").is_err());
         assert!(is_remote_spec("tcp:1.2.3.4:1") && !is_remote_spec("/var/lib/zonetp/conf.json"));
+    }
+
+    #[test]
+    fn mistyped_remotes_are_not_paths() {
+        for ok in
+            ["unix:/x", "tcp:1.2.3.4:1", "conf.json", "/var/lib/zonetp/conf.json", "./a:b", "/a:b", "dir/a:b"]
+        {
+            assert_eq!(check_db_spec(ok, "--db"), Ok(()), "{ok}");
+        }
+        for (bad, says) in [
+            ("punix:/x", "punix: is a server's listening (passive) remote; zonetp connects, with unix:"),
+            ("ptcp:6640", "with tcp:"),
+            ("UNIX:/x", "remote methods are lower case (unix:)"),
+            ("Tcp:1.2.3.4:1", "(tcp:)"),
+            ("file:conf.json", "file: is no OVSDB remote method"),
+            ("a:b", "written ./a:b"),
+            (" unix:/x", "starts with whitespace"),
+            ("\tconf.json", "starts with whitespace"),
+            (",unix:/x", "starts with a comma"),
+            ("", "--db is empty"),
+        ] {
+            let e = check_db_spec(bad, "--db").unwrap_err();
+            assert!(e.contains(says) && e.contains("expected unix:PATH, tcp:IP:PORT"), "{bad:?}: {e}");
+        }
     }
 }

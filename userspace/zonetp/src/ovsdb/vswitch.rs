@@ -367,9 +367,6 @@ impl Change {
     /// (ovs-vsctl has no such verb; its documented way is `create
     /// Datapath` plus `set Open_vSwitch . datapaths:NAME=@dp`).
     pub fn add_dp(s: &Snapshot, name: &str, may_exist: bool) -> Result<Self, String> {
-        if name.is_empty() {
-            return Err("datapath name is empty".into());
-        }
         if s.datapath(name).is_some() {
             return if may_exist {
                 Ok(Self::default())
@@ -377,6 +374,8 @@ impl Change {
                 Err(format!("datapath {name} already exists"))
             };
         }
+        // Checked only for a new row, as the file does.
+        crate::config::check_datapath_name(name).map_err(|e| e.to_string())?;
         let mut c = Self::default();
         c.ops.push(json!({"op": "insert", "table": "Datapath", "row": {}, "uuid-name": "dp"}));
         let entry = map_of([(name, named_ref("dp"))]);
