@@ -315,6 +315,20 @@ impl Config {
         policy: TimeoutPolicy,
         may_exist: bool,
     ) -> Result<u32> {
+        self.add_zone_tp_avoiding(dp, zone, policy, may_exist, &BTreeSet::new())
+    }
+
+    /// `add_zone_tp` where a new policy gets no id of `reserved` (ids of
+    /// kernel objects still present, which a file made anew does not
+    /// know as retired).
+    pub fn add_zone_tp_avoiding(
+        &mut self,
+        dp: &str,
+        zone: u16,
+        policy: TimeoutPolicy,
+        may_exist: bool,
+        reserved: &BTreeSet<u32>,
+    ) -> Result<u32> {
         let has_policy = self.datapath(dp)?.ct_zones.get(&zone).is_some_and(|z| z.timeout_policy.is_some());
         if has_policy && !may_exist {
             return Err(Error::Invalid(format!("zone id {zone} already has a policy")));
@@ -331,7 +345,7 @@ impl Config {
                 id
             }
             None => {
-                let id = self.free_policy_id()?;
+                let id = self.free_policy_id(reserved)?;
                 self.timeout_policies
                     .insert(id, PolicyRecord { timeouts: policy, external_ids: ExternalIds::new() });
                 id
@@ -363,9 +377,14 @@ impl Config {
             .count()
     }
 
-    /// The lowest id in 1..=MAX_POLICY_ID neither in use nor retired.
-    fn free_policy_id(&self) -> Result<u32> {
-        let taken = |id: &u32| self.timeout_policies.contains_key(id) || self.retired_policy_ids.contains(id);
+    /// The lowest id in 1..=MAX_POLICY_ID neither in use, retired nor
+    /// reserved.
+    fn free_policy_id(&self, reserved: &BTreeSet<u32>) -> Result<u32> {
+        let taken = |id: &u32| {
+            self.timeout_policies.contains_key(id)
+                || self.retired_policy_ids.contains(id)
+                || reserved.contains(id)
+        };
         (1..=MAX_POLICY_ID)
             .find(|id| !taken(id))
             .ok_or_else(|| Error::Invalid("no free timeout policy id is left".into()))

@@ -359,6 +359,13 @@ pub fn check_config(loaded: Option<&Config>, what: &str, dp: &str, opts: SyncOpt
 
 /// Runs one reconciliation of datapath `dp` from the configuration in
 /// `store`, and records in it which retired policy ids stay reserved.
+/// The policy ids of the `ovs_tp_<id>_*` objects in the kernel: ids in
+/// use, whatever the configuration says (a rule may hold an object of a
+/// policy the configuration lost), which numbering must skip.
+pub fn kernel_policy_ids(client: &mut CtTimeoutClient) -> Result<BTreeSet<u32>> {
+    Ok(client.list()?.iter().filter_map(|o| crate::policy::policy_id_of(o.name.as_str())).collect())
+}
+
 pub fn sync(
     store: &dyn ZoneStore,
     client: &mut CtTimeoutClient,

@@ -27,6 +27,9 @@ const MAX_LINKS: usize = 40;
 
 pub struct Store {
     path: PathBuf,
+    /// Ids a new policy must not get (kernel objects present; see
+    /// [`crate::zone_store::ZoneStore::reserve_ids`]).
+    reserved_ids: std::cell::RefCell<std::collections::BTreeSet<u32>>,
 }
 
 /// Holds `flock(LOCK_EX)` on the lock file until dropped.
@@ -62,11 +65,19 @@ impl Store {
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os(PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH));
-        Self { path }
+        Self { path, reserved_ids: Default::default() }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn reserve_ids(&self, ids: std::collections::BTreeSet<u32>) {
+        *self.reserved_ids.borrow_mut() = ids;
+    }
+
+    pub fn reserved_ids(&self) -> std::collections::BTreeSet<u32> {
+        self.reserved_ids.borrow().clone()
     }
 
     /// The file the path names once symbolic links are followed (the path

@@ -160,6 +160,12 @@ pub struct Snapshot {
     /// The rows as read, for `wait` operations that make a change depend
     /// on what it was computed from.
     pub tables: Tables,
+    /// Ids a new policy must not get although no row has them: those of
+    /// `ovs_tp_<id>_*` objects in the kernel (set by the caller that read
+    /// the kernel). A recreated database or a removed counter would
+    /// otherwise hand out an id whose objects a live rule still holds,
+    /// and sync would replace them under it.
+    pub reserved_ids: BTreeSet<u32>,
 }
 
 impl Snapshot {
@@ -203,7 +209,7 @@ impl Snapshot {
                 (u.clone(), PolicyRow { timeouts, external_ids: string_map(col(r, "external_ids")) })
             })
             .collect();
-        Self { ovs, datapaths, zones, policies, tables }
+        Self { ovs, datapaths, zones, policies, tables, reserved_ids: BTreeSet::new() }
     }
 
     /// Builds the snapshot from the replies of one `select` per table.
@@ -247,7 +253,8 @@ impl Snapshot {
         self.policies.keys().filter(|u| !ids.contains_key(*u)).cloned().collect()
     }
 
-    /// The next id to hand out: the counter, but never below an id in use.
+    /// The next id to hand out: the counter, but never below an id in use
+    /// by a row or reserved (kernel objects present).
     pub fn next_policy_id(&self) -> u32 {
         let counter = self
             .ovs
@@ -256,7 +263,38 @@ impl Snapshot {
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(1);
         let above_used = self.policy_ids().values().max().map_or(1, |m| m.saturating_add(1));
-        counter.max(above_used).max(1)
+        let above_reserved = self.reserved_ids.last().map_or(1, |m| m.saturating_add(1));
+        counter.max(above_used).max(above_reserved).max(1)
+    }
+
+    /// The ids [`Change::assign_ids`] would give the rows without one, by
+    /// row UUID.
+    fn ids_to_assign(&self) -> Vec<(String, u32)> {
+        let mut next = self.next_policy_id();
+        self.rows_without_id()
+            .into_iter()
+            .map(|u| {
+                let id = next;
+                next = next.saturating_add(1);
+                (u, id)
+            })
+            .collect()
+    }
+
+    /// This snapshot with the rows without an id numbered in memory only,
+    /// as [`Change::assign_ids`] would number them: what reading verbs
+    /// show. A read must not need write access (a read-only remote
+    /// refuses any transaction that writes); the ids become the rows' own
+    /// when a writing verb (a change, or sync) numbers them, which gives
+    /// the same ids unless the database changed in between.
+    pub fn with_provisional_ids(&self) -> Snapshot {
+        let mut s = self.clone();
+        for (u, id) in self.ids_to_assign() {
+            if let Some(row) = s.policies.get_mut(&u) {
+                row.external_ids.insert(ID_KEY.to_owned(), id.to_string());
+            }
+        }
+        s
     }
 
     /// The configuration as zonetp's model holds it. Policies without an id
@@ -520,15 +558,15 @@ impl Change {
     /// Gives every policy row without an id one from the counter.
     pub fn assign_ids(s: &Snapshot) -> Self {
         let mut c = Self::default();
-        let (Some(ovs), missing) = (&s.ovs, s.rows_without_id()) else { return c };
-        if missing.is_empty() {
+        let Some(ovs) = &s.ovs else { return c };
+        if s.rows_without_id().is_empty() {
             return c;
         }
         let mut next = s.next_policy_id();
-        for u in missing {
+        for (u, id) in s.ids_to_assign() {
             c.ops.push(json!({"op": "mutate", "table": "CT_Timeout_Policy", "where": where_uuid(&u),
-                "mutations": set_key("external_ids", ID_KEY, next.to_string())}));
-            next = next.saturating_add(1);
+                "mutations": set_key("external_ids", ID_KEY, id.to_string())}));
+            next = id.saturating_add(1);
         }
         c.ops.push(json!({"op": "mutate", "table": "Open_vSwitch", "where": where_uuid(&ovs.uuid),
             "mutations": set_key("external_ids", NEXT_ID_KEY, next.to_string())}));
@@ -576,6 +614,26 @@ mod tests {
         assert_eq!(ops.len(), 2);
         assert_eq!(ops[0]["mutations"][1], json!(["external_ids", "insert", ["map", [[ID_KEY, "3"]]]]));
         assert_eq!(ops[1]["mutations"][1], json!(["external_ids", "insert", ["map", [[NEXT_ID_KEY, "4"]]]]));
+    }
+
+    #[test]
+    fn reading_numbers_in_memory_as_writing_would_and_skips_reserved_ids() {
+        let s = snapshot();
+        let read = s.with_provisional_ids();
+        assert_eq!(read.to_config().datapaths["system"].ct_zones[&6].timeout_policy, Some(3));
+        assert_eq!(s.rows_without_id(), vec!["p2"], "the snapshot itself is as read");
+        let ops = Change::assign_ids(&s).ops;
+        assert_eq!(ops[0]["mutations"][1], json!(["external_ids", "insert", ["map", [[ID_KEY, "3"]]]]));
+        // Ids of kernel objects present are skipped, by reading and writing.
+        let mut s = snapshot();
+        s.reserved_ids = BTreeSet::from([1, 7]);
+        assert_eq!(s.next_policy_id(), 8);
+        assert_eq!(
+            s.with_provisional_ids().to_config().datapaths["system"].ct_zones[&6].timeout_policy,
+            Some(8)
+        );
+        let ops = Change::assign_ids(&s).ops;
+        assert_eq!(ops[1]["mutations"][1], json!(["external_ids", "insert", ["map", [[NEXT_ID_KEY, "9"]]]]));
     }
 
     #[test]
