@@ -197,3 +197,27 @@ fn status_of_a_missing_datapath_is_an_error() {
         assert_eq!(db.ok(&["status"]), "datapath system (resolution zone0-fallback)\nin sync\n");
     });
 }
+
+#[test]
+fn a_userspace_datapath_has_no_kernel_objects_to_miss() {
+    in_netns(|| {
+        let db = Db::new("status-netdev");
+        setup(&db);
+        db.ok(&["add-dp", "netdev"]);
+        db.ok(&["add-zone-tp", "netdev", "zone=1", "udp_single=5"]);
+        db.ok(&["sync"]);
+        let text = db.ok(&["status", "netdev"]);
+        assert!(!text.contains("missing") && !text.contains("out of sync"), "{text}");
+        assert!(
+            text.ends_with(
+                "netdev datapath: policies live in ovs-vswitchd's userspace conntrack; no kernel objects\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("zone 1: policy "), "{text}");
+        let v = db.json(&["status", "netdev"]);
+        assert_eq!(v["kernel_objects"], false, "{v}");
+        assert_eq!(zone(&v, 1)["objects"], serde_json::json!([]), "{v}");
+        assert_eq!(db.json(&["status"])["kernel_objects"], true);
+    });
+}
