@@ -186,3 +186,20 @@ fn members_of_the_store_s_group_can_write_it() {
     assert!(!files_in(&db.dir()).iter().any(|f| f.contains(".tmp.")), "no temp file left");
     let _ = std::fs::remove_dir_all(db.dir());
 }
+
+#[test]
+fn a_key_given_twice_is_refused_by_name_and_line() {
+    let db = Db::with_system("dup");
+    db.ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+    db.ok(&["add-zone-tp", "system", "zone=2", "udp_single=5"]);
+    // A zone pasted twice by hand: serde_json alone would keep the last.
+    let bad = db.text().replacen("\"2\": {", "\"1\": {", 1);
+    assert_ne!(bad, db.text());
+    std::fs::write(&db.0, &bad).unwrap();
+    let e = db.err(&["list-zone-tp", "system"]);
+    assert!(e.contains("duplicate key \"1\" at line "), "{e}");
+    assert!(e.contains(db.0.to_str().unwrap()), "{e}");
+    db.err(&["add-zone-tp", "system", "zone=3", "udp_single=1"]);
+    assert_eq!(db.text(), bad, "left as it was");
+    let _ = std::fs::remove_dir_all(db.dir());
+}

@@ -144,6 +144,9 @@ impl Store {
     }
 
     fn parse(&self, text: &str) -> Result<Config> {
+        // serde_json keeps the last of duplicate keys of a map: a file
+        // edited by hand (a zone pasted twice) would lose one silently.
+        serde_json::from_str::<NoDuplicateKeys>(text).map_err(|e| self.unreadable(e.to_string()))?;
         let config: Config = serde_json::from_str(text).map_err(|e| self.unreadable(e.to_string()))?;
         config.validate().map_err(|e| self.unreadable(e.to_string()))?;
         Ok(config)
@@ -274,6 +277,64 @@ fn keep_owner(f: &File, m: &fs::Metadata) -> io::Result<()> {
     }
 }
 
+/// Any JSON value whose objects have no key twice; deserializing fails
+/// at the second one, naming it (serde_json adds the line and column).
+struct NoDuplicateKeys;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateKeysVisitor)
+    }
+}
+
+struct NoDuplicateKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(NoDuplicateKeys)
+    }
+}
+
 /// Removes `<file>.tmp.<pid>` files of `target` in `dir`.
 fn remove_stale_temp_files(dir: &Path, target: &Path) {
     let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
@@ -326,6 +387,19 @@ mod tests {
         assert!(s.update(|c| c.add_zone_tp("system", 1, Default::default(), false)).is_err());
         s.update(|c| c.del_dp("system", true)).unwrap();
         assert!(!dir.exists(), "no directory, lock or file");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_by_name_and_place() {
+        let s = temp_store("duplicate");
+        s.update(|c| c.add_dp("system", false)).unwrap();
+        let good = fs::read_to_string(s.path()).unwrap();
+        let bad = good.replacen("\"datapaths\": {", "\"datapaths\": {\n    \"system\": {},", 1);
+        fs::write(s.path(), &bad).unwrap();
+        let e = s.read().unwrap_err().to_string();
+        assert!(e.contains("duplicate key \"system\" at line "), "{e}\n{bad}");
+        assert!(s.update(|c| c.add_dp("x", false)).is_err());
+        assert_eq!(fs::read_to_string(s.path()).unwrap(), bad, "left untouched");
     }
 
     #[test]
