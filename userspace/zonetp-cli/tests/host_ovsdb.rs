@@ -1197,6 +1197,24 @@ fn set_dp_exact_on_ovsdb_is_kept_in_external_ids_and_resolve_sync_status_obey_it
             r.stderr
         );
         assert!(!r.stderr.contains('\n') || r.stderr.lines().count() == 1, "{}", r.stderr);
+        // Only that datapath's verbs fail: another datapath works.
+        s.z_ok(&["add-dp", "netdev"]);
+        s.z_ok(&["add-zone-tp", "netdev", "zone=4", "udp_single=8"]);
+        assert_eq!(s.z_ok(&["list-zone-tp", "netdev"]), "Zone:4, Timeout Policies: udp_single=8\n");
+        s.z_ok(&["resolve", "netdev", "zone=4", "--l3", "ipv4", "--l4", "udp"]);
+        s.z_ok(&["status", "netdev"]);
+        assert_eq!(s.z_ok(&["list-dp"]), "netdev\nsystem\n");
+        // (list-zone-tp does not resolve: it lists the system zones still.)
+        assert!(s.z_ok(&["list-zone-tp", "system"]).contains("Zone:0,"));
+        for args in [&["status"][..], &["sync"], &["sync", "--dry-run"]] {
+            let r = s.z(args);
+            assert_eq!(r.status, 1, "{args:?}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("datapath system: external_ids:zonetp-resolution"),
+                "{args:?}: {}",
+                r.stderr
+            );
+        }
     });
 }
 

@@ -29,6 +29,11 @@ pub struct Config {
     /// so a new policy never takes over objects that flows still hold.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub retired_policy_ids: BTreeSet<u32>,
+    /// Datapaths whose record cannot be used, with why (an OVS database
+    /// row with a resolution mode no zonetp knows). Only their own verbs
+    /// fail; the other datapaths work. Never in the file.
+    #[serde(skip)]
+    pub unusable_datapaths: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +193,7 @@ impl Default for Config {
             datapaths: BTreeMap::new(),
             timeout_policies: BTreeMap::new(),
             retired_policy_ids: BTreeSet::new(),
+            unusable_datapaths: BTreeMap::new(),
         }
     }
 }
@@ -282,6 +288,9 @@ impl Config {
     }
 
     pub fn datapath(&self, name: &str) -> Result<&Datapath> {
+        if let Some(why) = self.unusable_datapaths.get(name) {
+            return Err(Error::Invalid(why.clone()));
+        }
         self.datapaths.get(name).ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
     }
 

@@ -353,7 +353,7 @@ pub fn check_config(loaded: Option<&Config>, what: &str, dp: &str, opts: SyncOpt
         Some(c) if !c.datapaths.contains_key(dp) => Err(Error::Store(format!(
             "{what} has no record for datapath {dp} ({DELETE_ALL_HINT}; add-dp {dp} creates the record)"
         ))),
-        Some(_) => Ok(()),
+        Some(c) => c.datapath(dp).map(drop),
     }
 }
 

@@ -311,10 +311,17 @@ impl Snapshot {
         for (name, dp_uuid) in &ovs.datapaths {
             let mut dp = Datapath::default();
             if let Some(row) = self.datapaths.get(dp_uuid) {
-                // An unreadable value is reported by `resolution_errors`.
-                let mode = row.external_ids.get(RESOLUTION_KEY).map(|v| ResolutionMode::parse(v));
-                if let Some(Ok(mode)) = mode {
-                    dp.resolution = mode;
+                // An unreadable value makes this datapath, and only it,
+                // unusable: its verbs name it, the others work.
+                match row.external_ids.get(RESOLUTION_KEY).map(|v| ResolutionMode::parse(v)) {
+                    Some(Ok(mode)) => dp.resolution = mode,
+                    Some(Err(e)) => {
+                        config.unusable_datapaths.insert(
+                            name.clone(),
+                            format!("datapath {name}: external_ids:{RESOLUTION_KEY}: {e}"),
+                        );
+                    }
+                    None => {}
                 }
                 for (zone, zone_uuid) in &row.ct_zones {
                     let policy = self.zones.get(zone_uuid).and_then(|z| z.timeout_policy.as_ref());
