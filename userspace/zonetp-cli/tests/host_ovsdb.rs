@@ -1386,3 +1386,27 @@ fn the_agent_waits_for_a_server_that_is_not_up_or_serves_a_wrong_schema() {
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
+
+#[test]
+fn an_http_server_on_the_socket_is_named_at_once() {
+    let dir = temp_dir("http");
+    let sock = dir.join("http.sock");
+    // Python's HTTP server, on a Unix socket.
+    let script = "import socketserver, http.server, sys\n\
+                  class H(http.server.BaseHTTPRequestHandler):\n    \
+                      def address_string(self): return 'unix'\n\
+                  socketserver.UnixStreamServer(sys.argv[1], H).serve_forever()\n";
+    let _http = Proc::spawn(
+        Command::new("python3").args(["-c", script, sock.to_str().unwrap()]),
+        &dir.join("http.log"),
+    );
+    wait_for("the HTTP server", 10, || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+    let start = Instant::now();
+    let e = zonetp(&["--db", &format!("unix:{}", sock.display()), "list-dp"]);
+    let took = start.elapsed();
+    assert_eq!(e.status, 1, "{}", e.stderr);
+    // (Python answers a one-word request line as HTTP/0.9: the page alone.)
+    assert!(e.stderr.contains("not an OVSDB server: it answered \"<!DOCTYPE HTML>\""), "{}", e.stderr);
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
