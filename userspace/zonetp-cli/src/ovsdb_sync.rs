@@ -207,6 +207,21 @@ impl Agent {
                 },
             };
             next_periodic = Instant::now() + self.interval;
+            // Two rows claiming one id: no pass (the kernel's objects of
+            // that id would follow one of them, perhaps a copy), no
+            // numbering; said once per change.
+            if let Err(e) = snapshot.check_ids() {
+                if last.as_ref().map(|l| l.check_ids()) != Some(Err(e.clone())) {
+                    errln!("zonetp: sync {}: {e}", self.dp);
+                }
+                // The refusal is the pass's outcome: ovs-vsctl must not
+                // wait for cur_cfg forever.
+                if let (Some(change), Some(c)) = (applied(&snapshot), self.follower.client()) {
+                    let _ = c.transact(&change.ops);
+                }
+                last = Some(snapshot);
+                continue;
+            }
             // Policies ovs-vsctl inserted get their ids first; the update that
             // brings them starts the next pass.
             if !snapshot.rows_without_id().is_empty() {

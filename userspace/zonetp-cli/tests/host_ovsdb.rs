@@ -1410,3 +1410,54 @@ fn an_http_server_on_the_socket_is_named_at_once() {
     assert!(took < Duration::from_secs(3), "took {took:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn two_rows_claiming_one_policy_id_are_refused_until_a_person_says_which() {
+    in_netns(|| {
+        let s = Server::new("dup-ids");
+        s.z_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        s.z_ok(&["sync"]);
+        let dp =
+            s.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:system"]).trim().trim_matches('"').to_owned();
+        // A copy of the row, id and all, with other timeouts, for zone 2.
+        s.vsctl_ok(&[
+            "--",
+            "--id=@tp",
+            "create",
+            "CT_Timeout_Policy",
+            "timeouts:udp_single=99",
+            "external_ids:zonetp-id=1",
+            "--",
+            "--id=@z",
+            "create",
+            "CT_Zone",
+            "timeout_policy=@tp",
+            "--",
+            "add",
+            "Datapath",
+            &dp,
+            "ct_zones",
+            "2=@z",
+        ]);
+        let copy =
+            s.vsctl_ok(&["--bare", "--columns=_uuid", "find", "CT_Timeout_Policy", "timeouts:udp_single=99"]);
+        let copy = copy.trim();
+        for args in
+            [&["list-zone-tp", "system"][..], &["sync"], &["add-zone-tp", "system", "zone=3", "udp_single=1"]]
+        {
+            let r = s.z(args);
+            assert_eq!(r.status, 1, "{args:?}: {}", r.stderr);
+            assert!(r.stderr.contains("policy id 1 is claimed by 2 CT_Timeout_Policy rows"), "{}", r.stderr);
+            assert!(r.stderr.contains(copy), "{}", r.stderr);
+        }
+        assert_eq!(udp_single("ovs_tp_1_udp4"), Some(5), "the objects stay the policy's");
+        // The copy's id removed: it gets a new one, the policy keeps its own.
+        s.vsctl_ok(&["remove", "CT_Timeout_Policy", copy, "external_ids", "zonetp-id"]);
+        s.z_ok(&["sync"]);
+        assert_eq!(s.stored_id(1), Some(1));
+        let two = s.stored_id(2).unwrap();
+        assert_ne!(two, 1);
+        assert_eq!(udp_single("ovs_tp_1_udp4"), Some(5));
+        assert_eq!(udp_single(&format!("ovs_tp_{two}_udp4")), Some(99));
+    });
+}

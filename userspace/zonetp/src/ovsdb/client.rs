@@ -162,6 +162,7 @@ impl Client {
             TxnError::Db(e) => e,
         })?;
         let mut s = Snapshot::from_selects(&columns, &replies)?;
+        s.check_ids().map_err(DbError::Protocol)?;
         s.reserved_ids = self.reserved_ids.clone();
         Ok(s)
     }

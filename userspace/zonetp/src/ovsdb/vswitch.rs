@@ -247,6 +247,30 @@ impl Snapshot {
         out
     }
 
+    /// Refuses a snapshot in which two policy rows claim one id (a row
+    /// copied with its external_ids): the kernel objects of that id would
+    /// follow whichever row sorts first by UUID, perhaps the copy, and the
+    /// other row would be numbered anew. Which is the policy's own only a
+    /// person can tell.
+    pub fn check_ids(&self) -> Result<(), String> {
+        let mut claims: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+        for (u, p) in &self.policies {
+            if let Some(id) = p.external_ids.get(ID_KEY).and_then(|v| v.parse::<u32>().ok()) {
+                claims.entry(id).or_default().push(u);
+            }
+        }
+        match claims.into_iter().find(|(_, rows)| rows.len() > 1) {
+            None => Ok(()),
+            Some((id, rows)) => Err(format!(
+                "policy id {id} is claimed by {} CT_Timeout_Policy rows ({}), a copied row perhaps; \
+                 remove external_ids:{ID_KEY} from every row but the policy's own \
+                 (ovs-vsctl remove CT_Timeout_Policy UUID external_ids {ID_KEY}) and zonetp numbers it anew",
+                rows.len(),
+                rows.join(", ")
+            )),
+        }
+    }
+
     /// Policy rows without an id (inserted by ovs-vsctl or another tool).
     pub fn rows_without_id(&self) -> Vec<String> {
         let ids = self.policy_ids();
