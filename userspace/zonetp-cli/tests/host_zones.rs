@@ -340,3 +340,28 @@ fn the_bound_follows_the_running_kernel_s_hz() {
         eprintln!("[measure] this kernel: HZ={hz}, at most {max} s");
     });
 }
+
+#[test]
+fn a_file_made_anew_does_not_reuse_the_id_of_objects_a_rule_holds() {
+    in_netns(|| {
+        let db = Db::with_system("anew");
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
+        db.sync();
+        iptables_ct_rule("ovs_tp_1_udp4");
+        db.ok(&["del-zone-tp", "system", "zone=5"]);
+        assert_eq!(names(&db.sync()["pending"]), vec!["ovs_tp_1_udp4"]);
+        // The file, and its retired ids, gone: the kernel still says id 1
+        // is in use.
+        std::fs::remove_file(&db.0).unwrap();
+        db.ok(&["add-dp", "system"]);
+        db.ok(&["add-zone-tp", "system", "zone=7", "udp_single=70"]);
+        let r = db.sync();
+        assert!(names(&r["created"]).contains(&"ovs_tp_2_udp4".to_owned()), "{r}");
+        let (_, _, states) = nfct_get("ovs_tp_1_udp4");
+        assert!(
+            states.contains(&("UNREPLIED".to_owned(), 1)),
+            "the rule's object was left alone: {states:?}"
+        );
+        tool_ok("iptables", &["-t", "raw", "-F"]);
+    });
+}
