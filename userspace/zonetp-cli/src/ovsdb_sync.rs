@@ -224,8 +224,8 @@ impl Agent {
             }
             // Policies ovs-vsctl inserted get their ids first; the update that
             // brings them starts the next pass.
+            let mut snapshot = snapshot;
             if !snapshot.rows_without_id().is_empty() {
-                let mut snapshot = snapshot;
                 match kernel_policy_ids(&mut self.client) {
                     Ok(ids) => snapshot.reserved_ids = ids,
                     Err(e) => {
@@ -237,8 +237,11 @@ impl Agent {
                         continue;
                     }
                 }
-                let committed =
-                    self.follower.client().map(|c| c.commit(&snapshot, Change::assign_ids(&snapshot)));
+            }
+            // (No id left to give: the rows stay out and the pass runs.)
+            let numbering = Change::assign_ids(&snapshot);
+            if !numbering.ops.is_empty() {
+                let committed = self.follower.client().map(|c| c.commit(&snapshot, numbering));
                 last = Some(snapshot);
                 if let Some(Err(e)) = committed {
                     if let Event::Lost(why) = self.follower.drop_connection(&e.to_string()) {

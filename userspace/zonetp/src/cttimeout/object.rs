@@ -125,6 +125,13 @@ pub fn kernel_hz() -> Option<u32> {
     {
         return Some(hz);
     }
+    // The configuration does not change while the kernel runs: read once
+    // (a gzip run per check would cost a process per command).
+    static FROM_CONFIG: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *FROM_CONFIG.get_or_init(hz_from_config)
+}
+
+fn hz_from_config() -> Option<u32> {
     let hz_of = |config: &str| {
         config.lines().find_map(|l| l.strip_prefix("CONFIG_HZ=")?.parse::<u32>().ok()).filter(|hz| *hz > 0)
     };

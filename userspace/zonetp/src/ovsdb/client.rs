@@ -173,10 +173,12 @@ impl Client {
     pub fn snapshot_with_ids(&mut self) -> Result<Snapshot, DbError> {
         for _ in 0..MAX_ATTEMPTS {
             let s = self.snapshot()?;
-            if s.rows_without_id().is_empty() {
+            // Empty also when no id is left to give: those rows stay out.
+            let numbering = Change::assign_ids(&s);
+            if numbering.ops.is_empty() {
                 return Ok(s);
             }
-            self.commit(&s, Change::assign_ids(&s))?;
+            self.commit(&s, numbering)?;
         }
         Err(DbError::Io("the database changed on every attempt to number its policies".into()))
     }

@@ -292,7 +292,8 @@ impl Snapshot {
     }
 
     /// The ids [`Change::assign_ids`] would give the rows without one, by
-    /// row UUID.
+    /// row UUID; none past MAX_POLICY_ID (a row left without stays out of
+    /// the configuration rather than take an id OVS cannot have).
     fn ids_to_assign(&self) -> Vec<(String, u32)> {
         let mut next = self.next_policy_id();
         self.rows_without_id()
@@ -302,6 +303,7 @@ impl Snapshot {
                 next = next.saturating_add(1);
                 (u, id)
             })
+            .filter(|(_, id)| *id <= MAX_POLICY_ID)
             .collect()
     }
 
@@ -590,11 +592,12 @@ impl Change {
     pub fn assign_ids(s: &Snapshot) -> Self {
         let mut c = Self::default();
         let Some(ovs) = &s.ovs else { return c };
-        if s.rows_without_id().is_empty() {
+        let ids = s.ids_to_assign();
+        if ids.is_empty() {
             return c;
         }
         let mut next = s.next_policy_id();
-        for (u, id) in s.ids_to_assign() {
+        for (u, id) in ids {
             c.ops.push(json!({"op": "mutate", "table": "CT_Timeout_Policy", "where": where_uuid(&u),
                 "mutations": set_key("external_ids", ID_KEY, id.to_string())}));
             next = id.saturating_add(1);
@@ -665,6 +668,14 @@ mod tests {
         );
         let ops = Change::assign_ids(&s).ops;
         assert_eq!(ops[1]["mutations"][1], json!(["external_ids", "insert", ["map", [[NEXT_ID_KEY, "9"]]]]));
+        // A stray object named with the last id leaves none to give: the
+        // row stays out, and nothing is written (no endless numbering).
+        s.reserved_ids = BTreeSet::from([MAX_POLICY_ID]);
+        assert!(Change::assign_ids(&s).ops.is_empty());
+        assert_eq!(
+            s.with_provisional_ids().to_config().datapaths["system"].ct_zones[&6].timeout_policy,
+            None
+        );
     }
 
     #[test]
