@@ -13,7 +13,8 @@ use crate::failure::{usage, CmdResult};
 
 pub enum Backend {
     File(Store),
-    Ovsdb(OvsdbStore),
+    // Boxed: the client it holds makes it several times the file's size.
+    Ovsdb(Box<OvsdbStore>),
 }
 
 impl Backend {
@@ -29,7 +30,7 @@ impl Backend {
         match spec.filter(|s| is_remote_spec(s)) {
             Some(spec) => {
                 let remotes = parse_remotes(&spec).map_err(usage)?;
-                Ok(Backend::Ovsdb(OvsdbStore::new(remotes, dialer.unwrap_or_else(direct_dialer))))
+                Ok(Backend::Ovsdb(Box::new(OvsdbStore::new(remotes, dialer.unwrap_or_else(direct_dialer)))))
             }
             None => Ok(Backend::File(Store::locate(db))),
         }
@@ -38,7 +39,7 @@ impl Backend {
     pub fn zones(&self) -> &dyn ZoneStore {
         match self {
             Backend::File(s) => s,
-            Backend::Ovsdb(s) => s,
+            Backend::Ovsdb(s) => s.as_ref(),
         }
     }
 }

@@ -13,7 +13,9 @@ use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::ovsdb::follow::Event;
 use zonetp::ovsdb::vswitch::{Change, Snapshot};
 use zonetp::ovsdb::{DbError, Follower, OvsdbStore};
-use zonetp::reconcile::{check_config, check_kernel_datapath, sync_config, SyncOptions, KERNEL_DATAPATH};
+use zonetp::reconcile::{
+    check_config, check_kernel_datapath, kernel_policy_ids, sync_config, SyncOptions, KERNEL_DATAPATH,
+};
 use zonetp::zone_store::ZoneStore;
 
 use crate::failure::CmdResult;
@@ -34,15 +36,21 @@ fn applied(snapshot: &Snapshot) -> Option<Change> {
 pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> CmdResult {
     let dp = a.datapath.clone().unwrap_or_else(|| KERNEL_DATAPATH.to_owned());
     check_kernel_datapath(&dp)?;
+    if a.watch {
+        // The database's lock is probed once the database answers: at
+        // boot the agent may start before ovsdb-server.
+        crate::vswitchd::check(None, a.beside_vswitchd)?;
+        return watch(store, dp, Duration::from_secs(a.interval), format, a.beside_vswitchd);
+    }
     if !a.dry_run {
         crate::vswitchd::check(Some(store), a.beside_vswitchd)?;
     }
-    if a.watch {
-        return watch(store, dp, Duration::from_secs(a.interval), format);
-    }
     let mut client = CtTimeoutClient::open()?;
     let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };
-    let snapshot = store.snapshot()?;
+    // Rows ovs-vsctl inserted get ids, skipping those of kernel objects
+    // present; a dry run numbers them in memory only (it writes nothing).
+    store.reserve_ids(kernel_policy_ids(&mut client)?);
+    let snapshot = if a.dry_run { store.snapshot()? } else { store.numbered_snapshot()? };
     let config = snapshot.to_config();
     check_config(Some(&config), &store.describe(), &dp, opts)?;
     // Ids only grow in the database: there are no retired ids to record.
@@ -69,8 +77,12 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> CmdResult {
 
 /// The agent: the main thread reads signals, a worker follows the
 /// database and runs the passes.
-fn watch(store: &OvsdbStore, dp: String, interval: Duration, format: Format) -> CmdResult {
+fn watch(store: &OvsdbStore, dp: String, interval: Duration, format: Format, beside: bool) -> CmdResult {
     let signals = WatchSignals::block()?;
+    if !beside && wait_for_database(store, &signals)? {
+        errln!("zonetp: sync --watch stopped");
+        return Ok(());
+    }
     let client = CtTimeoutClient::open()?;
     let stop = Arc::new(AtomicBool::new(false));
     // One request queued at most: SIGHUPs that come together coalesce.
@@ -95,6 +107,46 @@ fn watch(store: &OvsdbStore, dp: String, interval: Duration, format: Format) -> 
     Ok(())
 }
 
+/// First wait between attempts to reach the database at start, and the
+/// longest (the wait doubles in between).
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// Waits until the database answers with a usable schema, then refuses if
+/// ovs-vswitchd holds its lock. At boot ovsdb-server may not be up yet, or
+/// may still serve another database: an agent waits (with backoff) rather
+/// than exit, and says once per state what it waits for. True if
+/// SIGINT/SIGTERM came meanwhile.
+fn wait_for_database(store: &OvsdbStore, signals: &WatchSignals) -> CmdResult<bool> {
+    let mut retry = FIRST_RETRY;
+    let mut said: Option<String> = None;
+    loop {
+        match store.vswitchd_lock_held() {
+            Ok(true) => return Err(crate::vswitchd::lock_held().into()),
+            Ok(false) => {
+                if said.is_some() {
+                    errln!("zonetp: {} answers now", store.describe());
+                }
+                return Ok(false);
+            }
+            Err(e) => {
+                let why = e.to_string();
+                if said.as_deref() != Some(why.as_str()) {
+                    errln!("zonetp: waiting for {}: {why}", store.describe());
+                    said = Some(why);
+                }
+                let until = Instant::now() + retry;
+                while Instant::now() < until {
+                    if signals.wait()? == Some(Request::Stop) {
+                        return Ok(true);
+                    }
+                }
+                retry = (retry * 2).min(MAX_RETRY);
+            }
+        }
+    }
+}
+
 struct Agent {
     follower: Follower,
     client: CtTimeoutClient,
@@ -112,6 +164,9 @@ impl Agent {
         // that leaves it as it is (cur_cfg, say) needs no pass of its own.
         let mut in_kernel: Option<Config> = None;
         let mut next_periodic = Instant::now() + self.interval;
+        // The last loss reported: a server that stays away is said once,
+        // not on every retry.
+        let mut last_lost: Option<String> = None;
         while !stop.load(Ordering::SeqCst) {
             let now = Instant::now();
             // SIGHUP: a full pass now on the configuration last seen.
@@ -127,10 +182,14 @@ impl Agent {
                             if resumed { "changes since the last transaction seen" } else { "full copy" };
                         errln!("zonetp: following {remote} ({how})");
                         in_kernel = None;
+                        last_lost = None;
                         continue;
                     }
                     Event::Lost(why) => {
-                        errln!("zonetp: {why}; reconnecting");
+                        if last_lost.as_deref() != Some(why.as_str()) {
+                            errln!("zonetp: {why}; reconnecting");
+                            last_lost = Some(why);
+                        }
                         continue;
                     }
                     Event::Idle if Instant::now() < next_periodic => continue,
@@ -148,11 +207,41 @@ impl Agent {
                 },
             };
             next_periodic = Instant::now() + self.interval;
+            // Two rows claiming one id: no pass (the kernel's objects of
+            // that id would follow one of them, perhaps a copy), no
+            // numbering; said once per change.
+            if let Err(e) = snapshot.check_ids() {
+                if last.as_ref().map(|l| l.check_ids()) != Some(Err(e.clone())) {
+                    errln!("zonetp: sync {}: {e}", self.dp);
+                }
+                // The refusal is the pass's outcome: ovs-vsctl must not
+                // wait for cur_cfg forever.
+                if let (Some(change), Some(c)) = (applied(&snapshot), self.follower.client()) {
+                    let _ = c.transact(&change.ops);
+                }
+                last = Some(snapshot);
+                continue;
+            }
             // Policies ovs-vsctl inserted get their ids first; the update that
             // brings them starts the next pass.
+            let mut snapshot = snapshot;
             if !snapshot.rows_without_id().is_empty() {
-                let committed =
-                    self.follower.client().map(|c| c.commit(&snapshot, Change::assign_ids(&snapshot)));
+                match kernel_policy_ids(&mut self.client) {
+                    Ok(ids) => snapshot.reserved_ids = ids,
+                    Err(e) => {
+                        // Numbering blind to the kernel could reuse an id in use.
+                        errln!(
+                            "zonetp: cannot list the kernel's timeout objects to number new policies: {e}"
+                        );
+                        last = Some(snapshot);
+                        continue;
+                    }
+                }
+            }
+            // (No id left to give: the rows stay out and the pass runs.)
+            let numbering = Change::assign_ids(&snapshot);
+            if !numbering.ops.is_empty() {
+                let committed = self.follower.client().map(|c| c.commit(&snapshot, numbering));
                 last = Some(snapshot);
                 if let Some(Err(e)) = committed {
                     if let Event::Lost(why) = self.follower.drop_connection(&e.to_string()) {

@@ -33,6 +33,15 @@ pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
     let dp = a.datapath.unwrap_or_else(|| KERNEL_DATAPATH.to_owned());
     let config = store.read()?;
     config.datapath(&dp)?;
+    if dp != KERNEL_DATAPATH {
+        // A userspace datapath: nothing of the kernel's is its own.
+        let report = status(&config, &dp, &[], &Default::default(), 0, &Default::default())?;
+        match format {
+            Format::Json => print_json(&json!(report)),
+            Format::Text => print_text(&report),
+        }
+        return Ok(());
+    }
     let mut timeouts = CtTimeoutClient::open()?;
     let objects = timeouts.list()?;
     let defaults = kernel_defaults(&mut timeouts)?;
@@ -51,11 +60,15 @@ pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
     Ok(())
 }
 
-fn zone_line(z: &ZoneStatus) -> String {
+fn zone_line(z: &ZoneStatus, kernel: bool) -> String {
     let policy = match (z.policy_id, &z.timeouts) {
         (Some(id), Some(t)) => format!("policy {id} ({}): {}", z.source.name(), t.to_words()),
-        _ => "no policy (kernel defaults)".to_owned(),
+        _ if kernel => "no policy (kernel defaults)".to_owned(),
+        _ => "no policy (ovs-vswitchd's defaults)".to_owned(),
     };
+    if !kernel {
+        return format!("zone {}: {policy}", z.zone);
+    }
     let entries = if z.entries == 1 { "entry" } else { "entries" };
     format!("zone {}: {policy}; {} {entries}", z.zone, z.entries)
 }
@@ -63,7 +76,7 @@ fn zone_line(z: &ZoneStatus) -> String {
 fn print_text(r: &StatusReport) {
     outln!("datapath {} (resolution {})", escape(&r.datapath), r.resolution);
     for z in &r.zones {
-        outln!("{}", zone_line(z));
+        outln!("{}", zone_line(z, r.kernel_objects));
         for o in &z.objects {
             // Zones on the kernel's defaults: only the protocols with entries.
             if o.state == SyncState::KernelDefaults && o.entries == 0 {
@@ -83,6 +96,13 @@ fn print_text(r: &StatusReport) {
     }
     for s in &r.strays {
         outln!("stray {}: no zone explains it (sync deletes it)", escape(s));
+    }
+    if !r.kernel_objects {
+        outln!(
+            "{} datapath: policies live in ovs-vswitchd's userspace conntrack; no kernel objects",
+            escape(&r.datapath)
+        );
+        return;
     }
     outln!("{}", if r.in_sync() { "in sync" } else { "out of sync: run `zonetp sync`" });
 }

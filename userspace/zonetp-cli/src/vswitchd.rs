@@ -40,11 +40,16 @@ pub fn check(db: Option<&OvsdbStore>, overridden: bool) -> Result<()> {
     }
     if let Some(db) = db {
         if db.vswitchd_lock_held()? {
-            return Err(Error::Invalid(format!(
-                "ovs-vswitchd manages this database (it holds the OVSDB lock ovs_vswitchd) and pushes its \
-                 policies itself; sync refused, use {OVERRIDE} to sync anyway"
-            )));
+            return Err(lock_held());
         }
     }
     Ok(())
+}
+
+/// The refusal when ovs-vswitchd holds its OVSDB lock.
+pub fn lock_held() -> Error {
+    Error::Invalid(format!(
+        "ovs-vswitchd manages this database (it holds the OVSDB lock ovs_vswitchd) and pushes its \
+         policies itself; sync refused, use {OVERRIDE} to sync anyway"
+    ))
 }

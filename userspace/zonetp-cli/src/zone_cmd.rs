@@ -5,9 +5,9 @@ use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 use zonetp::config::{check_datapath_name, parse_zone_arg, DpSettings};
 use zonetp::cttimeout::object::max_timeout_seconds;
-use zonetp::cttimeout::{L3Proto, L4Proto};
+use zonetp::cttimeout::{CtTimeoutClient, L3Proto, L4Proto};
 use zonetp::policy::{object_name, TimeoutPolicy};
-use zonetp::reconcile::KERNEL_DATAPATH;
+use zonetp::reconcile::{kernel_policy_ids, KERNEL_DATAPATH};
 use zonetp::zone_store::ZoneStore;
 
 use crate::failure::{usage, CmdResult};
@@ -179,6 +179,13 @@ pub fn add_zone_tp(store: &dyn ZoneStore, a: AddZoneTp) -> CmdResult {
         policy.check_kernel_range(max_timeout_seconds())?;
     }
     let ignored = policy.userspace_only_keys().join(", ");
+    // A new policy must not get the id of objects still in the kernel (a
+    // rule may hold them). Without access to the kernel (no privileges, no
+    // module), ids come from the configuration alone, and sync's numbering
+    // of the kernel's namespace still applies.
+    if let Ok(ids) = CtTimeoutClient::open().and_then(|mut c| kernel_policy_ids(&mut c)) {
+        store.reserve_ids(ids);
+    }
     store.add_zone_tp(&a.datapath, zone, policy, a.may_exist)?;
     if kernel && !ignored.is_empty() {
         errln!("zonetp: note: the kernel datapath has no timeout for {ignored}; it ignores them");

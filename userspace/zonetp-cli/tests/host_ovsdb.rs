@@ -234,16 +234,18 @@ fn ovs_vsctl_policies_are_listed_resolved_and_synced() {
         let theirs = s.vsctl_ok(&["list-zone-tp", "system"]);
         assert_eq!(s.z_ok(&["list-zone-tp", "system"]), theirs);
         assert_eq!(s.z_ok(&["list-dp"]), "system\n");
-        // The rows ovs-vsctl inserted get zonetp ids, kept in the rows.
+        // Reading numbers the rows ovs-vsctl inserted in memory only; sync
+        // gives them those ids, kept in the rows.
         let five = s.resolve_udp4(5);
-        let id5 = s.stored_id(5).expect("zonetp numbered the policy");
+        let zero = s.resolve_udp4(7); // zone 7 has none: zone 0's applies
+        assert_eq!(s.stored_id(5), None, "reading writes nothing");
+        let out = s.z_ok(&["sync"]);
+        assert!(out.contains("created 12"), "{out}");
+        let id5 = s.stored_id(5).expect("sync numbered the policy");
         assert_eq!(five, format!("ovs_tp_{id5}_udp4"));
         let id0 = s.stored_id(0).unwrap();
         assert_ne!(id0, id5);
-        // Zone 7 has none: zone 0's applies.
-        assert_eq!(s.resolve_udp4(7), format!("ovs_tp_{id0}_udp4"));
-        let out = s.z_ok(&["sync"]);
-        assert!(out.contains("created 12"), "{out}");
+        assert_eq!(zero, format!("ovs_tp_{id0}_udp4"));
         let mut want = six(id0);
         want.extend(six(id5));
         want.sort();
@@ -533,13 +535,10 @@ fn concurrent_writers_lose_nothing_and_share_no_id() {
     }
     let lines = s.vsctl_ok(&["list-zone-tp", "system"]);
     assert_eq!(lines.lines().count(), 12, "{lines}");
-    let mut ids: Vec<u32> = (10..18)
-        .chain(30..34)
-        .map(|z| {
-            let _ = s.resolve_udp4(z);
-            s.stored_id(z).unwrap()
-        })
-        .collect();
+    // Rows ovs-vsctl inserted after zonetp's last write get their ids with
+    // the next write (reading numbers in memory only).
+    s.z_ok(&["--if-exists", "del-zone-tp", "system", "zone=99"]);
+    let mut ids: Vec<u32> = (10..18).chain(30..34).map(|z| s.stored_id(z).unwrap()).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 12, "every policy its own id: {ids:?}");
@@ -560,10 +559,9 @@ fn a_database_without_the_datapath_row_is_refused_and_other_datapaths_objects_ar
     in_netns(|| {
         let s = Server::new("safety");
         s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
-        // zonetp numbers the policies ovs-vsctl made when it reads them.
-        s.z_ok(&["list-zone-tp", "system"]);
-        let id = s.stored_id(1).unwrap();
+        // zonetp numbers the policies ovs-vsctl made when it writes.
         s.z_ok(&["add-dp", "netdev"]);
+        let id = s.stored_id(1).unwrap();
         s.z_ok(&["add-zone-tp", "netdev", "zone=2", "udp_single=7"]);
         let theirs = s.z_ok(&["--format", "json", "list-zone-tp", "netdev"]);
         let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
@@ -1248,5 +1246,267 @@ fn set_dp_exact_on_ovsdb_is_kept_in_external_ids_and_resolve_sync_status_obey_it
             r.stderr
         );
         assert!(!r.stderr.contains('\n') || r.stderr.lines().count() == 1, "{}", r.stderr);
+        // Only that datapath's verbs fail: another datapath works.
+        s.z_ok(&["add-dp", "netdev"]);
+        s.z_ok(&["add-zone-tp", "netdev", "zone=4", "udp_single=8"]);
+        assert_eq!(s.z_ok(&["list-zone-tp", "netdev"]), "Zone:4, Timeout Policies: udp_single=8\n");
+        s.z_ok(&["resolve", "netdev", "zone=4", "--l3", "ipv4", "--l4", "udp"]);
+        s.z_ok(&["status", "netdev"]);
+        assert_eq!(s.z_ok(&["list-dp"]), "netdev\nsystem\n");
+        // (list-zone-tp does not resolve: it lists the system zones still.)
+        assert!(s.z_ok(&["list-zone-tp", "system"]).contains("Zone:0,"));
+        for args in [&["status"][..], &["sync"], &["sync", "--dry-run"]] {
+            let r = s.z(args);
+            assert_eq!(r.status, 1, "{args:?}: {}", r.stderr);
+            assert!(
+                r.stderr.contains("datapath system: external_ids:zonetp-resolution"),
+                "{args:?}: {}",
+                r.stderr
+            );
+        }
+    });
+}
+
+/// A backup ovsdb-server (`--sync-from`) of `s`'s database: it serves a
+/// copy, read-only to its clients (the server refuses every write, as on
+/// a remote with `read_only=true`; Debian's schema has no such column in
+/// its Manager table). Started here rather than by `ovsdb_server`, for
+/// `--sync-from`. Returns the server and its remote.
+fn read_only_backup(s: &Server) -> (Proc, String) {
+    let db = s.dir.join("backup.db");
+    tool_ok("ovsdb-tool", &["create", db.to_str().unwrap(), SCHEMA]);
+    let sock = s.dir.join("ro.sock");
+    let p = Proc::spawn(
+        Command::new("ovsdb-server").args([
+            db.to_str().unwrap(),
+            &format!("--remote=punix:{}", sock.display()),
+            &format!("--sync-from={}", s.remote()),
+            &format!("--unixctl={}", s.dir.join("backup.ctl").display()),
+            "--no-chdir",
+        ]),
+        &s.dir.join("backup.log"),
+    );
+    wait_for("the backup to listen", 10, || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+    (p, format!("unix:{}", sock.display()))
+}
+
+#[test]
+fn reading_verbs_work_on_a_read_only_remote_and_number_in_memory() {
+    in_netns(|| {
+        let s = Server::new("read-only");
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        let (_backup, ro) = read_only_backup(&s);
+        let z = |args: &[&str]| {
+            let mut v = vec!["--db", ro.as_str()];
+            v.extend_from_slice(args);
+            zonetp(&v)
+        };
+        let db = format!("--db={ro}");
+        // It is read-only: ovs-vsctl reads there (once the copy came)
+        // and may not write.
+        let theirs = s.vsctl_ok(&["list-zone-tp", "system"]);
+        wait_for("the backup's copy", 20, || {
+            tool("ovs-vsctl", &[&db, "list-zone-tp", "system"]).stdout == theirs
+        });
+        let w = tool("ovs-vsctl", &[&db, "--no-wait", "add-zone-tp", "system", "zone=2", "udp_single=1"]);
+        assert_ne!(w.status, 0, "the remote is not read-only: {}", w.stdout);
+        // zonetp's reading verbs read there too, without numbering the
+        // row ovs-vsctl inserted in the database.
+        for args in [
+            &["list-zone-tp", "system"][..],
+            &["list-dp"],
+            &["resolve", "system", "zone=1", "--l3", "ipv4", "--l4", "udp"],
+            &["status"],
+            &["sync", "--dry-run"],
+        ] {
+            let r = z(args);
+            assert_eq!(r.status, 0, "zonetp {args:?} on a read-only remote: {}", r.stderr);
+        }
+        assert_eq!(z(&["list-zone-tp", "system"]).stdout, theirs);
+        let shown = z(&["resolve", "system", "zone=1", "--l3", "ipv4", "--l4", "udp"]).stdout;
+        assert!(z(&["sync", "--dry-run"]).stdout.contains(&format!("create {}", shown.trim())));
+        assert_eq!(s.stored_id(1), None, "nothing was written");
+        // A writing verb is refused there, with the server's words.
+        let e = z(&["add-zone-tp", "system", "zone=2", "udp_single=1"]);
+        assert_eq!(e.status, 1);
+        assert!(e.stderr.contains("not allowed"), "{}", e.stderr);
+        // sync on the read-write remote numbers the row as reading showed it.
+        s.z_ok(&["sync"]);
+        assert_eq!(shown.trim(), format!("ovs_tp_{}_udp4", s.stored_id(1).unwrap()));
+        assert_eq!(udp_single(shown.trim()), Some(5));
+    });
+}
+
+#[test]
+fn ids_of_objects_still_in_the_kernel_are_not_given_to_new_policies() {
+    in_netns(|| {
+        let s = Server::new("ids-in-kernel");
+        s.z_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        assert_eq!(s.stored_id(1), Some(1));
+        s.z_ok(&["sync"]);
+        // A rule holds policy 1's UDP object: its delete stays pending.
+        iptables_ct_rule("ovs_tp_1_udp4");
+        s.z_ok(&["del-zone-tp", "system", "zone=1"]);
+        assert!(s.z_ok(&["sync"]).contains("pending ovs_tp_1_udp4"));
+        let drop_counter =
+            || s.vsctl_ok(&["remove", "Open_vSwitch", ".", "external_ids", "zonetp-next-policy-id"]);
+        // The counter gone (a database made anew has none): a policy
+        // ovs-vsctl adds is numbered by sync past the kernel's ids.
+        drop_counter();
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=2", "udp_single=50"]);
+        let out = s.z_ok(&["sync"]);
+        let two = s.stored_id(2).unwrap();
+        assert!(two > 1, "policy got id {two}, held by a live rule's object: {out}");
+        assert_eq!(udp_single("ovs_tp_1_udp4"), Some(5), "the live rule's object was left alone: {out}");
+        // And one zonetp adds, past the ids still in the kernel.
+        s.z_ok(&["del-zone-tp", "system", "zone=2"]);
+        s.z_ok(&["sync"]);
+        assert_eq!(kernel_objects(), vec!["ovs_tp_1_udp4".to_owned()]);
+        drop_counter();
+        s.z_ok(&["add-zone-tp", "system", "zone=3", "udp_single=60"]);
+        let three = s.stored_id(3).unwrap();
+        assert!(three > 1, "policy got id {three}, held by a live rule's object");
+        s.z_ok(&["sync"]);
+        assert_eq!(udp_single("ovs_tp_1_udp4"), Some(5));
+        assert_eq!(udp_single(&format!("ovs_tp_{three}_udp4")), Some(60));
+    });
+}
+
+#[test]
+fn the_agent_waits_for_a_server_that_is_not_up_or_serves_a_wrong_schema() {
+    in_netns(|| {
+        // The agent's log here; the server's directory comes and goes.
+        let dir = temp_dir("agent-waits");
+        let server_dir = temp_dir("agent-waits-server");
+        let sock = server_dir.join("db.sock");
+        let remote = format!("unix:{}", sock.display());
+        let agent = |log: &Path| {
+            let p = Proc::spawn(
+                Command::new(env!("CARGO_BIN_EXE_zonetp")).args(["--db", &remote, "sync", "--watch"]),
+                log,
+            );
+            wait_for("the agent to say what it waits for", 20, || {
+                log_lines(log).iter().any(|l| l.starts_with("zonetp: waiting for Open vSwitch database"))
+            });
+            p
+        };
+        let log = dir.join("agent.log");
+        let mut first = agent(&log);
+        // A database of another schema (8.1.0, before the zone tables).
+        let old = dir.join("old.ovsschema");
+        write_schema(&old, |o| {
+            o["version"] = "8.1.0".into();
+            for t in ["CT_Zone", "CT_Timeout_Policy"] {
+                o["tables"].as_object_mut().unwrap().remove(t);
+            }
+            o["tables"]["Datapath"]["columns"].as_object_mut().unwrap().remove("ct_zones");
+        });
+        let old_db = dir.join("old.db");
+        tool_ok("ovsdb-tool", &["create", old_db.to_str().unwrap(), old.to_str().unwrap()]);
+        let wrong = ovsdb_server(
+            &old_db,
+            &format!("punix:{}", sock.display()),
+            &dir.join("old.ctl"),
+            &dir.join("old.log"),
+        );
+        wait_for("the agent to name the schema", 20, || {
+            log_lines(&log).iter().any(|l| l.contains("need 8.2.0 or later"))
+        });
+        // Retries go on, silently: one line per state.
+        let said = log_lines(&log);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(first.0.try_wait().unwrap().is_none(), "the agent exited: {:?}", log_lines(&log));
+        assert_eq!(log_lines(&log), said, "a line per retry");
+        assert!(said.len() <= 3, "{said:?}");
+        drop(wrong);
+        // The right database comes up on the socket: the agent follows it.
+        let s = Server::with_schema(server_dir.clone(), SCHEMA);
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        wait_for("the agent's first pass", 30, || kernel_objects().len() == 6);
+        first.signal(libc::SIGTERM);
+        assert!(first.0.wait().unwrap().success());
+        drop(s);
+        // Still stoppable, at once, while waiting.
+        let mut waiting = agent(&dir.join("agent2.log"));
+        let start = Instant::now();
+        waiting.signal(libc::SIGTERM);
+        assert!(waiting.0.wait().unwrap().success());
+        assert!(start.elapsed() < Duration::from_secs(3), "stopping took {:?}", start.elapsed());
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn an_http_server_on_the_socket_is_named_at_once() {
+    let dir = temp_dir("http");
+    let sock = dir.join("http.sock");
+    // Python's HTTP server, on a Unix socket.
+    let script = "import socketserver, http.server, sys\n\
+                  class H(http.server.BaseHTTPRequestHandler):\n    \
+                      def address_string(self): return 'unix'\n\
+                  socketserver.UnixStreamServer(sys.argv[1], H).serve_forever()\n";
+    let _http = Proc::spawn(
+        Command::new("python3").args(["-c", script, sock.to_str().unwrap()]),
+        &dir.join("http.log"),
+    );
+    wait_for("the HTTP server", 10, || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+    let start = Instant::now();
+    let e = zonetp(&["--db", &format!("unix:{}", sock.display()), "list-dp"]);
+    let took = start.elapsed();
+    assert_eq!(e.status, 1, "{}", e.stderr);
+    // (Python answers a one-word request line as HTTP/0.9: the page alone.)
+    assert!(e.stderr.contains("not an OVSDB server: it answered \"<!DOCTYPE HTML>\""), "{}", e.stderr);
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn two_rows_claiming_one_policy_id_are_refused_until_a_person_says_which() {
+    in_netns(|| {
+        let s = Server::new("dup-ids");
+        s.z_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        s.z_ok(&["sync"]);
+        let dp =
+            s.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:system"]).trim().trim_matches('"').to_owned();
+        // A copy of the row, id and all, with other timeouts, for zone 2.
+        s.vsctl_ok(&[
+            "--",
+            "--id=@tp",
+            "create",
+            "CT_Timeout_Policy",
+            "timeouts:udp_single=99",
+            "external_ids:zonetp-id=1",
+            "--",
+            "--id=@z",
+            "create",
+            "CT_Zone",
+            "timeout_policy=@tp",
+            "--",
+            "add",
+            "Datapath",
+            &dp,
+            "ct_zones",
+            "2=@z",
+        ]);
+        let copy =
+            s.vsctl_ok(&["--bare", "--columns=_uuid", "find", "CT_Timeout_Policy", "timeouts:udp_single=99"]);
+        let copy = copy.trim();
+        for args in
+            [&["list-zone-tp", "system"][..], &["sync"], &["add-zone-tp", "system", "zone=3", "udp_single=1"]]
+        {
+            let r = s.z(args);
+            assert_eq!(r.status, 1, "{args:?}: {}", r.stderr);
+            assert!(r.stderr.contains("policy id 1 is claimed by 2 CT_Timeout_Policy rows"), "{}", r.stderr);
+            assert!(r.stderr.contains(copy), "{}", r.stderr);
+        }
+        assert_eq!(udp_single("ovs_tp_1_udp4"), Some(5), "the objects stay the policy's");
+        // The copy's id removed: it gets a new one, the policy keeps its own.
+        s.vsctl_ok(&["remove", "CT_Timeout_Policy", copy, "external_ids", "zonetp-id"]);
+        s.z_ok(&["sync"]);
+        assert_eq!(s.stored_id(1), Some(1));
+        let two = s.stored_id(2).unwrap();
+        assert_ne!(two, 1);
+        assert_eq!(udp_single("ovs_tp_1_udp4"), Some(5));
+        assert_eq!(udp_single(&format!("ovs_tp_{two}_udp4")), Some(99));
     });
 }

@@ -232,3 +232,27 @@ fn status_check_exits_1_when_out_of_sync() {
         assert_eq!(db.err(&["status", "netdev", "--check"]), "zonetp: datapath netdev does not exist\n");
     });
 }
+
+#[test]
+fn a_userspace_datapath_has_no_kernel_objects_to_miss() {
+    in_netns(|| {
+        let db = Db::new("status-netdev");
+        setup(&db);
+        db.ok(&["add-dp", "netdev"]);
+        db.ok(&["add-zone-tp", "netdev", "zone=1", "udp_single=5"]);
+        db.ok(&["sync"]);
+        let text = db.ok(&["status", "netdev"]);
+        assert!(!text.contains("missing") && !text.contains("out of sync"), "{text}");
+        assert!(
+            text.ends_with(
+                "netdev datapath: policies live in ovs-vswitchd's userspace conntrack; no kernel objects\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("zone 1: policy "), "{text}");
+        let v = db.json(&["status", "netdev"]);
+        assert_eq!(v["kernel_objects"], false, "{v}");
+        assert_eq!(zone(&v, 1)["objects"], serde_json::json!([]), "{v}");
+        assert_eq!(db.json(&["status"])["kernel_objects"], true);
+    });
+}

@@ -132,3 +132,74 @@ fn a_failed_command_creates_nothing() {
     zonetp_ok(&["--db", d, "add-dp", "system"]);
     assert!(deep.is_file());
 }
+
+/// Runs `zonetp ARGS` as user `uid` (primary group `uid`) with `groups` as
+/// its only supplementary groups.
+fn zonetp_as(uid: u32, groups: &str, args: &[&str]) -> Run {
+    let (u, g) = (format!("--reuid={uid}"), format!("--regid={uid}"));
+    let groups = format!("--groups={groups}");
+    let mut all = vec![u.as_str(), g.as_str(), groups.as_str(), env!("CARGO_BIN_EXE_zonetp")];
+    all.extend_from_slice(args);
+    tool("setpriv", &all)
+}
+
+#[test]
+fn members_of_the_store_s_group_can_write_it() {
+    let db = Db::with_system("group");
+    // A lock file root made (0644, root's group), as the first writer does.
+    let lock = db.dir().join("conf.json.lock");
+    assert!(lock.exists());
+    // Shared as an admin shares it: root:1234, group-writable.
+    tool_ok("chown", &["-R", "0:1234", db.dir().to_str().unwrap()]);
+    std::fs::set_permissions(db.dir(), std::fs::Permissions::from_mode(0o775)).unwrap();
+    std::fs::set_permissions(&db.0, std::fs::Permissions::from_mode(0o664)).unwrap();
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let member = |uid: u32, zone: &str| {
+        let r = zonetp_as(uid, "1234", &db.args(&["add-zone-tp", "system", zone, "udp_single=5"]));
+        assert_eq!(r.status, 0, "member {uid}: {}", r.stderr);
+        let m = std::fs::metadata(&db.0).unwrap();
+        assert_eq!((m.gid(), m.mode() & 0o7777), (1234, 0o664), "group and mode kept");
+    };
+    member(65534, "zone=1");
+    member(65533, "zone=2");
+    // A member creates the lock afresh: the store's group and mode.
+    std::fs::remove_file(&lock).unwrap();
+    member(65534, "zone=3");
+    let m = std::fs::metadata(&lock).unwrap();
+    assert_eq!((m.gid(), m.mode() & 0o666), (1234, 0o664));
+    db.ok(&["add-zone-tp", "system", "zone=4", "udp_single=5"]);
+    assert_eq!(std::fs::metadata(&db.0).unwrap().gid(), 1234, "root's write keeps the group too");
+    // Not a member: the error says which step failed on which file.
+    let e = zonetp_as(65532, "65532", &db.args(&["add-zone-tp", "system", "zone=5", "udp_single=5"]));
+    assert_eq!(e.status, 1, "{}", e.stderr);
+    assert!(e.stderr.contains("create ") && e.stderr.contains("conf.json.tmp."), "{}", e.stderr);
+    // One who may create files there but cannot keep the group: refused
+    // (the members would lose write access), saying that chown failed.
+    std::fs::set_permissions(db.dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&db.0, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let before = db.text();
+    let e = zonetp_as(65532, "65532", &db.args(&["add-zone-tp", "system", "zone=5", "udp_single=5"]));
+    assert_eq!(e.status, 1, "{}", e.stderr);
+    assert_eq!(e.stderr.lines().count(), 1, "{}", e.stderr);
+    assert!(e.stderr.contains("chown ") && e.stderr.contains("group 1234"), "{}", e.stderr);
+    assert_eq!(db.text(), before, "left as it was");
+    assert!(!files_in(&db.dir()).iter().any(|f| f.contains(".tmp.")), "no temp file left");
+    let _ = std::fs::remove_dir_all(db.dir());
+}
+
+#[test]
+fn a_key_given_twice_is_refused_by_name_and_line() {
+    let db = Db::with_system("dup");
+    db.ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+    db.ok(&["add-zone-tp", "system", "zone=2", "udp_single=5"]);
+    // A zone pasted twice by hand: serde_json alone would keep the last.
+    let bad = db.text().replacen("\"2\": {", "\"1\": {", 1);
+    assert_ne!(bad, db.text());
+    std::fs::write(&db.0, &bad).unwrap();
+    let e = db.err(&["list-zone-tp", "system"]);
+    assert!(e.contains("duplicate key \"1\" at line "), "{e}");
+    assert!(e.contains(db.0.to_str().unwrap()), "{e}");
+    db.err(&["add-zone-tp", "system", "zone=3", "udp_single=1"]);
+    assert_eq!(db.text(), bad, "left as it was");
+    let _ = std::fs::remove_dir_all(db.dir());
+}

@@ -311,3 +311,57 @@ fn watch_mode_follows_the_file_and_stops_on_sigterm() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("created ovs_tp_1_icmp4"));
     });
 }
+
+/// CONFIG_HZ of the running kernel, from the sources a packager may have:
+/// /boot/config-RELEASE, else /proc/config.gz.
+fn running_kernel_hz() -> Option<u32> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let config = std::fs::read_to_string(format!("/boot/config-{}", release.trim()))
+        .ok()
+        .or_else(|| Some(tool_ok("gzip", &["-dc", "/proc/config.gz"])))?;
+    config.lines().find_map(|l| l.strip_prefix("CONFIG_HZ=")?.parse().ok())
+}
+
+#[test]
+fn the_bound_follows_the_running_kernel_s_hz() {
+    in_netns(|| {
+        // Where /boot/config-RELEASE is missing (a kernel built elsewhere),
+        // HZ comes from /proc/config.gz; on a kernel with HZ below 1000,
+        // values between u32::MAX/1000 and u32::MAX/HZ fit and are kept.
+        let hz = running_kernel_hz().expect("this host's kernel has /boot/config-RELEASE or /proc/config.gz");
+        let max = u32::MAX / hz;
+        let db = Db::with_system("hz");
+        db.ok(&["add-zone-tp", "system", "zone=1", &format!("udp_single={max}")]);
+        let e = db.err(&["add-zone-tp", "system", "zone=2", &format!("udp_single={}", max + 1)]);
+        assert!(e.contains(&format!("at most {max} seconds fit (HZ={hz})")), "{e}");
+        db.ok(&["sync"]);
+        let (_, _, states) = nfct_get("ovs_tp_1_udp4");
+        assert!(states.contains(&("UNREPLIED".to_owned(), max)), "{states:?}");
+        eprintln!("[measure] this kernel: HZ={hz}, at most {max} s");
+    });
+}
+
+#[test]
+fn a_file_made_anew_does_not_reuse_the_id_of_objects_a_rule_holds() {
+    in_netns(|| {
+        let db = Db::with_system("anew");
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=1"]);
+        db.sync();
+        iptables_ct_rule("ovs_tp_1_udp4");
+        db.ok(&["del-zone-tp", "system", "zone=5"]);
+        assert_eq!(names(&db.sync()["pending"]), vec!["ovs_tp_1_udp4"]);
+        // The file, and its retired ids, gone: the kernel still says id 1
+        // is in use.
+        std::fs::remove_file(&db.0).unwrap();
+        db.ok(&["add-dp", "system"]);
+        db.ok(&["add-zone-tp", "system", "zone=7", "udp_single=70"]);
+        let r = db.sync();
+        assert!(names(&r["created"]).contains(&"ovs_tp_2_udp4".to_owned()), "{r}");
+        let (_, _, states) = nfct_get("ovs_tp_1_udp4");
+        assert!(
+            states.contains(&("UNREPLIED".to_owned(), 1)),
+            "the rule's object was left alone: {states:?}"
+        );
+        tool_ok("iptables", &["-t", "raw", "-F"]);
+    });
+}

@@ -29,6 +29,11 @@ pub struct Config {
     /// so a new policy never takes over objects that flows still hold.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub retired_policy_ids: BTreeSet<u32>,
+    /// Datapaths whose record cannot be used, with why (an OVS database
+    /// row with a resolution mode no zonetp knows). Only their own verbs
+    /// fail; the other datapaths work. Never in the file.
+    #[serde(skip)]
+    pub unusable_datapaths: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,6 +193,7 @@ impl Default for Config {
             datapaths: BTreeMap::new(),
             timeout_policies: BTreeMap::new(),
             retired_policy_ids: BTreeSet::new(),
+            unusable_datapaths: BTreeMap::new(),
         }
     }
 }
@@ -308,6 +314,9 @@ impl Config {
     }
 
     pub fn datapath(&self, name: &str) -> Result<&Datapath> {
+        if let Some(why) = self.unusable_datapaths.get(name) {
+            return Err(Error::Invalid(why.clone()));
+        }
         self.datapaths.get(name).ok_or_else(|| Error::Invalid(format!("datapath {name} does not exist")))
     }
 
@@ -344,6 +353,20 @@ impl Config {
         policy: TimeoutPolicy,
         may_exist: bool,
     ) -> Result<u32> {
+        self.add_zone_tp_avoiding(dp, zone, policy, may_exist, &BTreeSet::new())
+    }
+
+    /// `add_zone_tp` where a new policy gets no id of `reserved` (ids of
+    /// kernel objects still present, which a file made anew does not
+    /// know as retired).
+    pub fn add_zone_tp_avoiding(
+        &mut self,
+        dp: &str,
+        zone: u16,
+        policy: TimeoutPolicy,
+        may_exist: bool,
+        reserved: &BTreeSet<u32>,
+    ) -> Result<u32> {
         let has_policy = self.datapath(dp)?.ct_zones.get(&zone).is_some_and(|z| z.timeout_policy.is_some());
         if has_policy && !may_exist {
             return Err(Error::Invalid(format!("zone id {zone} already has a policy")));
@@ -360,7 +383,7 @@ impl Config {
                 id
             }
             None => {
-                let id = self.free_policy_id()?;
+                let id = self.free_policy_id(reserved)?;
                 self.timeout_policies
                     .insert(id, PolicyRecord { timeouts: policy, external_ids: ExternalIds::new() });
                 id
@@ -392,9 +415,14 @@ impl Config {
             .count()
     }
 
-    /// The lowest id in 1..=MAX_POLICY_ID neither in use nor retired.
-    fn free_policy_id(&self) -> Result<u32> {
-        let taken = |id: &u32| self.timeout_policies.contains_key(id) || self.retired_policy_ids.contains(id);
+    /// The lowest id in 1..=MAX_POLICY_ID neither in use, retired nor
+    /// reserved.
+    fn free_policy_id(&self, reserved: &BTreeSet<u32>) -> Result<u32> {
+        let taken = |id: &u32| {
+            self.timeout_policies.contains_key(id)
+                || self.retired_policy_ids.contains(id)
+                || reserved.contains(id)
+        };
         (1..=MAX_POLICY_ID)
             .find(|id| !taken(id))
             .ok_or_else(|| Error::Invalid("no free timeout policy id is left".into()))

@@ -354,8 +354,15 @@ pub fn check_config(loaded: Option<&Config>, what: &str, dp: &str, opts: SyncOpt
         Some(c) if !c.datapaths.contains_key(dp) => Err(Error::Store(format!(
             "{what} has no record for datapath {dp} ({DELETE_ALL_HINT}; add-dp {dp} creates the record)"
         ))),
-        Some(_) => Ok(()),
+        Some(c) => c.datapath(dp).map(drop),
     }
+}
+
+/// The policy ids of the `ovs_tp_<id>_*` objects in the kernel: ids in
+/// use, whatever the configuration says (a rule may hold an object of a
+/// policy the configuration lost), which numbering must skip.
+pub fn kernel_policy_ids(client: &mut CtTimeoutClient) -> Result<BTreeSet<u32>> {
+    Ok(client.list()?.iter().filter_map(|o| crate::policy::policy_id_of(o.name.to_str()?)).collect())
 }
 
 /// Runs one reconciliation of datapath `dp` from the configuration in

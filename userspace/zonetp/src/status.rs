@@ -14,7 +14,7 @@ use crate::cttimeout::object::check_timeouts;
 use crate::cttimeout::CtTimeoutObject;
 use crate::error::Result;
 use crate::policy::{object_name, policy_id_of, TimeoutPolicy, KERNEL_PROTOCOLS};
-use crate::reconcile::{desired_objects, expected, other_datapaths_policy_ids, Defaults};
+use crate::reconcile::{desired_objects, expected, other_datapaths_policy_ids, Defaults, KERNEL_DATAPATH};
 
 /// How a kernel object compares with what the configuration asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -81,6 +81,10 @@ pub struct StatusReport {
     /// `ovs_tp_*` objects the configuration does not explain (`sync`
     /// deletes them).
     pub strays: Vec<String>,
+    /// False for a userspace datapath (netdev): its policies live in
+    /// ovs-vswitchd's own conntrack, so there are no kernel objects (nor
+    /// kernel entries) to show, and nothing to sync.
+    pub kernel_objects: bool,
 }
 
 impl StatusReport {
@@ -106,6 +110,34 @@ pub fn status(
     entries: &EntryCounts,
 ) -> Result<StatusReport> {
     let d = config.datapath(dp)?;
+    let kernel_objects = dp == KERNEL_DATAPATH;
+    if !kernel_objects {
+        // The kernel's objects and entries are not this datapath's: only
+        // the configuration applies.
+        let zones = d
+            .ct_zones
+            .keys()
+            .map(|zone| {
+                let (source, policy_id) = d.policy_for(*zone);
+                let policy = policy_id.and_then(|id| config.timeout_policies.get(&id));
+                ZoneStatus {
+                    zone: *zone,
+                    source,
+                    policy_id,
+                    timeouts: policy.map(|p| p.timeouts.clone()),
+                    entries: 0,
+                    objects: Vec::new(),
+                }
+            })
+            .collect();
+        return Ok(StatusReport {
+            datapath: dp.to_owned(),
+            resolution: d.resolution,
+            zones,
+            strays: Vec::new(),
+            kernel_objects,
+        });
+    }
     let kernel: BTreeMap<&[u8], &CtTimeoutObject> = kernel.iter().map(|o| (o.name.as_bytes(), o)).collect();
     let mut per_zone: BTreeMap<u16, u64> = BTreeMap::new();
     for (k, n) in entries {
@@ -176,7 +208,7 @@ pub fn status(
         .filter(|n| policy_id_of(n).is_some_and(|id| !others.contains(&id)) && !wanted.contains(n.as_bytes()))
         .map(str::to_owned)
         .collect();
-    Ok(StatusReport { datapath: dp.to_owned(), resolution: d.resolution, zones: out, strays })
+    Ok(StatusReport { datapath: dp.to_owned(), resolution: d.resolution, zones: out, strays, kernel_objects })
 }
 
 #[cfg(test)]

@@ -27,19 +27,46 @@ const MAX_LINKS: usize = 40;
 
 pub struct Store {
     path: PathBuf,
+    /// Ids a new policy must not get (kernel objects present; see
+    /// [`crate::zone_store::ZoneStore::reserve_ids`]).
+    reserved_ids: std::cell::RefCell<std::collections::BTreeSet<u32>>,
 }
 
 /// Holds `flock(LOCK_EX)` on the lock file until dropped.
 struct Lock(#[allow(dead_code)] Flock<File>);
 
 impl Lock {
-    fn take(path: &Path) -> Result<Self> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::Store(format!("cannot open lock file {}: {e}", path.display())))?;
+    /// Takes the lock on `path`, creating the file when missing. A store
+    /// shared by a group: the lock file gets the store file's group and
+    /// its read/write bits (`like`), so every member can open it; one that
+    /// still cannot be opened for writing (made by an older zonetp, 0644)
+    /// is locked through a read-only descriptor, which flock(2) allows.
+    fn take(path: &Path, like: Option<&fs::Metadata>) -> Result<Self> {
+        let mode = like.map_or(0o644, |m| m.mode() & 0o666);
+        let opened = OpenOptions::new().create(true).truncate(false).write(true).mode(mode).open(path);
+        let mut file = match opened {
+            Ok(f) => {
+                // Only the lock's creator may need this; umask may have
+                // taken the group's write bit, and the group is the
+                // creator's rather than the store's. Best effort: a member
+                // who cannot open it for writing still locks it read-only.
+                if let (Some(m), Ok(own)) = (like, f.metadata()) {
+                    // SAFETY: geteuid(2) cannot fail and touches no memory.
+                    if own.uid() == unsafe { libc::geteuid() } {
+                        if own.gid() != m.gid() {
+                            let _ = std::os::unix::fs::fchown(&f, None, Some(m.gid()));
+                        }
+                        if own.mode() & 0o666 != mode {
+                            let _ = f.set_permissions(Permissions::from_mode(mode));
+                        }
+                    }
+                }
+                f
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied && path.exists() => File::open(path)
+                .map_err(|e| Error::Store(format!("cannot open lock file {}: {e}", path.display())))?,
+            Err(e) => return Err(Error::Store(format!("cannot open lock file {}: {e}", path.display()))),
+        };
         // flock(LOCK_EX), retried on EINTR (nix's Flock rather than std's
         // File::lock, which needs Rust 1.89: Debian 13 builds with 1.85).
         loop {
@@ -62,11 +89,19 @@ impl Store {
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os(PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH));
-        Self { path }
+        Self { path, reserved_ids: Default::default() }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn reserve_ids(&self, ids: std::collections::BTreeSet<u32>) {
+        *self.reserved_ids.borrow_mut() = ids;
+    }
+
+    pub fn reserved_ids(&self) -> std::collections::BTreeSet<u32> {
+        self.reserved_ids.borrow().clone()
     }
 
     /// The file the path names once symbolic links are followed (the path
@@ -146,6 +181,9 @@ impl Store {
     }
 
     fn parse(&self, text: &str) -> Result<Config> {
+        // serde_json keeps the last of duplicate keys of a map: a file
+        // edited by hand (a zone pasted twice) would lose one silently.
+        serde_json::from_str::<NoDuplicateKeys>(text).map_err(|e| self.unreadable(e.to_string()))?;
         let config: Config = serde_json::from_str(text).map_err(|e| self.unreadable(e.to_string()))?;
         config.validate().map_err(|e| self.unreadable(e.to_string()))?;
         Ok(config)
@@ -183,7 +221,7 @@ impl Store {
             fs::create_dir_all(dir)
                 .map_err(|e| Error::Store(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let _lock = Lock::take(&Self::sibling(&target, ".lock"))?;
+        let _lock = Lock::take(&Self::sibling(&target, ".lock"), fs::metadata(&target).ok().as_ref())?;
         // The same bytes as before the lock: the change made above stands
         // (parsing a file of thousands of zones again would be most of a
         // command's time).
@@ -202,33 +240,135 @@ impl Store {
     }
 
     /// Writes `config` to `target` under the lock: temp file, fsync, rename,
-    /// fsync of the directory. The temp file gets the old file's mode and
-    /// owner. Temp files left by writers that were killed are removed: a
-    /// writer holds the lock, so any that exist now belong to dead ones.
+    /// fsync of the directory. The temp file gets the old file's mode,
+    /// group and owner, as far as the writer may give them: a group member
+    /// who is not the owner cannot give the file back to its owner, but
+    /// keeps its group and mode, so the other members can still write. A
+    /// group it cannot keep is refused (the others would be locked out).
+    /// Temp files left by writers that were killed are removed: a writer
+    /// holds the lock, so any that exist now belong to dead ones.
     fn write(&self, target: &Path, config: &Config) -> Result<()> {
-        let fail =
-            |what: &str, e: io::Error| Error::Store(format!("cannot {what} {}: {e}", self.path.display()));
         let mut text = serde_json::to_string_pretty(config).expect("configuration serializes");
         text.push('\n');
         let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         remove_stale_temp_files(dir, target);
         let tmp = Self::sibling(target, &format!(".tmp.{}", std::process::id()));
         let old = fs::metadata(target).ok();
-        let result = (|| {
-            let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        // Each step says what failed on which file.
+        let step = |what: String| move |e: io::Error| format!("{what}: {e}");
+        let result = (|| -> std::result::Result<(), String> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(step(format!("create {}", tmp.display())))?;
             if let Some(m) = &old {
-                std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()))?;
-                f.set_permissions(Permissions::from_mode(m.mode() & 0o7777))?;
+                keep_owner(&f, m).map_err(step(format!("chown {}", tmp.display())))?;
+                f.set_permissions(Permissions::from_mode(m.mode() & 0o7777))
+                    .map_err(step(format!("chmod {}", tmp.display())))?;
             }
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, target)
+            f.write_all(text.as_bytes()).map_err(step(format!("write {}", tmp.display())))?;
+            f.sync_all().map_err(step(format!("fsync {}", tmp.display())))?;
+            fs::rename(&tmp, target).map_err(step(format!(
+                "rename {} to {}",
+                tmp.display(),
+                target.display()
+            )))
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
-            return Err(fail("write", e));
+            return Err(Error::Store(format!("cannot write {}: {e}", self.path.display())));
         }
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| fail("sync the directory of", e))
+        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+            Error::Store(format!(
+                "cannot write {}: fsync of directory {}: {e}",
+                self.path.display(),
+                dir.display()
+            ))
+        })
+    }
+}
+
+/// Gives `f` (just created by this process) the owner and group of `m`:
+/// only what differs, the group alone when the owner cannot be given
+/// (only root may give a file away). Fails when the group cannot be kept.
+fn keep_owner(f: &File, m: &fs::Metadata) -> io::Result<()> {
+    let own = f.metadata()?;
+    if own.uid() == m.uid() && own.gid() == m.gid() {
+        return Ok(());
+    }
+    match std::os::unix::fs::fchown(f, Some(m.uid()), Some(m.gid())) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && own.uid() != m.uid() => {
+            if own.gid() == m.gid() {
+                return Ok(());
+            }
+            std::os::unix::fs::fchown(f, None, Some(m.gid())).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("group {}, the store's, cannot be kept (not a group of this user): {e}", m.gid()),
+                )
+            })
+        }
+        r => r,
+    }
+}
+
+/// Any JSON value whose objects have no key twice; deserializing fails
+/// at the second one, naming it (serde_json adds the line and column).
+struct NoDuplicateKeys;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(NoDuplicateKeysVisitor)
+    }
+}
+
+struct NoDuplicateKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(NoDuplicateKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(NoDuplicateKeys)
     }
 }
 
@@ -284,6 +424,19 @@ mod tests {
         assert!(s.update(|c| c.add_zone_tp("system", 1, Default::default(), false)).is_err());
         s.update(|c| c.del_dp("system", true)).unwrap();
         assert!(!dir.exists(), "no directory, lock or file");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_by_name_and_place() {
+        let s = temp_store("duplicate");
+        s.update(|c| c.add_dp("system", false)).unwrap();
+        let good = fs::read_to_string(s.path()).unwrap();
+        let bad = good.replacen("\"datapaths\": {", "\"datapaths\": {\n    \"system\": {},", 1);
+        fs::write(s.path(), &bad).unwrap();
+        let e = s.read().unwrap_err().to_string();
+        assert!(e.contains("duplicate key \"system\" at line "), "{e}\n{bad}");
+        assert!(s.update(|c| c.add_dp("x", false)).is_err());
+        assert_eq!(fs::read_to_string(s.path()).unwrap(), bad, "left untouched");
     }
 
     #[test]

@@ -29,6 +29,11 @@ pub trait ZoneStore {
     fn set_dp(&self, name: &str, settings: DpSettings) -> Result<()>;
     fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()>;
     fn del_zone_tp(&self, dp: &str, zone: u16, if_exists: bool) -> Result<()>;
+    /// Ids new policies must not get although the configuration does not
+    /// use them: those of `ovs_tp_<id>_*` objects in the kernel (a live
+    /// rule may hold them; a new policy of that id would have sync replace
+    /// them under it). Called before a change by whoever read the kernel.
+    fn reserve_ids(&self, ids: BTreeSet<u32>);
     /// After a sync: retired ids (of `seen`) whose kernel objects are gone
     /// may be reused, those still `pending` stay reserved. A backend whose
     /// ids never come back has nothing to do.
@@ -55,7 +60,11 @@ impl ZoneStore for Store {
         self.update(|c| c.apply_dp_settings(name, settings))
     }
     fn add_zone_tp(&self, dp: &str, zone: u16, policy: TimeoutPolicy, may_exist: bool) -> Result<()> {
-        self.update(|c| c.add_zone_tp(dp, zone, policy.clone(), may_exist)).map(drop)
+        let reserved = self.reserved_ids();
+        self.update(|c| c.add_zone_tp_avoiding(dp, zone, policy.clone(), may_exist, &reserved)).map(drop)
+    }
+    fn reserve_ids(&self, ids: BTreeSet<u32>) {
+        Store::reserve_ids(self, ids)
     }
     fn del_zone_tp(&self, dp: &str, zone: u16, if_exists: bool) -> Result<()> {
         self.update(|c| c.del_zone_tp(dp, zone, if_exists))

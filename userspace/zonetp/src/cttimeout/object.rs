@@ -173,25 +173,52 @@ impl CtTimeoutObject {
 
 /// The kernel keeps each timeout as `seconds * HZ` in an unsigned 32-bit
 /// field and does not check for overflow, so larger values would wrap
-/// silently. This is the largest value that survives on this kernel.
+/// silently. This is the largest value that survives on this kernel; with
+/// HZ unknown, the bound of the lowest HZ Linux offers (100), so no value
+/// is refused on a guess of a higher HZ.
 pub fn max_timeout_seconds() -> u32 {
-    u32::MAX / kernel_hz()
+    u32::MAX / kernel_hz().unwrap_or(LOWEST_HZ)
 }
 
-/// The running kernel's HZ: `ZONETP_KERNEL_HZ`, else `CONFIG_HZ` from
-/// `/boot/config-$(uname -r)`, else 1000 (the largest, so the safest bound).
-pub fn kernel_hz() -> u32 {
+/// The lowest CONFIG_HZ choice (kernel/Kconfig.hz).
+pub const LOWEST_HZ: u32 = 100;
+
+/// The running kernel's HZ: `ZONETP_KERNEL_HZ`, else `CONFIG_HZ` of the
+/// running kernel's configuration: `/boot/config-$(uname -r)` (Debian
+/// installs it with the kernel), else `/proc/config.gz` (kernels built
+/// with CONFIG_IKCONFIG_PROC; read through `gzip -dc`). `None` when none
+/// says.
+pub fn kernel_hz() -> Option<u32> {
     if let Some(hz) = std::env::var("ZONETP_KERNEL_HZ").ok().and_then(|v| v.parse().ok()).filter(|hz| *hz > 0)
     {
-        return hz;
+        return Some(hz);
     }
+    // The configuration does not change while the kernel runs: read once
+    // (a gzip run per check would cost a process per command).
+    static FROM_CONFIG: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *FROM_CONFIG.get_or_init(hz_from_config)
+}
+
+fn hz_from_config() -> Option<u32> {
+    let hz_of = |config: &str| {
+        config.lines().find_map(|l| l.strip_prefix("CONFIG_HZ=")?.parse::<u32>().ok()).filter(|hz| *hz > 0)
+    };
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let config = std::fs::read_to_string(format!("/boot/config-{}", release.trim())).unwrap_or_default();
-    config
-        .lines()
-        .find_map(|l| l.strip_prefix("CONFIG_HZ=")?.parse::<u32>().ok())
-        .filter(|hz| *hz > 0)
-        .unwrap_or(1000)
+    if let Some(hz) =
+        std::fs::read_to_string(format!("/boot/config-{}", release.trim())).ok().and_then(|c| hz_of(&c))
+    {
+        return Some(hz);
+    }
+    if !std::path::Path::new("/proc/config.gz").exists() {
+        return None;
+    }
+    let out = std::process::Command::new("gzip")
+        .args(["-dc", "/proc/config.gz"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    hz_of(&String::from_utf8_lossy(&out.stdout))
 }
 
 /// Refuses timeouts the kernel would wrap.
@@ -199,10 +226,18 @@ pub fn check_timeouts(l4: L4Proto, timeouts: &Timeouts, max: u32) -> Result<()> 
     for (attr, secs) in timeouts {
         if *secs > max {
             let state = l4.state_name(*attr).map(str::to_owned).unwrap_or_else(|| attr.to_string());
+            let hz = u32::MAX / max.max(1);
+            let hz = if hz == LOWEST_HZ && kernel_hz().is_none() {
+                format!(
+                    "HZ={LOWEST_HZ}, the lowest: this kernel's HZ is unknown, no /boot/config-RELEASE or \
+                     /proc/config.gz; set ZONETP_KERNEL_HZ"
+                )
+            } else {
+                format!("HZ={hz}")
+            };
             return Err(Error::Invalid(format!(
                 "timeout {state}={secs} is too large: the kernel stores seconds*HZ in 32 bits, \
-                 so at most {max} seconds fit (HZ={})",
-                u32::MAX / max.max(1)
+                 so at most {max} seconds fit ({hz})"
             )));
         }
     }

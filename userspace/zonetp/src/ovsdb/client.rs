@@ -29,6 +29,9 @@ pub struct Client {
     /// For a cluster member: the Raft log index of its copy when we
     /// connected (`_Server.Database.index`).
     pub index: Option<i64>,
+    /// Ids numbering must skip (see [`Snapshot::reserved_ids`]), given to
+    /// every snapshot this client reads.
+    pub reserved_ids: std::collections::BTreeSet<u32>,
 }
 
 /// Why a transaction did not commit.
@@ -69,7 +72,7 @@ impl Client {
             e => e,
         })?;
         let schema = SchemaInfo::from_schema(&schema)?;
-        let mut client = Self { conn, schema, index: None };
+        let mut client = Self { conn, schema, index: None, reserved_ids: Default::default() };
         if let Some(why) = client.cluster_problem(min_index)? {
             return Err(DbError::Io(format!("{remote}: {why}")));
         }
@@ -158,18 +161,24 @@ impl Client {
             TxnError::Conflict => DbError::Protocol("select: unexpected wait failure".into()),
             TxnError::Db(e) => e,
         })?;
-        Snapshot::from_selects(&columns, &replies)
+        let mut s = Snapshot::from_selects(&columns, &replies)?;
+        s.check_ids().map_err(DbError::Protocol)?;
+        s.reserved_ids = self.reserved_ids.clone();
+        Ok(s)
     }
 
     /// A snapshot in which every policy row has a zonetp id: rows another
-    /// tool inserted get one first.
+    /// tool inserted get one first, written to the database (for writing
+    /// verbs; readers use [`Snapshot::with_provisional_ids`]).
     pub fn snapshot_with_ids(&mut self) -> Result<Snapshot, DbError> {
         for _ in 0..MAX_ATTEMPTS {
             let s = self.snapshot()?;
-            if s.rows_without_id().is_empty() {
+            // Empty also when no id is left to give: those rows stay out.
+            let numbering = Change::assign_ids(&s);
+            if numbering.ops.is_empty() {
                 return Ok(s);
             }
-            self.commit(&s, Change::assign_ids(&s))?;
+            self.commit(&s, numbering)?;
         }
         Err(DbError::Io("the database changed on every attempt to number its policies".into()))
     }

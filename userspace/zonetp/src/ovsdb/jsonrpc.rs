@@ -72,12 +72,32 @@ impl Connection {
         &self.remote
     }
 
+    /// An error if what the server sent cannot begin a JSON-RPC message
+    /// (every one is a JSON object): another protocol answers there.
+    fn not_json_rpc(&self) -> Option<DbError> {
+        let first = self.buf.iter().position(|b| !b.is_ascii_whitespace())?;
+        if self.buf[first] == b'{' {
+            return None;
+        }
+        let line = String::from_utf8_lossy(&self.buf[first..]);
+        let line: String = line.lines().next().unwrap_or("").chars().take(60).collect();
+        Some(DbError::Protocol(format!(
+            "{}: not an OVSDB server: it answered {line:?}, which is not JSON-RPC",
+            self.remote
+        )))
+    }
+
     fn lost(&self, why: impl std::fmt::Display) -> DbError {
         DbError::Io(format!("connection to {} lost: {why}", self.remote))
     }
 
     fn send(&mut self, msg: &Value) -> Result<(), DbError> {
-        let bytes = serde_json::to_vec(msg).expect("JSON serializes");
+        let mut bytes = serde_json::to_vec(msg).expect("JSON serializes");
+        // Whitespace between messages is valid JSON-RPC; the newline makes
+        // a line-based server on the socket (HTTP, say) answer at once,
+        // which `not_json_rpc` then recognises, rather than wait for the
+        // rest of a line that never comes.
+        bytes.push(b'\n');
         self.stream.write_all(&bytes).and_then(|_| self.stream.flush()).map_err(|e| self.lost(e))
     }
 
@@ -106,8 +126,15 @@ impl Connection {
             self.stream.set_read_timeout(Some(wait)).map_err(|e| self.lost(e))?;
             let mut chunk = [0u8; 16384];
             match self.stream.read(&mut chunk) {
-                Ok(0) => return Err(self.lost("closed by the server")),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(0) => {
+                    return Err(self.not_json_rpc().unwrap_or_else(|| self.lost("closed by the server")))
+                }
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    if let Some(e) = self.not_json_rpc() {
+                        return Err(e);
+                    }
+                }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.lost(e)),

@@ -18,11 +18,13 @@ pub struct OvsdbStore {
     remotes: Vec<Remote>,
     dialer: Dialer,
     client: RefCell<Option<Client>>,
+    /// Ids numbering skips: those of kernel objects present.
+    reserved_ids: RefCell<BTreeSet<u32>>,
 }
 
 impl OvsdbStore {
     pub fn new(remotes: Vec<Remote>, dialer: Dialer) -> Self {
-        Self { remotes, dialer, client: RefCell::new(None) }
+        Self { remotes, dialer, client: RefCell::new(None), reserved_ids: RefCell::default() }
     }
 
     pub fn remotes(&self) -> &[Remote] {
@@ -41,7 +43,9 @@ impl OvsdbStore {
             if slot.is_none() {
                 *slot = Some(Client::connect_any(&self.remotes, 0, &self.dialer, 0)?.0);
             }
-            match f(slot.as_mut().expect("connected")) {
+            let client = slot.as_mut().expect("connected");
+            client.reserved_ids = self.reserved_ids.borrow().clone();
+            match f(client) {
                 Err(DbError::Io(_)) if attempt == 0 => *slot = None,
                 other => return other.map_err(Error::from),
             }
@@ -57,8 +61,15 @@ impl OvsdbStore {
         .map_err(Error::Invalid)
     }
 
-    /// The current rows, every policy numbered.
+    /// The current rows as they are, rows without an id numbered in
+    /// memory only: reading needs no write access.
     pub fn snapshot(&self) -> Result<Snapshot> {
+        Ok(self.with_client(Client::snapshot)?.with_provisional_ids())
+    }
+
+    /// The current rows, every policy numbered in the database first (for
+    /// sync, whose kernel objects are named by the ids).
+    pub fn numbered_snapshot(&self) -> Result<Snapshot> {
         self.with_client(Client::snapshot_with_ids)
     }
 
@@ -71,11 +82,9 @@ impl OvsdbStore {
 
 impl ZoneStore for OvsdbStore {
     fn read(&self) -> Result<Config> {
-        let snapshot = self.snapshot()?;
-        if let Some(e) = snapshot.resolution_errors().into_iter().next() {
-            return Err(Error::Invalid(e));
-        }
-        Ok(snapshot.to_config())
+        // A datapath with an unreadable setting fails its own verbs only
+        // (`Config::unusable_datapaths`).
+        Ok(self.snapshot()?.to_config())
     }
     fn describe(&self) -> String {
         let remotes: Vec<String> = self.remotes.iter().map(ToString::to_string).collect();
@@ -98,6 +107,9 @@ impl ZoneStore for OvsdbStore {
     }
     /// Ids come from a counter that only grows: none is ever reused, so
     /// there is nothing to keep reserved.
+    fn reserve_ids(&self, ids: BTreeSet<u32>) {
+        *self.reserved_ids.borrow_mut() = ids;
+    }
     fn settle_retired(&self, _seen: &BTreeSet<u32>, _pending: &BTreeSet<u32>) -> Result<()> {
         Ok(())
     }

@@ -160,6 +160,12 @@ pub struct Snapshot {
     /// The rows as read, for `wait` operations that make a change depend
     /// on what it was computed from.
     pub tables: Tables,
+    /// Ids a new policy must not get although no row has them: those of
+    /// `ovs_tp_<id>_*` objects in the kernel (set by the caller that read
+    /// the kernel). A recreated database or a removed counter would
+    /// otherwise hand out an id whose objects a live rule still holds,
+    /// and sync would replace them under it.
+    pub reserved_ids: BTreeSet<u32>,
 }
 
 impl Snapshot {
@@ -203,7 +209,7 @@ impl Snapshot {
                 (u.clone(), PolicyRow { timeouts, external_ids: string_map(col(r, "external_ids")) })
             })
             .collect();
-        Self { ovs, datapaths, zones, policies, tables }
+        Self { ovs, datapaths, zones, policies, tables, reserved_ids: BTreeSet::new() }
     }
 
     /// Builds the snapshot from the replies of one `select` per table.
@@ -241,13 +247,38 @@ impl Snapshot {
         out
     }
 
+    /// Refuses a snapshot in which two policy rows claim one id (a row
+    /// copied with its external_ids): the kernel objects of that id would
+    /// follow whichever row sorts first by UUID, perhaps the copy, and the
+    /// other row would be numbered anew. Which is the policy's own only a
+    /// person can tell.
+    pub fn check_ids(&self) -> Result<(), String> {
+        let mut claims: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+        for (u, p) in &self.policies {
+            if let Some(id) = p.external_ids.get(ID_KEY).and_then(|v| v.parse::<u32>().ok()) {
+                claims.entry(id).or_default().push(u);
+            }
+        }
+        match claims.into_iter().find(|(_, rows)| rows.len() > 1) {
+            None => Ok(()),
+            Some((id, rows)) => Err(format!(
+                "policy id {id} is claimed by {} CT_Timeout_Policy rows ({}), a copied row perhaps; \
+                 remove external_ids:{ID_KEY} from every row but the policy's own \
+                 (ovs-vsctl remove CT_Timeout_Policy UUID external_ids {ID_KEY}) and zonetp numbers it anew",
+                rows.len(),
+                rows.join(", ")
+            )),
+        }
+    }
+
     /// Policy rows without an id (inserted by ovs-vsctl or another tool).
     pub fn rows_without_id(&self) -> Vec<String> {
         let ids = self.policy_ids();
         self.policies.keys().filter(|u| !ids.contains_key(*u)).cloned().collect()
     }
 
-    /// The next id to hand out: the counter, but never below an id in use.
+    /// The next id to hand out: the counter, but never below an id in use
+    /// by a row or reserved (kernel objects present).
     pub fn next_policy_id(&self) -> u32 {
         let counter = self
             .ovs
@@ -256,7 +287,40 @@ impl Snapshot {
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(1);
         let above_used = self.policy_ids().values().max().map_or(1, |m| m.saturating_add(1));
-        counter.max(above_used).max(1)
+        let above_reserved = self.reserved_ids.last().map_or(1, |m| m.saturating_add(1));
+        counter.max(above_used).max(above_reserved).max(1)
+    }
+
+    /// The ids [`Change::assign_ids`] would give the rows without one, by
+    /// row UUID; none past MAX_POLICY_ID (a row left without stays out of
+    /// the configuration rather than take an id OVS cannot have).
+    fn ids_to_assign(&self) -> Vec<(String, u32)> {
+        let mut next = self.next_policy_id();
+        self.rows_without_id()
+            .into_iter()
+            .map(|u| {
+                let id = next;
+                next = next.saturating_add(1);
+                (u, id)
+            })
+            .filter(|(_, id)| *id <= MAX_POLICY_ID)
+            .collect()
+    }
+
+    /// This snapshot with the rows without an id numbered in memory only,
+    /// as [`Change::assign_ids`] would number them: what reading verbs
+    /// show. A read must not need write access (a read-only remote
+    /// refuses any transaction that writes); the ids become the rows' own
+    /// when a writing verb (a change, or sync) numbers them, which gives
+    /// the same ids unless the database changed in between.
+    pub fn with_provisional_ids(&self) -> Snapshot {
+        let mut s = self.clone();
+        for (u, id) in self.ids_to_assign() {
+            if let Some(row) = s.policies.get_mut(&u) {
+                row.external_ids.insert(ID_KEY.to_owned(), id.to_string());
+            }
+        }
+        s
     }
 
     /// The configuration as zonetp's model holds it. Policies without an id
@@ -273,10 +337,17 @@ impl Snapshot {
         for (name, dp_uuid) in &ovs.datapaths {
             let mut dp = Datapath::default();
             if let Some(row) = self.datapaths.get(dp_uuid) {
-                // An unreadable value is reported by `resolution_errors`.
-                let mode = row.external_ids.get(RESOLUTION_KEY).map(|v| ResolutionMode::parse(v));
-                if let Some(Ok(mode)) = mode {
-                    dp.resolution = mode;
+                // An unreadable value makes this datapath, and only it,
+                // unusable: its verbs name it, the others work.
+                match row.external_ids.get(RESOLUTION_KEY).map(|v| ResolutionMode::parse(v)) {
+                    Some(Ok(mode)) => dp.resolution = mode,
+                    Some(Err(e)) => {
+                        config.unusable_datapaths.insert(
+                            name.clone(),
+                            format!("datapath {name}: external_ids:{RESOLUTION_KEY}: {e}"),
+                        );
+                    }
+                    None => {}
                 }
                 for (zone, zone_uuid) in &row.ct_zones {
                     let policy = self.zones.get(zone_uuid).and_then(|z| z.timeout_policy.as_ref());
@@ -519,15 +590,16 @@ impl Change {
     /// Gives every policy row without an id one from the counter.
     pub fn assign_ids(s: &Snapshot) -> Self {
         let mut c = Self::default();
-        let (Some(ovs), missing) = (&s.ovs, s.rows_without_id()) else { return c };
-        if missing.is_empty() {
+        let Some(ovs) = &s.ovs else { return c };
+        let ids = s.ids_to_assign();
+        if ids.is_empty() {
             return c;
         }
         let mut next = s.next_policy_id();
-        for u in missing {
+        for (u, id) in ids {
             c.ops.push(json!({"op": "mutate", "table": "CT_Timeout_Policy", "where": where_uuid(&u),
-                "mutations": set_key("external_ids", ID_KEY, next.to_string())}));
-            next = next.saturating_add(1);
+                "mutations": set_key("external_ids", ID_KEY, id.to_string())}));
+            next = id.saturating_add(1);
         }
         c.ops.push(json!({"op": "mutate", "table": "Open_vSwitch", "where": where_uuid(&ovs.uuid),
             "mutations": set_key("external_ids", NEXT_ID_KEY, next.to_string())}));
@@ -575,6 +647,34 @@ mod tests {
         assert_eq!(ops.len(), 2);
         assert_eq!(ops[0]["mutations"][1], json!(["external_ids", "insert", ["map", [[ID_KEY, "3"]]]]));
         assert_eq!(ops[1]["mutations"][1], json!(["external_ids", "insert", ["map", [[NEXT_ID_KEY, "4"]]]]));
+    }
+
+    #[test]
+    fn reading_numbers_in_memory_as_writing_would_and_skips_reserved_ids() {
+        let s = snapshot();
+        let read = s.with_provisional_ids();
+        assert_eq!(read.to_config().datapaths["system"].ct_zones[&6].timeout_policy, Some(3));
+        assert_eq!(s.rows_without_id(), vec!["p2"], "the snapshot itself is as read");
+        let ops = Change::assign_ids(&s).ops;
+        assert_eq!(ops[0]["mutations"][1], json!(["external_ids", "insert", ["map", [[ID_KEY, "3"]]]]));
+        // Ids of kernel objects present are skipped, by reading and writing.
+        let mut s = snapshot();
+        s.reserved_ids = BTreeSet::from([1, 7]);
+        assert_eq!(s.next_policy_id(), 8);
+        assert_eq!(
+            s.with_provisional_ids().to_config().datapaths["system"].ct_zones[&6].timeout_policy,
+            Some(8)
+        );
+        let ops = Change::assign_ids(&s).ops;
+        assert_eq!(ops[1]["mutations"][1], json!(["external_ids", "insert", ["map", [[NEXT_ID_KEY, "9"]]]]));
+        // A stray object named with the last id leaves none to give: the
+        // row stays out, and nothing is written (no endless numbering).
+        s.reserved_ids = BTreeSet::from([MAX_POLICY_ID]);
+        assert!(Change::assign_ids(&s).ops.is_empty());
+        assert_eq!(
+            s.with_provisional_ids().to_config().datapaths["system"].ct_zones[&6].timeout_policy,
+            None
+        );
     }
 
     #[test]
