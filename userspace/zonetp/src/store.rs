@@ -37,22 +37,45 @@ struct Lock(#[allow(dead_code)] Flock<File>);
 
 impl Lock {
     /// Takes the lock on `path`, creating the file when missing. A store
-    /// shared by a group: the lock file gets the store file's group and
-    /// its read/write bits (`like`), so every member can open it; one that
-    /// still cannot be opened for writing (made by an older zonetp, 0644)
-    /// is locked through a read-only descriptor, which flock(2) allows.
+    /// shared by a group: a lock file this process creates gets the store
+    /// file's group and its read/write bits (`like`), so every member can
+    /// open it; one that still cannot be opened for writing (made by an
+    /// older zonetp, 0644) is locked through a read-only descriptor, which
+    /// flock(2) allows.
+    ///
+    /// The directory may be writable by others (a group), so the path is
+    /// never followed when it is a symbolic link (`O_NOFOLLOW`: refused,
+    /// naming it), anything but a regular file is refused, and only a file
+    /// this process has just created (`O_CREAT|O_EXCL`), still a regular
+    /// file with one link, is given a group or mode: a planted link or
+    /// hard link to another file never makes this process change that file.
     fn take(path: &Path, like: Option<&fs::Metadata>) -> Result<Self> {
         let mode = like.map_or(0o644, |m| m.mode() & 0o666);
-        let opened = OpenOptions::new().create(true).truncate(false).write(true).mode(mode).open(path);
-        let mut file = match opened {
-            Ok(f) => {
-                // Only the lock's creator may need this; umask may have
-                // taken the group's write bit, and the group is the
-                // creator's rather than the store's. Best effort: a member
-                // who cannot open it for writing still locks it read-only.
-                if let (Some(m), Ok(own)) = (like, f.metadata()) {
-                    // SAFETY: geteuid(2) cannot fail and touches no memory.
-                    if own.uid() == unsafe { libc::geteuid() } {
+        let failed = |e: io::Error| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::Store(format!(
+                    "cannot open lock file {}: it is a symbolic link; refusing to follow it (remove it)",
+                    path.display()
+                ))
+            } else {
+                Error::Store(format!("cannot open lock file {}: {e}", path.display()))
+            }
+        };
+        // O_NONBLOCK: a FIFO planted there must not make the open wait.
+        let flags = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        let mut file = None;
+        for _ in 0..MAX_LINKS {
+            let created =
+                OpenOptions::new().write(true).create_new(true).mode(mode).custom_flags(flags).open(path);
+            match created {
+                Ok(f) => {
+                    // Only the lock's creator may need this; umask may
+                    // have taken the group's write bit, and the group is
+                    // the creator's rather than the store's. Best effort:
+                    // a member who cannot open it for writing still locks
+                    // it read-only.
+                    let own = f.metadata().map_err(failed)?;
+                    if let Some(m) = like.filter(|_| own.is_file() && own.nlink() == 1) {
                         if own.gid() != m.gid() {
                             let _ = std::os::unix::fs::fchown(&f, None, Some(m.gid()));
                         }
@@ -60,13 +83,38 @@ impl Lock {
                             let _ = f.set_permissions(Permissions::from_mode(mode));
                         }
                     }
+                    file = Some(f);
+                    break;
                 }
-                f
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(failed(e)),
             }
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied && path.exists() => File::open(path)
-                .map_err(|e| Error::Store(format!("cannot open lock file {}: {e}", path.display())))?,
-            Err(e) => return Err(Error::Store(format!("cannot open lock file {}: {e}", path.display()))),
-        };
+            // It exists: open it as it is, changing nothing about it.
+            let opened = OpenOptions::new().write(true).custom_flags(flags).open(path);
+            let opened = match opened {
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    OpenOptions::new().read(true).custom_flags(flags).open(path)
+                }
+                r => r,
+            };
+            match opened {
+                Ok(f) => {
+                    file = Some(f);
+                    break;
+                }
+                // Removed in between: create it again.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        let mut file = file.ok_or_else(|| failed(io::Error::other("it keeps appearing and vanishing")))?;
+        let own = file.metadata().map_err(failed)?;
+        if !own.is_file() {
+            return Err(Error::Store(format!(
+                "cannot open lock file {}: it is not a regular file",
+                path.display()
+            )));
+        }
         // flock(LOCK_EX), retried on EINTR (nix's Flock rather than std's
         // File::lock, which needs Rust 1.89: Debian 13 builds with 1.85).
         loop {
@@ -252,17 +300,13 @@ impl Store {
         text.push('\n');
         let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         remove_stale_temp_files(dir, target);
-        let tmp = Self::sibling(target, &format!(".tmp.{}", std::process::id()));
         let old = fs::metadata(target).ok();
         // Each step says what failed on which file.
         let step = |what: String| move |e: io::Error| format!("{what}: {e}");
+        let (mut f, tmp) = create_temp(target).map_err(|(tmp, e)| {
+            Error::Store(format!("cannot write {}: create {}: {e}", self.path.display(), tmp.display()))
+        })?;
         let result = (|| -> std::result::Result<(), String> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(step(format!("create {}", tmp.display())))?;
             if let Some(m) = &old {
                 keep_owner(&f, m).map_err(step(format!("chown {}", tmp.display())))?;
                 f.set_permissions(Permissions::from_mode(m.mode() & 0o7777))
@@ -288,6 +332,40 @@ impl Store {
             ))
         })
     }
+}
+
+/// Creates `<target>.tmp.<pid>` (or, when that name is taken,
+/// `<target>.tmp.<pid><digits>`) with `O_CREAT|O_EXCL|O_NOFOLLOW`: the
+/// directory may be writable by others, so nothing planted at the name (a
+/// symbolic link to another file, a hard link) is ever opened, written,
+/// chowned or chmodded; a taken name is skipped. The file is new, empty,
+/// regular and has one link. On error, the last name tried.
+fn create_temp(target: &Path) -> std::result::Result<(File, PathBuf), (PathBuf, io::Error)> {
+    let pid = std::process::id();
+    let mut tmp = Store::sibling(target, &format!(".tmp.{pid}"));
+    for attempt in 0u32..100 {
+        if attempt > 0 {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            tmp = Store::sibling(target, &format!(".tmp.{pid}{attempt}{nanos}"));
+        }
+        let opened = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp);
+        match opened {
+            Ok(f) => match f.metadata() {
+                Ok(m) if m.is_file() && m.nlink() == 1 && m.len() == 0 => return Ok((f, tmp)),
+                Ok(_) => return Err((tmp, io::Error::other("not a new regular file; refusing it"))),
+                Err(e) => return Err((tmp, e)),
+            },
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err((tmp, e)),
+        }
+    }
+    Err((tmp, io::Error::other("every temporary name tried is taken")))
 }
 
 /// Gives `f` (just created by this process) the owner and group of `m`:
@@ -449,6 +527,49 @@ mod tests {
         s.update(|c| c.add_dp("netdev", false)).unwrap();
         assert!(!dir.join("conf.json.tmp.4242").exists());
         assert!(dir.join("conf.json.tmp.notapid").exists(), "only <file>.tmp.<pid> names go");
+    }
+
+    #[test]
+    fn a_planted_temp_name_is_skipped_and_its_target_untouched() {
+        let s = temp_store("planted-temp");
+        s.update(|c| c.add_dp("system", false)).unwrap();
+        let dir = s.path().parent().unwrap().to_owned();
+        let victim = dir.join("victim");
+        fs::write(&victim, "secret").unwrap();
+        fs::set_permissions(&victim, Permissions::from_mode(0o600)).unwrap();
+        let planted = dir.join(format!("conf.json.tmp.{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let (f, tmp) = create_temp(s.path()).unwrap();
+        assert_ne!(tmp, planted, "the planted name is skipped");
+        assert_eq!(f.metadata().unwrap().len(), 0);
+        assert!(fs::symlink_metadata(&tmp).unwrap().is_file());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "secret");
+        fs::remove_file(&tmp).unwrap();
+        // A write through the whole path: the stale name (a link) is
+        // removed, the victim is left as it was.
+        s.update(|c| c.add_dp("netdev", false)).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "secret");
+        assert_eq!(fs::metadata(&victim).unwrap().mode() & 0o7777, 0o600);
+        assert!(s.read().unwrap().datapaths.contains_key("netdev"));
+    }
+
+    #[test]
+    fn a_symlinked_lock_file_is_refused_by_name() {
+        let s = temp_store("planted-lock");
+        s.update(|c| c.add_dp("system", false)).unwrap();
+        let dir = s.path().parent().unwrap().to_owned();
+        let victim = dir.join("victim");
+        fs::write(&victim, "secret").unwrap();
+        fs::set_permissions(&victim, Permissions::from_mode(0o600)).unwrap();
+        fs::set_permissions(s.path(), Permissions::from_mode(0o664)).unwrap();
+        let lock = dir.join("conf.json.lock");
+        fs::remove_file(&lock).unwrap();
+        std::os::unix::fs::symlink(&victim, &lock).unwrap();
+        let e = s.update(|c| c.add_dp("netdev", false)).unwrap_err().to_string();
+        assert!(e.contains(&format!("lock file {}", lock.display())) && e.contains("symbolic link"), "{e}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "secret");
+        assert_eq!(fs::metadata(&victim).unwrap().mode() & 0o7777, 0o600, "mode untouched");
+        assert!(!s.read().unwrap().datapaths.contains_key("netdev"), "nothing written");
     }
 
     #[test]
