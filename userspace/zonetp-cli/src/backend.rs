@@ -2,10 +2,14 @@
 //! (`unix:PATH`, `tcp:IP:PORT`, lists of them) or a JSON file path; a
 //! value that looks like a mistyped remote is refused (`check_db_spec`).
 
+use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
+use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::ovsdb::client::direct_dialer;
 use zonetp::ovsdb::{check_db_spec, is_remote_spec, parse_remotes, Dialer, OvsdbStore};
+use zonetp::reconcile::kernel_policy_ids;
 use zonetp::store::{Store, PATH_ENV};
 use zonetp::zone_store::ZoneStore;
 
@@ -30,7 +34,8 @@ impl Backend {
         match spec.filter(|s| is_remote_spec(s)) {
             Some(spec) => {
                 let remotes = parse_remotes(&spec).map_err(usage)?;
-                Ok(Backend::Ovsdb(Box::new(OvsdbStore::new(remotes, dialer.unwrap_or_else(direct_dialer)))))
+                let store = OvsdbStore::new(remotes, dialer.unwrap_or_else(direct_dialer));
+                Ok(Backend::Ovsdb(Box::new(store.with_id_reader(Arc::new(kernel_ids)))))
             }
             None => Ok(Backend::File(Store::locate(db))),
         }
@@ -42,4 +47,17 @@ impl Backend {
             Backend::Ovsdb(s) => s.as_ref(),
         }
     }
+}
+
+/// The ids of the `ovs_tp_<id>_*` objects in the kernel of this network
+/// namespace (`--netns`'s), which numbering skips as sync does: read once
+/// per command, and only by one that numbers rows ovs-vsctl inserted.
+/// Without access to the kernel (no CAP_NET_ADMIN, no cttimeout support)
+/// there are none, and ids come from the database alone (docs/ovsdb.md).
+fn kernel_ids() -> BTreeSet<u32> {
+    static IDS: OnceLock<BTreeSet<u32>> = OnceLock::new();
+    IDS.get_or_init(|| {
+        CtTimeoutClient::open().and_then(|mut c| kernel_policy_ids(&mut c)).unwrap_or_default()
+    })
+    .clone()
 }

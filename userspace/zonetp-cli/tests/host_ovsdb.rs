@@ -1373,6 +1373,50 @@ fn ids_of_objects_still_in_the_kernel_are_not_given_to_new_policies() {
 }
 
 #[test]
+fn every_verb_numbers_past_the_kernel_s_ids_as_sync_does() {
+    in_netns(|| {
+        let s = Server::new("every-verb-kernel-ids");
+        // Policy 1's UDP object is in the kernel (a rule holds it) while
+        // the database has no counter and a row ovs-vsctl inserted.
+        zonetp_ok(&["timeout", "add", "ovs_tp_1_udp4", "--l3", "ipv4", "--l4", "udp", "unreplied=7"]);
+        iptables_ct_rule("ovs_tp_1_udp4");
+        s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        // Reading verbs show the names sync would make, not the live
+        // rule's object.
+        assert_eq!(s.resolve_udp4(1), "ovs_tp_2_udp4");
+        let listed = z_json(&s, &["list-zone-tp", "system"]);
+        assert_eq!(listed[0]["policy_id"], 2, "{listed}");
+        let status = z_json(&s, &["status"]);
+        assert_eq!(status["zones"][0]["policy_id"], 2, "{status}");
+        assert!(s.z_ok(&["sync", "--dry-run"]).contains("create ovs_tp_2_udp4"));
+        assert_eq!(s.stored_id(1), None, "reading wrote nothing");
+        // Any change numbers the row first, past the kernel's ids too
+        // (each from a database whose rows and counter have no id, so
+        // only the kernel's objects can keep id 1 from it).
+        let forget_ids = || {
+            let rows = s.vsctl_ok(&["--bare", "--columns=_uuid", "list", "CT_Timeout_Policy"]);
+            for row in rows.split_whitespace() {
+                s.vsctl_ok(&["remove", "CT_Timeout_Policy", row, "external_ids", "zonetp-id"]);
+            }
+            s.vsctl_ok(&["remove", "Open_vSwitch", ".", "external_ids", "zonetp-next-policy-id"]);
+        };
+        for args in [
+            &["add-dp", "netdev"][..],
+            &["set-dp", "netdev", "resolution=exact"],
+            &["del-zone-tp", "system", "zone=9", "--if-exists"],
+            &["del-dp", "netdev"],
+        ] {
+            forget_ids();
+            s.z_ok(args);
+            assert_eq!(s.stored_id(1), Some(2), "zonetp {args:?} must number the row past the kernel's id 1");
+        }
+        s.z_ok(&["sync"]);
+        assert_eq!(udp_single("ovs_tp_1_udp4"), Some(7), "the live rule's object was left alone");
+        assert_eq!(udp_single(&format!("ovs_tp_{}_udp4", s.stored_id(1).unwrap())), Some(5));
+    });
+}
+
+#[test]
 fn the_agent_waits_for_a_server_that_is_not_up_or_serves_a_wrong_schema() {
     in_netns(|| {
         // The agent's log here; the server's directory comes and goes.

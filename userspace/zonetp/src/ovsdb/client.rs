@@ -20,6 +20,12 @@ pub fn direct_dialer() -> Dialer {
     Arc::new(|r: &Remote| Stream::connect(r, super::jsonrpc::CONNECT_TIMEOUT))
 }
 
+/// Reads the ids numbering must skip although no row has them (those of
+/// `ovs_tp_<id>_*` objects in the kernel, see [`Snapshot::reserved_ids`]).
+/// Called only when a snapshot has rows to number: reading the kernel
+/// may need privileges a reader of the database lacks.
+pub type IdReader = Arc<dyn Fn() -> std::collections::BTreeSet<u32> + Send + Sync>;
+
 /// How often a change computed from stale rows is recomputed.
 const MAX_ATTEMPTS: usize = 50;
 
@@ -32,6 +38,10 @@ pub struct Client {
     /// Ids numbering must skip (see [`Snapshot::reserved_ids`]), given to
     /// every snapshot this client reads.
     pub reserved_ids: std::collections::BTreeSet<u32>,
+    /// Reads more ids to skip for a snapshot with rows to number, which
+    /// reading verbs number in memory and every change in the database:
+    /// each must skip the kernel's ids as sync does.
+    pub read_reserved: Option<IdReader>,
 }
 
 /// Why a transaction did not commit.
@@ -72,7 +82,8 @@ impl Client {
             e => e,
         })?;
         let schema = SchemaInfo::from_schema(&schema)?;
-        let mut client = Self { conn, schema, index: None, reserved_ids: Default::default() };
+        let mut client =
+            Self { conn, schema, index: None, reserved_ids: Default::default(), read_reserved: None };
         if let Some(why) = client.cluster_problem(min_index)? {
             return Err(DbError::Io(format!("{remote}: {why}")));
         }
@@ -164,6 +175,9 @@ impl Client {
         let mut s = Snapshot::from_selects(&columns, &replies)?;
         s.check_ids().map_err(DbError::Protocol)?;
         s.reserved_ids = self.reserved_ids.clone();
+        if let Some(read) = self.read_reserved.as_ref().filter(|_| !s.rows_without_id().is_empty()) {
+            s.reserved_ids.extend(read());
+        }
         Ok(s)
     }
 

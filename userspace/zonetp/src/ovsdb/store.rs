@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use super::client::{Client, Dialer};
+use super::client::{Client, Dialer, IdReader};
 use super::remote::Remote;
 use super::vswitch::{Change, Snapshot, Wording};
 use super::DbError;
@@ -18,13 +18,30 @@ pub struct OvsdbStore {
     remotes: Vec<Remote>,
     dialer: Dialer,
     client: RefCell<Option<Client>>,
-    /// Ids numbering skips: those of kernel objects present.
-    reserved_ids: RefCell<BTreeSet<u32>>,
+    /// Ids numbering skips: those of kernel objects present, once the
+    /// caller read them ([`ZoneStore::reserve_ids`]).
+    reserved_ids: RefCell<Option<BTreeSet<u32>>>,
+    /// Until then, how to read them when a snapshot has rows to number.
+    read_reserved: Option<IdReader>,
 }
 
 impl OvsdbStore {
     pub fn new(remotes: Vec<Remote>, dialer: Dialer) -> Self {
-        Self { remotes, dialer, client: RefCell::new(None), reserved_ids: RefCell::default() }
+        Self {
+            remotes,
+            dialer,
+            client: RefCell::new(None),
+            reserved_ids: RefCell::default(),
+            read_reserved: None,
+        }
+    }
+
+    /// Numbering (in memory for reading verbs, in the database for every
+    /// change) skips the ids `read` returns, read when there are rows to
+    /// number, unless [`ZoneStore::reserve_ids`] gave them first.
+    pub fn with_id_reader(mut self, read: IdReader) -> Self {
+        self.read_reserved = Some(read);
+        self
     }
 
     pub fn remotes(&self) -> &[Remote] {
@@ -44,7 +61,10 @@ impl OvsdbStore {
                 *slot = Some(Client::connect_any(&self.remotes, 0, &self.dialer, 0)?.0);
             }
             let client = slot.as_mut().expect("connected");
-            client.reserved_ids = self.reserved_ids.borrow().clone();
+            let reserved = self.reserved_ids.borrow();
+            client.reserved_ids = reserved.clone().unwrap_or_default();
+            client.read_reserved = if reserved.is_some() { None } else { self.read_reserved.clone() };
+            drop(reserved);
             match f(client) {
                 Err(DbError::Io(_)) if attempt == 0 => *slot = None,
                 other => return other.map_err(Error::from),
@@ -105,11 +125,11 @@ impl ZoneStore for OvsdbStore {
     fn del_zone_tp(&self, dp: &str, zone: u16, if_exists: bool) -> Result<()> {
         self.change(|s, w| Change::del_zone_tp(s, w, dp, zone, if_exists))
     }
+    fn reserve_ids(&self, ids: BTreeSet<u32>) {
+        *self.reserved_ids.borrow_mut() = Some(ids);
+    }
     /// Ids come from a counter that only grows: none is ever reused, so
     /// there is nothing to keep reserved.
-    fn reserve_ids(&self, ids: BTreeSet<u32>) {
-        *self.reserved_ids.borrow_mut() = ids;
-    }
     fn settle_retired(&self, _seen: &BTreeSet<u32>, _pending: &BTreeSet<u32>) -> Result<()> {
         Ok(())
     }
