@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cttimeout::{L3Proto, L4Proto};
 use crate::error::{Error, Result};
-use crate::policy::{object_name, TimeoutPolicy, MAX_POLICY_ID};
+use crate::policy::{is_policy_id, object_name, TimeoutPolicy, MAX_POLICY_ID, NOT_A_POLICY_ID};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -290,10 +290,15 @@ impl Config {
             )));
         }
         for (id, p) in &self.timeout_policies {
-            if *id == 0 || *id > MAX_POLICY_ID {
-                return Err(Error::Store(format!("timeout policy id {id} is outside 1..{MAX_POLICY_ID}")));
+            if !is_policy_id(*id) {
+                return Err(Error::Store(format!("timeout_policies: \"{id}\" {NOT_A_POLICY_ID}")));
             }
             p.timeouts.validate().map_err(|e| Error::Store(format!("timeout policy {id}: {e}")))?;
+        }
+        // Harmless (no id outside the range is ever given), but a value
+        // zonetp never writes: refused as the policies' ids are.
+        if let Some(id) = self.retired_policy_ids.iter().find(|id| !is_policy_id(**id)) {
+            return Err(Error::Store(format!("retired_policy_ids: {id} {NOT_A_POLICY_ID}")));
         }
         for (dp, d) in &self.datapaths {
             for (zone, z) in &d.ct_zones {
@@ -695,5 +700,32 @@ mod tests {
         c.add_zone_tp("system", 1, tp(&["udp_first=1"]), false).unwrap();
         c.timeout_policies.clear();
         assert!(c.validate().unwrap_err().to_string().contains("refers to timeout policy 1"));
+    }
+
+    #[test]
+    fn ids_outside_1_to_max_policy_id_are_refused_by_record() {
+        let read = |text: &str| {
+            let c: Config = serde_json::from_str(text).unwrap();
+            c.validate().err().map(|e| e.to_string())
+        };
+        let file = |policies: &str, retired: &str| {
+            format!(
+                r#"{{"schema_version": 1, "datapaths": {{}}, "timeout_policies": {{{policies}}},
+                   "retired_policy_ids": [{retired}]}}"#
+            )
+        };
+        let policy = |id: u64| format!(r#""{id}": {{"timeouts": {{"udp_single": 1}}}}"#);
+        assert_eq!(read(&file(&policy(1), "2")), None);
+        assert_eq!(read(&file(&policy(u64::from(MAX_POLICY_ID)), "4294967294")), None);
+        for id in [0, 4294967295] {
+            assert_eq!(
+                read(&file(&policy(id), "")).as_deref(),
+                Some(format!("timeout_policies: \"{id}\" is not a policy id (1 to 4294967294)").as_str())
+            );
+            assert_eq!(
+                read(&file("", &id.to_string())).as_deref(),
+                Some(format!("retired_policy_ids: {id} is not a policy id (1 to 4294967294)").as_str())
+            );
+        }
     }
 }

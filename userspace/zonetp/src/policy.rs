@@ -55,6 +55,16 @@ pub const OBJECT_PREFIX: &str = "ovs_tp_";
 /// Largest policy id: OVS allocates ids in 1..=2^32-2.
 pub const MAX_POLICY_ID: u32 = u32::MAX - 1;
 
+/// True for an id a policy can have, 1..=MAX_POLICY_ID. Every reader of
+/// ids (the file, the database's rows, the kernel's object names) goes
+/// by this: 0 and 2^32-1 are no policy's.
+pub fn is_policy_id(id: u32) -> bool {
+    (1..=MAX_POLICY_ID).contains(&id)
+}
+
+/// The words for a value that is no policy id, after the value.
+pub const NOT_A_POLICY_ID: &str = "is not a policy id (1 to 4294967294)";
+
 /// The kernel object name OVS uses for policy `id` and an L3/L4 pair, or
 /// `None` for a pair zone policies do not cover.
 pub fn object_name(id: u32, l3: L3Proto, l4: L4Proto) -> Option<String> {
@@ -228,6 +238,10 @@ mod tests {
         assert_eq!(policy_id_of("ovs_tp_12_sctp4"), None);
         assert_eq!(policy_id_of("ovs_tp__tcp4"), None);
         assert_eq!(policy_id_of("web"), None);
+        assert!(
+            !is_policy_id(0) && is_policy_id(1) && is_policy_id(MAX_POLICY_ID) && !is_policy_id(u32::MAX)
+        );
+        assert!(NOT_A_POLICY_ID.ends_with(&format!("1 to {MAX_POLICY_ID})")));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::cttimeout::{
 };
 use crate::error::{errno_name, Error, Result};
 use crate::netlink::ParseError;
-use crate::policy::{policy_id_of, KERNEL_PROTOCOLS};
+use crate::policy::{is_policy_id, policy_id_of, KERNEL_PROTOCOLS};
 use crate::zone_store::ZoneStore;
 
 /// The datapath type whose zones have kernel objects; others (`netdev`,
@@ -362,7 +362,14 @@ pub fn check_config(loaded: Option<&Config>, what: &str, dp: &str, opts: SyncOpt
 /// use, whatever the configuration says (a rule may hold an object of a
 /// policy the configuration lost), which numbering must skip.
 pub fn kernel_policy_ids(client: &mut CtTimeoutClient) -> Result<BTreeSet<u32>> {
-    Ok(client.list()?.iter().filter_map(|o| crate::policy::policy_id_of(o.name.to_str()?)).collect())
+    Ok(policy_ids_in_use(&client.list()?))
+}
+
+/// The policy ids `objects`' names carry. An `ovs_tp_0_*` or
+/// `ovs_tp_4294967295_*` object (another tool's) is no policy's, and
+/// no id a policy can get is kept from it: it is left out.
+pub fn policy_ids_in_use(objects: &[CtTimeoutObject]) -> BTreeSet<u32> {
+    objects.iter().filter_map(|o| policy_id_of(o.name.to_str()?)).filter(|id| is_policy_id(*id)).collect()
 }
 
 /// Runs one reconciliation of datapath `dp` from the configuration in
@@ -505,6 +512,16 @@ mod tests {
         k.timeouts = expected(o, &defaults());
         k.use_count = Some(1);
         k
+    }
+
+    #[test]
+    fn kernel_objects_keep_only_ids_a_policy_can_have() {
+        let objects: Vec<CtTimeoutObject> =
+            ["ovs_tp_0_udp4", "ovs_tp_3_tcp6", "ovs_tp_4294967294_icmp4", "ovs_tp_4294967295_udp4", "web"]
+                .iter()
+                .map(|n| CtTimeoutObject::new(n, L3Proto::IPV4, L4Proto::UDP, Timeouts::new()).unwrap())
+                .collect();
+        assert_eq!(policy_ids_in_use(&objects), BTreeSet::from([3, crate::policy::MAX_POLICY_ID]));
     }
 
     #[test]

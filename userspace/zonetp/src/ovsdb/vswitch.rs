@@ -23,7 +23,7 @@ use super::datum::{
 };
 use super::DbError;
 use crate::config::{Config, Datapath, DpSettings, PolicyRecord, ResolutionMode, ZoneRecord};
-use crate::policy::{TimeoutPolicy, MAX_POLICY_ID};
+use crate::policy::{is_policy_id, TimeoutPolicy, MAX_POLICY_ID, NOT_A_POLICY_ID};
 
 pub const DB: &str = "Open_vSwitch";
 /// The row's policy id (decimal).
@@ -238,7 +238,7 @@ impl Snapshot {
         let mut out = BTreeMap::new();
         for (u, p) in &self.policies {
             let id = p.external_ids.get(ID_KEY).and_then(|v| v.parse::<u32>().ok());
-            if let Some(id) = id.filter(|id| (1..=MAX_POLICY_ID).contains(id)) {
+            if let Some(id) = id.filter(|id| is_policy_id(*id)) {
                 if taken.insert(id) {
                     out.insert(u.clone(), id);
                 }
@@ -251,12 +251,23 @@ impl Snapshot {
     /// copied with its external_ids): the kernel objects of that id would
     /// follow whichever row sorts first by UUID, perhaps the copy, and the
     /// other row would be numbered anew. Which is the policy's own only a
-    /// person can tell.
+    /// person can tell. Refuses, as the file does, a row whose id is no
+    /// policy id (not a number in 1..=MAX_POLICY_ID): zonetp never writes
+    /// one, so someone else did, and the row would otherwise be numbered
+    /// anew without a word.
     pub fn check_ids(&self) -> Result<(), String> {
         let mut claims: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
         for (u, p) in &self.policies {
-            if let Some(id) = p.external_ids.get(ID_KEY).and_then(|v| v.parse::<u32>().ok()) {
-                claims.entry(id).or_default().push(u);
+            let Some(value) = p.external_ids.get(ID_KEY) else { continue };
+            match value.parse::<u32>() {
+                Ok(id) if is_policy_id(id) => claims.entry(id).or_default().push(u),
+                _ => {
+                    return Err(format!(
+                        "CT_Timeout_Policy row {u}: external_ids:{ID_KEY}={value:?} {NOT_A_POLICY_ID}; \
+                         remove it (ovs-vsctl remove CT_Timeout_Policy {u} external_ids {ID_KEY}) \
+                         and zonetp numbers the row anew"
+                    ))
+                }
             }
         }
         match claims.into_iter().find(|(_, rows)| rows.len() > 1) {
@@ -287,7 +298,9 @@ impl Snapshot {
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(1);
         let above_used = self.policy_ids().values().max().map_or(1, |m| m.saturating_add(1));
-        let above_reserved = self.reserved_ids.last().map_or(1, |m| m.saturating_add(1));
+        // (An id no policy can have, from another tool's object, is none
+        // to keep: u32::MAX would leave no id to give.)
+        let above_reserved = self.reserved_ids.range(1..=MAX_POLICY_ID).next_back().map_or(1, |m| m + 1);
         counter.max(above_used).max(above_reserved).max(1)
     }
 
@@ -675,6 +688,41 @@ mod tests {
             s.with_provisional_ids().to_config().datapaths["system"].ct_zones[&6].timeout_policy,
             None
         );
+    }
+
+    #[test]
+    fn ids_outside_1_to_max_policy_id_are_refused_naming_the_row_or_not_kept() {
+        let with_id = |value: &str| {
+            let mut tables = snapshot().tables;
+            let p2 = tables.get_mut("CT_Timeout_Policy").unwrap().get_mut("p2").unwrap();
+            p2.insert("external_ids".into(), json!(["map", [[ID_KEY, value]]]));
+            Snapshot::from_tables(tables)
+        };
+        assert_eq!(with_id("4294967294").check_ids(), Ok(()));
+        assert_eq!(with_id("4294967294").policy_ids()["p2"], MAX_POLICY_ID);
+        for bad in ["0", "4294967295", "99999999999", "-1", "two", ""] {
+            let e = with_id(bad).check_ids().unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "CT_Timeout_Policy row p2: external_ids:zonetp-id={bad:?} is not a policy id \
+                     (1 to 4294967294); remove it (ovs-vsctl remove CT_Timeout_Policy p2 external_ids \
+                     zonetp-id)"
+                )),
+                "{bad}: {e}"
+            );
+        }
+        // Two rows with one id outside the range: the id is the fault.
+        let mut tables = with_id("0").tables;
+        let p1 = tables.get_mut("CT_Timeout_Policy").unwrap().get_mut("p1").unwrap();
+        p1.insert("external_ids".into(), json!(["map", [[ID_KEY, "0"]]]));
+        let e = Snapshot::from_tables(tables).check_ids().unwrap_err();
+        assert!(e.starts_with("CT_Timeout_Policy row p1: external_ids:zonetp-id=\"0\" is not"), "{e}");
+        // Kernel objects named with an id no policy can have keep none.
+        let mut s = snapshot();
+        s.reserved_ids = BTreeSet::from([0, 5, u32::MAX]);
+        assert_eq!(s.next_policy_id(), 6);
+        s.reserved_ids = BTreeSet::from([0, u32::MAX]);
+        assert_eq!(s.next_policy_id(), 3);
     }
 
     #[test]
