@@ -195,18 +195,9 @@ fn short_usage(e: &clap::Error) -> String {
     format!("{first}\nUsage: {usage}\nRun '{path} --help' for the commands.")
 }
 
-/// `ZONETP_KERNEL_HZ`, when set, must be a tick rate.
+/// `ZONETP_KERNEL_HZ`, when set, must be a tick rate a kernel can have.
 fn check_environment() -> CmdResult {
-    if let Some(v) = std::env::var_os("ZONETP_KERNEL_HZ") {
-        let ok = v.to_str().and_then(|s| s.parse::<u32>().ok()).is_some_and(|hz| hz > 0);
-        if !ok {
-            return Err(usage(format!(
-                "ZONETP_KERNEL_HZ={} is not a kernel tick rate (a whole number from 1 to 4294967295)",
-                v.to_string_lossy()
-            )));
-        }
-    }
-    Ok(())
+    zonetp::cttimeout::object::hz_override().map(drop).map_err(usage)
 }
 
 /// Enters `--netns` (if given); returns how to reach a database server

@@ -121,12 +121,19 @@ fn values_that_used_to_panic_are_usage_errors() {
         (db.args(&["add-zone-tp", "system", "zone=1", "udp_single=5"]), "add-zone-tp"),
         (db.args(&["list-dp"]), "list-dp"),
     ] {
-        for hz in ["0", "-1", "fast", ""] {
+        // Not a tick rate a kernel can have (a typo must not move the bound).
+        for hz in ["0", "-1", "fast", "", "1", "999", "10000", "4294967295"] {
             let r = zonetp_env(&args, &[("ZONETP_KERNEL_HZ", hz)]);
             assert_eq!(r.status.code(), Some(2), "{what} with HZ={hz:?}: {r:?}");
             let e = String::from_utf8_lossy(&r.stderr);
             assert!(e.starts_with("zonetp: ZONETP_KERNEL_HZ=") && e.lines().count() == 1, "{e}");
+            #[cfg(target_arch = "x86_64")]
+            assert!(e.trim_end().ends_with("(CONFIG_HZ is one of 100, 250, 300, 1000)"), "{e}");
         }
+    }
+    for hz in ["100", "250", "300", "1000"] {
+        let r = zonetp_env(&db.args(&["list-dp"]), &[("ZONETP_KERNEL_HZ", hz)]);
+        assert_eq!(r.status.code(), Some(0), "HZ={hz}: {r:?}");
     }
     assert_eq!(db.ok(&["list-zone-tp", "system"]), "");
 }

@@ -341,6 +341,86 @@ fn the_bound_follows_the_running_kernel_s_hz() {
     });
 }
 
+/// Runs `zonetp ARGS` in a private mount namespace where the kernel's
+/// configuration is out of sight: /boot is an empty tmpfs and, with
+/// `hide_proc`, /proc/config.gz reads empty (/dev/null bound over it).
+/// `path` is the `PATH` zonetp runs with.
+fn zonetp_without_kernel_config(hide_proc: bool, path: &str, args: &[&str]) -> Run {
+    let script = r#"hide=$1; shift; mount -t tmpfs none /boot &&
+        if [ "$hide" = yes ]; then mount --bind /dev/null /proc/config.gz; fi && exec "$@""#;
+    let hide = if hide_proc { "yes" } else { "no" };
+    let mut all = vec!["--mount", "--propagation", "private", "sh", "-c", script, "sh", hide];
+    // `env VAR=VALUE -- ARGS`: zonetp with VAR set.
+    let (env, args) = match args.iter().position(|a| *a == "--").filter(|_| args[0] == "env") {
+        Some(end) => (&args[..end], &args[end + 1..]),
+        None => (&args[..0], args),
+    };
+    all.extend_from_slice(env);
+    all.push(env!("CARGO_BIN_EXE_zonetp"));
+    all.extend_from_slice(args);
+    let out = Command::new("unshare").args(&all).env("PATH", path).output().unwrap();
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[test]
+fn unknown_hz_bounds_at_the_highest_hz_and_says_so() {
+    // No /boot/config-RELEASE, no /proc/config.gz: HZ may be 1000, so
+    // what a HZ=1000 kernel would wrap is refused.
+    let db = Db::with_system("hz-unknown");
+    let add = |zone: &str, value: &str| {
+        let timeouts = format!("udp_single={value}");
+        zonetp_without_kernel_config(true, PATH, &db.args(&["add-zone-tp", "system", zone, &timeouts]))
+    };
+    let r = add("zone=1", "4294967");
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let r = add("zone=2", "4294968");
+    assert_eq!(r.status, 1, "a HZ=1000 kernel wraps 4294968 s: {}", r.stdout);
+    assert_eq!(
+        r.stderr.trim_end(),
+        "zonetp: udp_single=4294968 is too large for the kernel datapath: the kernel stores seconds*HZ \
+         in 32 bits, so at most 4294967 seconds fit (HZ=1000, the highest a kernel may have: this \
+         kernel's HZ is unknown, no /boot/config-RELEASE or /proc/config.gz; set ZONETP_KERNEL_HZ)"
+    );
+    // ZONETP_KERNEL_HZ says what the configuration would have said.
+    let hz250 = |value: u32| {
+        let timeouts = format!("udp_single={value}");
+        let args = db.args(&["add-zone-tp", "system", "zone=3", &timeouts]);
+        zonetp_without_kernel_config(
+            true,
+            PATH,
+            &[&["env", "ZONETP_KERNEL_HZ=250", "--"][..], &args].concat(),
+        )
+    };
+    assert_eq!(hz250(u32::MAX / 250 + 1).status, 1);
+    let r = hz250(u32::MAX / 250);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+}
+
+#[test]
+fn proc_config_gz_is_read_by_gzip_s_own_path_not_path_s() {
+    // A gzip of the caller's PATH (first in it) that says HZ=100.
+    let hz = running_kernel_hz().expect("this host's kernel has /boot/config-RELEASE or /proc/config.gz");
+    assert!(std::path::Path::new("/proc/config.gz").exists(), "this test needs /proc/config.gz");
+    assert!(hz > 100, "this test needs a kernel with HZ above 100, not {hz}");
+    let db = Db::with_system("hz-path");
+    let bin = db.dir().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("gzip");
+    std::fs::write(&fake, "#!/bin/sh\necho CONFIG_HZ=100\n").unwrap();
+    tool_ok("chmod", &["755", fake.to_str().unwrap()]);
+    let path = format!("{}:{PATH}", bin.display());
+    let over = format!("udp_single={}", u32::MAX / hz + 1);
+    let r = zonetp_without_kernel_config(false, &path, &db.args(&["add-zone-tp", "system", "zone=1", &over]));
+    assert_eq!(r.status, 1, "the bound of HZ=100 came from PATH's gzip: {}", r.stdout);
+    assert!(r.stderr.contains(&format!("(HZ={hz})")), "{}", r.stderr);
+}
+
 #[test]
 fn a_file_made_anew_does_not_reuse_the_id_of_objects_a_rule_holds() {
     in_netns(|| {

@@ -136,8 +136,8 @@ impl TimeoutPolicy {
             if in_kernel && *secs > max_seconds {
                 return Err(Error::Invalid(format!(
                     "{key}={secs} is too large for the kernel datapath: the kernel stores seconds*HZ \
-                     in 32 bits, so at most {max_seconds} seconds fit (HZ={})",
-                    u32::MAX / max_seconds.max(1)
+                     in 32 bits, so at most {max_seconds} seconds fit ({})",
+                    crate::cttimeout::object::hz_words(max_seconds)
                 )));
             }
         }

@@ -174,23 +174,60 @@ impl CtTimeoutObject {
 /// The kernel keeps each timeout as `seconds * HZ` in an unsigned 32-bit
 /// field and does not check for overflow, so larger values would wrap
 /// silently. This is the largest value that survives on this kernel; with
-/// HZ unknown, the bound of the lowest HZ Linux offers (100), so no value
-/// is refused on a guess of a higher HZ.
+/// HZ unknown, the bound of the highest HZ the architecture offers (1000
+/// but on mips), the strictest: the bound of a lower HZ would take values
+/// a kernel of a higher one wraps.
 pub fn max_timeout_seconds() -> u32 {
-    u32::MAX / kernel_hz().unwrap_or(LOWEST_HZ)
+    u32::MAX / kernel_hz().unwrap_or(HIGHEST_HZ)
 }
 
-/// The lowest CONFIG_HZ choice (kernel/Kconfig.hz).
-pub const LOWEST_HZ: u32 = 100;
+/// The CONFIG_HZ values a kernel of this architecture can have, lowest
+/// first: kernel/Kconfig.hz's on most, arm's and mips's own choices there
+/// (arch/*/Kconfig).
+pub const HZ_CHOICES: &[u32] = if cfg!(target_arch = "arm") {
+    &[100, 128, 200, 250, 300, 500, 1000]
+} else if cfg!(any(
+    target_arch = "mips",
+    target_arch = "mips64",
+    target_arch = "mips32r6",
+    target_arch = "mips64r6"
+)) {
+    &[24, 48, 100, 128, 250, 256, 1000, 1024]
+} else {
+    &[100, 250, 300, 1000]
+};
+
+/// The highest of [`HZ_CHOICES`], whose bound applies when HZ is unknown.
+pub const HIGHEST_HZ: u32 = HZ_CHOICES[HZ_CHOICES.len() - 1];
+
+/// The environment variable that gives the kernel's HZ.
+pub const HZ_ENV: &str = "ZONETP_KERNEL_HZ";
+
+/// `ZONETP_KERNEL_HZ`: `None` when unset; an error unless it is one of
+/// [`HZ_CHOICES`] (a typo must not move the bound).
+pub fn hz_override() -> std::result::Result<Option<u32>, String> {
+    let Some(v) = std::env::var_os(HZ_ENV) else { return Ok(None) };
+    match v.to_str().and_then(|s| s.parse::<u32>().ok()) {
+        Some(hz) if HZ_CHOICES.contains(&hz) => Ok(Some(hz)),
+        _ => {
+            let choices: Vec<String> = HZ_CHOICES.iter().map(u32::to_string).collect();
+            Err(format!(
+                "{HZ_ENV}={} is not a tick rate a Linux kernel of this architecture can have \
+                 (CONFIG_HZ is one of {})",
+                v.to_string_lossy(),
+                choices.join(", ")
+            ))
+        }
+    }
+}
 
 /// The running kernel's HZ: `ZONETP_KERNEL_HZ`, else `CONFIG_HZ` of the
 /// running kernel's configuration: `/boot/config-$(uname -r)` (Debian
 /// installs it with the kernel), else `/proc/config.gz` (kernels built
-/// with CONFIG_IKCONFIG_PROC; read through `gzip -dc`). `None` when none
-/// says.
+/// with CONFIG_IKCONFIG_PROC). `None` when none says (an invalid
+/// `ZONETP_KERNEL_HZ` says nothing; the command refuses it first).
 pub fn kernel_hz() -> Option<u32> {
-    if let Some(hz) = std::env::var("ZONETP_KERNEL_HZ").ok().and_then(|v| v.parse().ok()).filter(|hz| *hz > 0)
-    {
+    if let Ok(Some(hz)) = hz_override() {
         return Some(hz);
     }
     // The configuration does not change while the kernel runs: read once
@@ -199,26 +236,50 @@ pub fn kernel_hz() -> Option<u32> {
     *FROM_CONFIG.get_or_init(hz_from_config)
 }
 
+/// Where gzip is looked for: by absolute path only, so neither `PATH` nor
+/// the working directory chooses the program root runs.
+const GZIP: [&str; 2] = ["/usr/bin/gzip", "/bin/gzip"];
+
 fn hz_from_config() -> Option<u32> {
-    let hz_of = |config: &str| {
-        config.lines().find_map(|l| l.strip_prefix("CONFIG_HZ=")?.parse::<u32>().ok()).filter(|hz| *hz > 0)
-    };
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     if let Some(hz) =
-        std::fs::read_to_string(format!("/boot/config-{}", release.trim())).ok().and_then(|c| hz_of(&c))
+        std::fs::read_to_string(format!("/boot/config-{}", release.trim())).ok().and_then(|c| config_hz(&c))
     {
         return Some(hz);
     }
     if !std::path::Path::new("/proc/config.gz").exists() {
         return None;
     }
-    let out = std::process::Command::new("gzip")
+    // No gzip decoder among the dependencies: gzip itself, with an empty
+    // environment (GZIP= would add options).
+    let gzip = GZIP.iter().find(|p| std::path::Path::new(p).is_file())?;
+    let out = std::process::Command::new(gzip)
         .args(["-dc", "/proc/config.gz"])
+        .env_clear()
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
-    hz_of(&String::from_utf8_lossy(&out.stdout))
+    config_hz(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// `CONFIG_HZ` of a kernel configuration's text.
+fn config_hz(config: &str) -> Option<u32> {
+    config.lines().find_map(|l| l.strip_prefix("CONFIG_HZ=")?.parse::<u32>().ok()).filter(|hz| *hz > 0)
+}
+
+/// The HZ a bound of `max_seconds` was computed with, in words for a
+/// refusal: says when it is the strictest one, HZ being unknown.
+pub fn hz_words(max_seconds: u32) -> String {
+    let hz = u32::MAX / max_seconds.max(1);
+    if hz == HIGHEST_HZ && kernel_hz().is_none() {
+        format!(
+            "HZ={HIGHEST_HZ}, the highest a kernel may have: this kernel's HZ is unknown, no \
+             /boot/config-RELEASE or /proc/config.gz; set {HZ_ENV}"
+        )
+    } else {
+        format!("HZ={hz}")
+    }
 }
 
 /// Refuses timeouts the kernel would wrap.
@@ -226,18 +287,10 @@ pub fn check_timeouts(l4: L4Proto, timeouts: &Timeouts, max: u32) -> Result<()> 
     for (attr, secs) in timeouts {
         if *secs > max {
             let state = l4.state_name(*attr).map(str::to_owned).unwrap_or_else(|| attr.to_string());
-            let hz = u32::MAX / max.max(1);
-            let hz = if hz == LOWEST_HZ && kernel_hz().is_none() {
-                format!(
-                    "HZ={LOWEST_HZ}, the lowest: this kernel's HZ is unknown, no /boot/config-RELEASE or \
-                     /proc/config.gz; set ZONETP_KERNEL_HZ"
-                )
-            } else {
-                format!("HZ={hz}")
-            };
             return Err(Error::Invalid(format!(
                 "timeout {state}={secs} is too large: the kernel stores seconds*HZ in 32 bits, \
-                 so at most {max} seconds fit ({hz})"
+                 so at most {max} seconds fit ({})",
+                hz_words(max)
             )));
         }
     }
@@ -308,5 +361,20 @@ mod tests {
         let t: Timeouts = [(2u16, 4_294_968)].into();
         let e = check_timeouts(L4Proto::UDP, &t, u32::MAX / 1000).unwrap_err().to_string();
         assert!(e.contains("replied=4294968") && e.contains("HZ=1000"), "{e}");
+    }
+
+    #[test]
+    fn unknown_hz_bounds_as_the_highest_hz_does() {
+        // Every HZ a kernel may have takes the bound of the highest.
+        assert_eq!(HIGHEST_HZ, *HZ_CHOICES.iter().max().unwrap());
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!((HZ_CHOICES, HIGHEST_HZ), (&[100, 250, 300, 1000][..], 1000));
+        for hz in HZ_CHOICES {
+            assert!(u64::from(u32::MAX / HIGHEST_HZ) * u64::from(*hz) <= u64::from(u32::MAX), "{hz}");
+        }
+        assert_eq!(config_hz("# CONFIG_HZ_100 is not set\nCONFIG_HZ_250=y\nCONFIG_HZ=250\n"), Some(250));
+        assert_eq!(config_hz("CONFIG_HZ=0\n"), None);
+        assert_eq!(config_hz(""), None);
+        assert!(GZIP.iter().all(|p| p.starts_with('/')));
     }
 }
