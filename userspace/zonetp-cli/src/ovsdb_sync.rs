@@ -12,7 +12,7 @@ use zonetp::config::Config;
 use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::ovsdb::follow::Event;
 use zonetp::ovsdb::vswitch::{Change, Snapshot};
-use zonetp::ovsdb::{DbError, Follower, OvsdbStore};
+use zonetp::ovsdb::{Client, DbError, Follower, OvsdbStore};
 use zonetp::reconcile::{
     check_config, check_kernel_datapath, kernel_policy_ids, sync_config, SyncOptions, KERNEL_DATAPATH,
 };
@@ -116,12 +116,14 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 /// ovs-vswitchd holds its lock. At boot ovsdb-server may not be up yet, or
 /// may still serve another database: an agent waits (with backoff) rather
 /// than exit, and says once per state what it waits for. True if
-/// SIGINT/SIGTERM came meanwhile.
+/// SIGINT/SIGTERM came meanwhile, which is seen within [`STOP_POLL`] even
+/// while an attempt waits for a connection or a reply.
 fn wait_for_database(store: &OvsdbStore, signals: &WatchSignals) -> CmdResult<bool> {
     let mut retry = FIRST_RETRY;
     let mut said: Option<String> = None;
     loop {
-        match store.vswitchd_lock_held() {
+        let Some(answer) = probe_database(store, signals)? else { return Ok(true) };
+        match answer {
             Ok(true) => return Err(crate::vswitchd::lock_held().into()),
             Ok(false) => {
                 if said.is_some() {
@@ -130,7 +132,7 @@ fn wait_for_database(store: &OvsdbStore, signals: &WatchSignals) -> CmdResult<bo
                 return Ok(false);
             }
             Err(e) => {
-                let why = e.to_string();
+                let why = zonetp::Error::from(e).to_string();
                 if said.as_deref() != Some(why.as_str()) {
                     errln!("zonetp: waiting for {}: {why}", store.describe());
                     said = Some(why);
@@ -143,6 +145,38 @@ fn wait_for_database(store: &OvsdbStore, signals: &WatchSignals) -> CmdResult<bo
                 }
                 retry = (retry * 2).min(MAX_RETRY);
             }
+        }
+    }
+}
+
+/// How often an attempt's wait looks at the signals.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// One attempt to reach the database and probe ovs-vswitchd's lock, on a
+/// thread of its own: a connection or a reply may take seconds (the
+/// connect timeout, 10 s for a server that takes the connection and never
+/// answers), and a stop must not wait for them. `None`: SIGINT/SIGTERM
+/// came first; the attempt is abandoned with the process.
+fn probe_database(store: &OvsdbStore, signals: &WatchSignals) -> CmdResult<Option<Result<bool, DbError>>> {
+    let (remotes, dialer) = (store.remotes().to_vec(), store.dialer().clone());
+    let (answer, answers) = mpsc::channel();
+    std::thread::spawn(move || {
+        let held = Client::connect_any(&remotes, 0, &dialer, 0)
+            .and_then(|(mut c, _)| c.lock_is_held("ovs_vswitchd"));
+        let _ = answer.send(held);
+    });
+    loop {
+        match answers.recv_timeout(STOP_POLL) {
+            Ok(a) => return Ok(Some(a)),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Ok(Some(Err(DbError::Io(
+                    "the attempt to connect failed (its thread panicked)".into(),
+                ))))
+            }
+        }
+        if signals.poll()? == Some(Request::Stop) {
+            return Ok(None);
         }
     }
 }

@@ -47,8 +47,17 @@ impl WatchSignals {
 
     /// Waits up to 100 ms for signals; a stop wins over a resync.
     pub fn wait(&self) -> Result<Option<Request>> {
+        self.wait_up_to(100)
+    }
+
+    /// The signals that came, without waiting.
+    pub fn poll(&self) -> Result<Option<Request>> {
+        self.wait_up_to(0)
+    }
+
+    fn wait_up_to(&self, ms: u16) -> Result<Option<Request>> {
         let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(100u16)) {
+        match poll(&mut fds, PollTimeout::from(ms)) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(Error::Io(e.into())),
         }

@@ -1416,6 +1416,28 @@ fn every_verb_numbers_past_the_kernel_s_ids_as_sync_does() {
     });
 }
 
+/// Waits up to `secs` seconds for `p` to exit: its status, or `None` if
+/// it still runs.
+fn exit_within(p: &mut Proc, secs: u64) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if let Some(status) = p.0.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// `zonetp --db REMOTE sync --watch`, its output in `log`, started by
+/// `runner` (setpriv, say) when given.
+fn agent_on(remote: &str, log: &Path, runner: &[&str]) -> Proc {
+    let zonetp = env!("CARGO_BIN_EXE_zonetp");
+    let mut argv: Vec<&str> = runner.to_vec();
+    argv.extend([zonetp, "--db", remote, "sync", "--watch"]);
+    Proc::spawn(Command::new(argv[0]).args(&argv[1..]), log)
+}
+
 #[test]
 fn the_agent_waits_for_a_server_that_is_not_up_or_serves_a_wrong_schema() {
     in_netns(|| {
@@ -1476,6 +1498,30 @@ fn the_agent_waits_for_a_server_that_is_not_up_or_serves_a_wrong_schema() {
         waiting.signal(libc::SIGTERM);
         assert!(waiting.0.wait().unwrap().success());
         assert!(start.elapsed() < Duration::from_secs(3), "stopping took {:?}", start.elapsed());
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn sigterm_stops_the_agent_while_a_server_keeps_it_waiting_for_an_answer() {
+    in_netns(|| {
+        let dir = temp_dir("agent-hung-server");
+        // A server that takes connections (the listen backlog does) and
+        // never answers: the agent's request waits for its reply.
+        let sock = dir.join("db.sock");
+        let _silent = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let log = dir.join("agent.log");
+        let mut agent = agent_on(&format!("unix:{}", sock.display()), &log, &[]);
+        std::thread::sleep(Duration::from_secs(1));
+        let start = Instant::now();
+        agent.signal(libc::SIGTERM);
+        let status = exit_within(&mut agent, 30);
+        let took = start.elapsed();
+        println!("[measure] SIGTERM to exit, a request pending: {took:?}");
+        let status = status.unwrap_or_else(|| panic!("no exit 30 s after SIGTERM: {:?}", log_lines(&log)));
+        assert!(status.success(), "{status:?}: {:?}", log_lines(&log));
+        assert!(took < Duration::from_secs(2), "stopping took {took:?}: {:?}", log_lines(&log));
+        assert_eq!(log_lines(&log).last().map(String::as_str), Some("zonetp: sync --watch stopped"));
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
