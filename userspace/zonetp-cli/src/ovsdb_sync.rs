@@ -113,11 +113,14 @@ const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// Waits until the database answers with a usable schema, then refuses if
-/// ovs-vswitchd holds its lock. At boot ovsdb-server may not be up yet, or
-/// may still serve another database: an agent waits (with backoff) rather
-/// than exit, and says once per state what it waits for. True if
-/// SIGINT/SIGTERM came meanwhile, which is seen within [`STOP_POLL`] even
-/// while an attempt waits for a connection or a reply.
+/// ovs-vswitchd holds its lock. At boot ovsdb-server may not be up yet:
+/// an agent waits (with backoff) rather than exit, and says once per state
+/// what it waits for. What waiting cannot mend ends the wait with its
+/// error (exit status 1): a server that is not an Open vSwitch database
+/// zonetp can use (no zone tables, another database, not OVSDB at all),
+/// or a socket this user may not open. True if SIGINT/SIGTERM came
+/// meanwhile, which is seen within [`STOP_POLL`] even while an attempt
+/// waits for a connection or a reply.
 fn wait_for_database(store: &OvsdbStore, signals: &WatchSignals) -> CmdResult<bool> {
     let mut retry = FIRST_RETRY;
     let mut said: Option<String> = None;
@@ -131,6 +134,7 @@ fn wait_for_database(store: &OvsdbStore, signals: &WatchSignals) -> CmdResult<bo
                 }
                 return Ok(false);
             }
+            Err(e) if e.is_permanent() => return Err(zonetp::Error::from(e).into()),
             Err(e) => {
                 let why = zonetp::Error::from(e).to_string();
                 if said.as_deref() != Some(why.as_str()) {

@@ -1439,7 +1439,7 @@ fn agent_on(remote: &str, log: &Path, runner: &[&str]) -> Proc {
 }
 
 #[test]
-fn the_agent_waits_for_a_server_that_is_not_up_or_serves_a_wrong_schema() {
+fn the_agent_waits_for_a_server_that_is_not_up_yet() {
     in_netns(|| {
         // The agent's log here; the server's directory comes and goes.
         let dir = temp_dir("agent-waits");
@@ -1447,10 +1447,7 @@ fn the_agent_waits_for_a_server_that_is_not_up_or_serves_a_wrong_schema() {
         let sock = server_dir.join("db.sock");
         let remote = format!("unix:{}", sock.display());
         let agent = |log: &Path| {
-            let p = Proc::spawn(
-                Command::new(env!("CARGO_BIN_EXE_zonetp")).args(["--db", &remote, "sync", "--watch"]),
-                log,
-            );
+            let p = agent_on(&remote, log, &[]);
             wait_for("the agent to say what it waits for", 20, || {
                 log_lines(log).iter().any(|l| l.starts_with("zonetp: waiting for Open vSwitch database"))
             });
@@ -1458,34 +1455,19 @@ fn the_agent_waits_for_a_server_that_is_not_up_or_serves_a_wrong_schema() {
         };
         let log = dir.join("agent.log");
         let mut first = agent(&log);
-        // A database of another schema (8.1.0, before the zone tables).
-        let old = dir.join("old.ovsschema");
-        write_schema(&old, |o| {
-            o["version"] = "8.1.0".into();
-            for t in ["CT_Zone", "CT_Timeout_Policy"] {
-                o["tables"].as_object_mut().unwrap().remove(t);
-            }
-            o["tables"]["Datapath"]["columns"].as_object_mut().unwrap().remove("ct_zones");
-        });
-        let old_db = dir.join("old.db");
-        tool_ok("ovsdb-tool", &["create", old_db.to_str().unwrap(), old.to_str().unwrap()]);
-        let wrong = ovsdb_server(
-            &old_db,
-            &format!("punix:{}", sock.display()),
-            &dir.join("old.ctl"),
-            &dir.join("old.log"),
-        );
-        wait_for("the agent to name the schema", 20, || {
-            log_lines(&log).iter().any(|l| l.contains("need 8.2.0 or later"))
+        assert!(log_lines(&log)[0].contains("No such file or directory"), "{:?}", log_lines(&log));
+        // A socket file nobody listens on (a server stopped): refused.
+        drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+        wait_for("the agent to say the connection is refused", 20, || {
+            log_lines(&log).iter().any(|l| l.contains("Connection refused"))
         });
         // Retries go on, silently: one line per state.
         let said = log_lines(&log);
         std::thread::sleep(Duration::from_secs(3));
         assert!(first.0.try_wait().unwrap().is_none(), "the agent exited: {:?}", log_lines(&log));
         assert_eq!(log_lines(&log), said, "a line per retry");
-        assert!(said.len() <= 3, "{said:?}");
-        drop(wrong);
-        // The right database comes up on the socket: the agent follows it.
+        assert_eq!(said.len(), 2, "{said:?}");
+        // The database comes up on the socket: the agent follows it.
         let s = Server::with_schema(server_dir.clone(), SCHEMA);
         s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
         wait_for("the agent's first pass", 30, || kernel_objects().len() == 6);
@@ -1522,6 +1504,80 @@ fn sigterm_stops_the_agent_while_a_server_keeps_it_waiting_for_an_answer() {
         assert!(status.success(), "{status:?}: {:?}", log_lines(&log));
         assert!(took < Duration::from_secs(2), "stopping took {took:?}: {:?}", log_lines(&log));
         assert_eq!(log_lines(&log).last().map(String::as_str), Some("zonetp: sync --watch stopped"));
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn the_agent_stops_waiting_on_errors_waiting_cannot_mend() {
+    in_netns(|| {
+        let dir = temp_dir("agent-permanent");
+        let sock = dir.join("db.sock");
+        let remote = format!("unix:{}", sock.display());
+        // Ends the wait with exit status 1 and a line naming the cause.
+        let ends = |what: &str, runner: &[&str], says: &str| {
+            let log = dir.join(format!("{}.log", what.replace(' ', "-")));
+            let mut agent = agent_on(&remote, &log, runner);
+            let status = exit_within(&mut agent, 10);
+            let lines = log_lines(&log);
+            let status = status.unwrap_or_else(|| panic!("{what}: the agent still waits: {lines:?}"));
+            assert_eq!(status.code(), Some(1), "{what}: {lines:?}");
+            let last = lines.last().cloned().unwrap_or_default();
+            assert!(last.starts_with("zonetp: ") && last.contains(says), "{what}: {lines:?}");
+            assert!(!lines.iter().any(|l| l.contains("waiting for")), "{what}: {lines:?}");
+        };
+        // A database of a schema before the zone tables (8.1.0).
+        let old = dir.join("old.ovsschema");
+        write_schema(&old, |o| {
+            o["version"] = "8.1.0".into();
+            for t in ["CT_Zone", "CT_Timeout_Policy"] {
+                o["tables"].as_object_mut().unwrap().remove(t);
+            }
+            o["tables"]["Datapath"]["columns"].as_object_mut().unwrap().remove("ct_zones");
+        });
+        let old_db = dir.join("old.db");
+        tool_ok("ovsdb-tool", &["create", old_db.to_str().unwrap(), old.to_str().unwrap()]);
+        let wrong = ovsdb_server(
+            &old_db,
+            &format!("punix:{}", sock.display()),
+            &dir.join("old.ctl"),
+            &dir.join("old.log"),
+        );
+        wait_for("the old server", 10, || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+        ends("old schema", &[], "need 8.2.0 or later");
+        drop(wrong);
+        // A server of another database (the schema renamed).
+        let other = dir.join("other.ovsschema");
+        write_schema(&other, |o| o["name"] = "Not_vSwitch".into());
+        let other_db = dir.join("other.db");
+        tool_ok("ovsdb-tool", &["create", other_db.to_str().unwrap(), other.to_str().unwrap()]);
+        let _ = std::fs::remove_file(&sock);
+        let another = ovsdb_server(
+            &other_db,
+            &format!("punix:{}", sock.display()),
+            &dir.join("other.ctl"),
+            &dir.join("other.log"),
+        );
+        wait_for("the other server", 10, || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+        ends("another database", &[], "is this an Open_vSwitch database server?");
+        drop(another);
+        // Not an OVSDB server at all: Python's HTTP server.
+        let _ = std::fs::remove_file(&sock);
+        let script = "import socketserver, http.server, sys\n\
+                      class H(http.server.BaseHTTPRequestHandler):\n    \
+                          def address_string(self): return 'unix'\n\
+                      socketserver.UnixStreamServer(sys.argv[1], H).serve_forever()\n";
+        let http = Proc::spawn(
+            Command::new("python3").args(["-c", script, sock.to_str().unwrap()]),
+            &dir.join("httpd.log"),
+        );
+        wait_for("the HTTP server", 10, || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+        ends("http", &[], "not an OVSDB server");
+        // A socket this user may not connect to (root's, 0755): as nobody.
+        drop(http);
+        let _ = std::fs::remove_file(&sock);
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        ends("denied", &["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"], "Permission denied");
         let _ = std::fs::remove_dir_all(&dir);
     });
 }

@@ -91,7 +91,8 @@ impl Client {
     }
 
     /// Connects to the first usable remote of the list, starting at
-    /// `start`; returns the client and the index of its remote.
+    /// `start`; returns the client and the index of its remote. The error
+    /// is permanent ([`DbError::is_permanent`]) only if every remote's is.
     pub fn connect_any(
         remotes: &[Remote],
         start: usize,
@@ -103,11 +104,13 @@ impl Client {
             let i = (start + k) % remotes.len();
             match Self::connect(&remotes[i], dialer, min_index) {
                 Ok(c) => return Ok((c, i)),
-                Err(DbError::Protocol(m)) if remotes.len() == 1 => return Err(DbError::Protocol(m)),
-                Err(e) => errors.push(e.to_string()),
+                Err(e) if remotes.len() == 1 && e.is_permanent() => return Err(e),
+                Err(e) => errors.push(e),
             }
         }
-        Err(DbError::Io(errors.join("; ")))
+        let permanent = !errors.is_empty() && errors.iter().all(DbError::is_permanent);
+        let text = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        Err(if permanent { DbError::Protocol(text) } else { DbError::Io(text) })
     }
 
     /// For a clustered database: why this member cannot be used, if so.
@@ -251,5 +254,37 @@ impl Client {
         // Releases the lock, or withdraws the queued request for it.
         self.conn.request("unlock", json!([name]))?;
         Ok(held_by_other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dialer that fails each remote with the error `fail` gives it.
+    fn failing(fail: fn(&Remote) -> DbError) -> Dialer {
+        Arc::new(move |r: &Remote| Err(fail(r)))
+    }
+
+    #[test]
+    fn connecting_fails_for_good_only_if_every_remote_does() {
+        let one = vec![Remote::Unix("/a".into())];
+        let two = vec![Remote::Unix("/a".into()), Remote::Unix("/b".into())];
+        let denied = failing(|r| DbError::Denied(format!("{r}: Permission denied")));
+        let mixed = failing(|r| match r {
+            Remote::Unix(p) if p.as_os_str() == "/a" => DbError::Denied(format!("{r}: Permission denied")),
+            _ => DbError::Io(format!("{r}: Connection refused")),
+        });
+        let err = |remotes: &[Remote], d: &Dialer| Client::connect_any(remotes, 0, d, 0).err().unwrap();
+        assert_eq!(err(&one, &denied), DbError::Denied("unix:/a: Permission denied".into()));
+        let e = err(&two, &denied);
+        assert!(e.is_permanent(), "{e:?}");
+        assert_eq!(e.to_string(), "unix:/a: Permission denied; unix:/b: Permission denied");
+        let e = err(&two, &mixed);
+        assert!(!e.is_permanent(), "another member may come: {e:?}");
+        let refused = failing(|r| DbError::Io(format!("{r}: Connection refused")));
+        assert_eq!(err(&one, &refused), DbError::Io("unix:/a: Connection refused".into()));
+        assert!(!DbError::Rpc("lock: error".into()).is_permanent());
+        assert!(DbError::Protocol("schema".into()).is_permanent());
     }
 }

@@ -30,6 +30,19 @@ pub enum DbError {
     /// The server is not what zonetp can work with (schema, replies).
     #[error("{0}")]
     Protocol(String),
+    /// The server's socket refuses this user (its permissions).
+    #[error("{0}")]
+    Denied(String),
+}
+
+impl DbError {
+    /// True for what waiting does not mend: a server that is not an
+    /// Open vSwitch database zonetp can use, or whose socket this user
+    /// may not open. A server not up yet, a lost connection, a cluster
+    /// member cut off or behind, an error answer, may all pass.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, DbError::Protocol(_) | DbError::Denied(_))
+    }
 }
 
 impl From<DbError> for crate::Error {

@@ -119,7 +119,14 @@ impl Stream {
     pub fn connect(remote: &Remote, timeout: Duration) -> Result<Self, DbError> {
         let fail = |e: std::io::Error| DbError::Io(format!("cannot connect to {remote}: {e}"));
         Ok(match remote {
-            Remote::Unix(p) => Stream::Unix(UnixStream::connect(p).map_err(fail)?),
+            // Permission to connect to a socket file is its mode's (and
+            // its directories'), which does not change by waiting.
+            Remote::Unix(p) => Stream::Unix(UnixStream::connect(p).map_err(|e| match e.kind() {
+                std::io::ErrorKind::PermissionDenied => {
+                    DbError::Denied(format!("cannot connect to {remote}: {e}"))
+                }
+                _ => fail(e),
+            })?),
             Remote::Tcp(a) => {
                 let s = TcpStream::connect_timeout(a, timeout).map_err(fail)?;
                 // Requests are small and answered one at a time.
