@@ -1390,6 +1390,30 @@ fn every_verb_numbers_past_the_kernel_s_ids_as_sync_does() {
         assert_eq!(status["zones"][0]["policy_id"], 2, "{status}");
         assert!(s.z_ok(&["sync", "--dry-run"]).contains("create ovs_tp_2_udp4"));
         assert_eq!(s.stored_id(1), None, "reading wrote nothing");
+        // Without CAP_NET_ADMIN the kernel cannot be listed: the look-up
+        // is skipped without a word, and the database alone numbers
+        // (docs/ovsdb.md, "The kernel's ids").
+        tool_ok("chmod", &["666", s.sock.to_str().unwrap()]);
+        let remote = s.remote();
+        let nobody = tool(
+            "setpriv",
+            &[
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_zonetp"),
+                "--db",
+                &remote,
+                "resolve",
+                "system",
+                "zone=1",
+                "--l3",
+                "ipv4",
+                "--l4",
+                "udp",
+            ],
+        );
+        assert_eq!((nobody.status, nobody.stdout.trim(), nobody.stderr.as_str()), (0, "ovs_tp_1_udp4", ""));
         // Any change numbers the row first, past the kernel's ids too
         // (each from a database whose rows and counter have no id, so
         // only the kernel's objects can keep id 1 from it).
