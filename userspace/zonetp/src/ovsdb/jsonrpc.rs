@@ -1,7 +1,7 @@
 //! JSON-RPC 1.0 over a stream, as OVSDB speaks it (RFC 7047 section 4):
 //! requests carry an id, replies echo it, notifications carry `null`.
-//! Messages are concatenated JSON objects with no framing, so the reader
-//! finds the end of each by counting brackets outside strings.
+//! Messages are concatenated JSON objects with no framing; the reader
+//! finds the end of each with a [`Framer`], which scans each byte once.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::framer::{Frame, Framer};
 use super::remote::{Remote, Stream};
 use super::DbError;
 
@@ -22,69 +23,36 @@ pub struct Connection {
     stream: Stream,
     remote: Remote,
     /// Bytes read but not yet parsed into a message.
-    buf: Vec<u8>,
+    framer: Framer,
     next_id: u64,
     /// Notifications that arrived while a reply was awaited.
     notifications: VecDeque<Value>,
 }
 
-/// Finds the end of the first complete JSON value in `buf`, if any.
-fn message_end(buf: &[u8]) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut started = false;
-    for (i, &b) in buf.iter().enumerate() {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => {
-                depth += 1;
-                started = true;
-            }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if started && depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
 impl Connection {
     /// Wraps a stream the dialer connected (perhaps from another namespace).
     pub fn from_stream(stream: Stream, remote: &Remote) -> Self {
-        Self { stream, remote: remote.clone(), buf: Vec::new(), next_id: 1, notifications: VecDeque::new() }
+        Self {
+            stream,
+            remote: remote.clone(),
+            framer: Framer::new(),
+            next_id: 1,
+            notifications: VecDeque::new(),
+        }
     }
 
     pub fn remote(&self) -> &Remote {
         &self.remote
     }
 
-    /// An error if what the server sent cannot begin a JSON-RPC message
-    /// (every one is a JSON object): another protocol answers there.
-    fn not_json_rpc(&self) -> Option<DbError> {
-        let first = self.buf.iter().position(|b| !b.is_ascii_whitespace())?;
-        if self.buf[first] == b'{' {
-            return None;
-        }
-        let line = String::from_utf8_lossy(&self.buf[first..]);
+    /// The error for bytes that cannot begin a JSON-RPC message (every one
+    /// is a JSON object): another protocol answers there.
+    fn not_json_rpc(remote: &Remote, answer: &[u8]) -> DbError {
+        let line = String::from_utf8_lossy(answer);
         let line: String = line.lines().next().unwrap_or("").chars().take(60).collect();
-        Some(DbError::Protocol(format!(
-            "{}: not an OVSDB server: it answered {line:?}, which is not JSON-RPC",
-            self.remote
-        )))
+        DbError::Protocol(format!(
+            "{remote}: not an OVSDB server: it answered {line:?}, which is not JSON-RPC"
+        ))
     }
 
     fn lost(&self, why: impl std::fmt::Display) -> DbError {
@@ -106,17 +74,20 @@ impl Connection {
     /// here.
     fn recv(&mut self, deadline: Instant) -> Result<Option<Value>, DbError> {
         loop {
-            if let Some(end) = message_end(&self.buf) {
-                let msg: Value = serde_json::from_slice(&self.buf[..end]).map_err(|e| {
-                    DbError::Protocol(format!("{}: malformed JSON-RPC message: {e}", self.remote))
-                })?;
-                self.buf.drain(..end);
-                if msg.get("method").and_then(Value::as_str) == Some("echo") && !msg["id"].is_null() {
-                    let reply = json!({"id": msg["id"], "result": msg["params"], "error": null});
-                    self.send(&reply)?;
-                    continue;
+            match self.framer.next_frame() {
+                Some(Frame::Message(bytes)) => {
+                    let msg: Value = serde_json::from_slice(bytes).map_err(|e| {
+                        DbError::Protocol(format!("{}: malformed JSON-RPC message: {e}", self.remote))
+                    })?;
+                    if msg.get("method").and_then(Value::as_str) == Some("echo") && !msg["id"].is_null() {
+                        let reply = json!({"id": msg["id"], "result": msg["params"], "error": null});
+                        self.send(&reply)?;
+                        continue;
+                    }
+                    return Ok(Some(msg));
                 }
-                return Ok(Some(msg));
+                Some(Frame::NotJsonRpc(answer)) => return Err(Self::not_json_rpc(&self.remote, answer)),
+                None => {}
             }
             let now = Instant::now();
             if now >= deadline {
@@ -126,15 +97,9 @@ impl Connection {
             self.stream.set_read_timeout(Some(wait)).map_err(|e| self.lost(e))?;
             let mut chunk = [0u8; 16384];
             match self.stream.read(&mut chunk) {
-                Ok(0) => {
-                    return Err(self.not_json_rpc().unwrap_or_else(|| self.lost("closed by the server")))
-                }
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    if let Some(e) = self.not_json_rpc() {
-                        return Err(e);
-                    }
-                }
+                // Bytes that are not JSON-RPC were reported before this read.
+                Ok(0) => return Err(self.lost("closed by the server")),
+                Ok(n) => self.framer.push(&chunk[..n]),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.lost(e)),
@@ -201,13 +166,34 @@ pub fn error_text(e: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::net::UnixStream;
+    use std::thread;
+
+    /// Reads the request `zonetp` sent (one line).
+    fn read_request(server: &mut UnixStream) -> Value {
+        let mut line = Vec::new();
+        let mut b = [0u8];
+        while server.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
+            line.push(b[0]);
+        }
+        serde_json::from_slice(&line).unwrap()
+    }
 
     #[test]
-    fn messages_end_where_their_brackets_close() {
-        assert_eq!(message_end(br#"{"a":"}"}{"b":1}"#), Some(9));
-        assert_eq!(message_end(br#"{"a":"\"}"#), None);
-        assert_eq!(message_end(br#"{"a":"\\"}"#), Some(10));
-        assert_eq!(message_end(b"  {\"a\":[1,{}]} "), Some(14));
-        assert_eq!(message_end(b"{\"a\":[1,{}]"), None);
+    fn an_answer_that_is_not_json_rpc_is_named() {
+        let (ours, mut server) = UnixStream::pair().unwrap();
+        let mut c = Connection::from_stream(Stream::Unix(ours), &Remote::Unix("/test.sock".into()));
+        let t = thread::spawn(move || {
+            read_request(&mut server);
+            server.write_all(b"\r\nHTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n").unwrap();
+            let _ = server.read(&mut [0u8]);
+        });
+        let e = c.request("get_schema", json!(["Open_vSwitch"])).unwrap_err();
+        drop(c);
+        assert_eq!(
+            e.to_string(),
+            "unix:/test.sock: not an OVSDB server: it answered \"HTTP/1.1 400 Bad Request\", which is not JSON-RPC"
+        );
+        t.join().unwrap();
     }
 }
