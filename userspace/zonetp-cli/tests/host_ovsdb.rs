@@ -829,6 +829,10 @@ fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
     in_netns(|| {
         let s = Server::new("vswitchd");
         s.vsctl_ok(&["add-zone-tp", "system", "zone=1", "udp_single=5"]);
+        // Numbered now (id 1), before ovs-vswitchd can take its lock: rows
+        // numbered in one pass get their ids in UUID order, so zone 2's
+        // row, added below, would be 1 or 2 by chance.
+        s.z_ok(&["sync"]);
         // ovs-vswitchd in another namespace ("host"), on the same database.
         let vs = |tag: &str, cmd: &mut Command| {
             cmd.args([
@@ -858,7 +862,6 @@ fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
         );
         assert!(refusal.contains("--beside-vswitchd"), "{refusal}");
         assert_eq!(s.z_ok(&["list-zone-tp", "system"]), "Zone:1, Timeout Policies: udp_single=5\n");
-        // (A sync may have run before ovs-vswitchd took its lock.)
         s.vsctl_ok(&["add-zone-tp", "system", "zone=2", "udp_single=6"]);
         let dry = s.z_ok(&["sync", "--dry-run"]);
         assert!(dry.contains("create ovs_tp_2_udp4 ipv4 udp unreplied=6"), "{dry}");

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod datum;
 pub mod follow;
+pub mod framer;
 pub mod jsonrpc;
 pub mod remote;
 pub mod store;
