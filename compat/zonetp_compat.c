@@ -57,9 +57,9 @@ unsigned long zonetp_compat_rcu_gp_cookie(void)
 	return get_state_synchronize_rcu();
 }
 
-void zonetp_compat_rcu_gp_wait(unsigned long cookie)
+bool zonetp_compat_rcu_gp_passed(unsigned long cookie)
 {
-	cond_synchronize_rcu(cookie);
+	return poll_state_synchronize_rcu(cookie);
 }
 
 u64 zonetp_compat_siphash(const void *data, size_t len, const siphash_key_t *key)

@@ -34,9 +34,10 @@ struct zonetp_rcu_obj {
 /* kfree_rcu(@obj, rcu): kfree()s the object @obj heads after a grace period. */
 void zonetp_compat_kfree_rcu(struct zonetp_rcu_obj *obj);
 
-/* get_state_synchronize_rcu() / cond_synchronize_rcu(@cookie) */
+/* get_state_synchronize_rcu() / poll_state_synchronize_rcu(@cookie):
+ * never waits. */
 unsigned long zonetp_compat_rcu_gp_cookie(void);
-void zonetp_compat_rcu_gp_wait(unsigned long cookie);
+bool zonetp_compat_rcu_gp_passed(unsigned long cookie);
 
 /* siphash(@data, @len, @key) */
 u64 zonetp_compat_siphash(const void *data, size_t len, const siphash_key_t *key);

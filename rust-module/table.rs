@@ -20,9 +20,15 @@
 //! array, and keeps the old one (whose readers follow the other links) as
 //! `retired`.  Before the next resize reuses those links, and before the
 //! retired array is freed, a grace period must have passed since the
-//! publication: `cond_synchronize_rcu()` on the cookie taken then, which
-//! returns at once when (as almost always, resizes being exponentially
-//! spaced) one already has.
+//! publication, and nothing here ever waits for one: a writer holds the
+//! nfnl cttimeout mutex, which every namespace shares, so a wait would
+//! stall every namespace's requests behind one user's churn.  The writer
+//! asks (`poll_state_synchronize_rcu()` on the cookie taken at the
+//! publication) and, when one has not passed yet, leaves the table at its
+//! size: the resize is tried again by the next create or delete, chains
+//! are briefly longer meanwhile, and resizes being exponentially spaced,
+//! one has almost always passed.  `pre_exit` only unpublishes; `exit`
+//! runs after the core's grace period and frees every array.
 //!
 //! Each bucket array has its own random SipHash key (`get_random_bytes()`),
 //! so a user with CAP_NET_ADMIN in a user namespace cannot choose names
@@ -249,6 +255,10 @@ pub(crate) struct State {
     /// grace period has passed since `retired_gp`.
     retired: Option<KBox<Buckets>>,
     retired_gp: c_ulong,
+    /// Only after `pre_exit`: the array retired before the one `pre_exit`
+    /// retired, whose grace period may not have passed either; freed with
+    /// the table, after the core's grace period.
+    retired_before_exit: Option<KBox<Buckets>>,
     /// Creation order (oldest first).
     head: *const Entry,
     tail: *const Entry,
@@ -276,6 +286,7 @@ impl Table {
             current: None,
             retired: None,
             retired_gp: 0,
+            retired_before_exit: None,
             head: null(),
             tail: null(),
             count: 0,
@@ -436,8 +447,8 @@ impl<'a> Locked<'a> {
         self.g.count -= 1;
         let n = self.g.count;
         // Shrink below a quarter full (a failure keeps the larger array).
-        // An emptied table keeps its smallest array: freeing it would make
-        // the next create wait for a grace period.
+        // An emptied table keeps its smallest array: freeing it would
+        // leave the next create without one until a grace period passed.
         if self.g.current.as_ref().is_some_and(|b| b.slots.len() > MIN_SLOTS && n < b.slots.len() / 4) {
             let _ = self.resize(size_for(n * 2));
         }
@@ -447,17 +458,21 @@ impl<'a> Locked<'a> {
         Unlinked { e: NonNull::from(er) }
     }
 
-    /// Waits until readers of the retired array are gone, then frees it:
-    /// afterwards nobody follows the links it used.
-    fn reap_retired(&mut self) {
-        if let Some(old) = self.g.retired.take() {
-            // SAFETY: any cookie is valid; it returns at once if a grace
-            // period has passed since the cookie was taken, else waits for
-            // one, which may sleep: we are in process context, holding only
-            // mutexes.
-            unsafe { bindings::zonetp_compat_rcu_gp_wait(self.g.retired_gp) };
-            drop(old);
+    /// Frees the retired array if a grace period has passed since it was
+    /// replaced: then no reader walks it or follows the links it used.
+    /// Never waits; false while one has not passed (the links it used are
+    /// not free yet).
+    fn reap_retired(&mut self) -> bool {
+        if self.g.retired.is_none() {
+            return true;
         }
+        // SAFETY: any cookie is valid; this only reads the grace-period
+        // state.
+        if !unsafe { bindings::zonetp_compat_rcu_gp_passed(self.g.retired_gp) } {
+            return false;
+        }
+        self.g.retired = None;
+        true
     }
 
     /// Publishes `new` (or no array) and retires the current array.
@@ -470,9 +485,12 @@ impl<'a> Locked<'a> {
         self.g.retired_gp = unsafe { bindings::zonetp_compat_rcu_gp_cookie() };
     }
 
-    /// Rehashes every entry into a new array of `n` buckets.
+    /// Rehashes every entry into a new array of `n` buckets; `EAGAIN`
+    /// while the previous resize's grace period has not passed.
     fn resize(&mut self, n: usize) -> Result {
-        self.reap_retired();
+        if !self.reap_retired() {
+            return Err(EAGAIN);
+        }
         let gen = self.g.current.as_ref().map_or(0, |b| 1 - b.gen);
         let new = Buckets::new(n, gen)?;
         let mut p = self.g.head;
@@ -488,14 +506,6 @@ impl<'a> Locked<'a> {
         }
         self.publish(Some(new));
         Ok(())
-    }
-
-    /// Unpublishes the array: readers find nothing.
-    fn retire_all(&mut self) {
-        if self.g.current.is_some() {
-            self.reap_retired();
-            self.publish(None);
-        }
     }
 
     /// Calls `f` on entries in creation order, from the entry `from` names
@@ -521,10 +531,15 @@ impl<'a> Locked<'a> {
         }
     }
 
-    /// `pre_exit`: makes every entry unreachable for readers (no array);
-    /// the netns core waits for a grace period before `exit`.
+    /// `pre_exit`: makes every entry unreachable for readers (no array),
+    /// without waiting (it runs under `pernet_ops_rwsem`); the netns core
+    /// waits for a grace period before `exit`, which frees the arrays.
     pub(crate) fn pre_exit(&mut self) {
-        self.retire_all();
+        if self.g.current.is_some() {
+            let older = self.g.retired.take();
+            self.publish(None);
+            self.g.retired_before_exit = older;
+        }
     }
 
     /// `exit`: clears policies from the namespace's connections, then
@@ -564,8 +579,9 @@ impl<'a> Locked<'a> {
             drop(u);
         }
         // The core waited for a grace period after `pre_exit` published
-        // no array, so nobody walks the retired one.
+        // no array, so nobody walks the retired ones.
         self.g.retired = None;
+        self.g.retired_before_exit = None;
     }
 }
 
