@@ -54,7 +54,10 @@ void zonetp_compat_kfree_rcu(struct zonetp_rcu_obj *obj)
 
 unsigned long zonetp_compat_rcu_gp_cookie(void)
 {
-	return get_state_synchronize_rcu();
+	/* Not get_state_synchronize_rcu(): it does not ask for a grace
+	 * period, and with nothing else asking for one, a resize could be
+	 * deferred for as long. */
+	return start_poll_synchronize_rcu();
 }
 
 bool zonetp_compat_rcu_gp_passed(unsigned long cookie)

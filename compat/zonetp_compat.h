@@ -34,8 +34,8 @@ struct zonetp_rcu_obj {
 /* kfree_rcu(@obj, rcu): kfree()s the object @obj heads after a grace period. */
 void zonetp_compat_kfree_rcu(struct zonetp_rcu_obj *obj);
 
-/* get_state_synchronize_rcu() / poll_state_synchronize_rcu(@cookie):
- * never waits. */
+/* start_poll_synchronize_rcu() (a cookie, and a grace period asked for) /
+ * poll_state_synchronize_rcu(@cookie): neither waits. */
 unsigned long zonetp_compat_rcu_gp_cookie(void);
 bool zonetp_compat_rcu_gp_passed(unsigned long cookie);
 

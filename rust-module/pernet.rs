@@ -2,7 +2,8 @@
 
 //! Per-network-namespace state: a [`Table`] in each namespace's
 //! `net_generic` area, set up and torn down by pernet operations
-//! (`pre_exit` unlinks everything, `exit` releases it, as upstream).
+//! (`pre_exit` unpublishes the table, so RCU readers find nothing; `exit`
+//! releases every object; upstream's pre_exit unlinks its list instead).
 
 use core::cell::UnsafeCell;
 use core::ffi::c_int;

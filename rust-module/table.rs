@@ -22,13 +22,15 @@
 //! retired array is freed, a grace period must have passed since the
 //! publication, and nothing here ever waits for one: a writer holds the
 //! nfnl cttimeout mutex, which every namespace shares, so a wait would
-//! stall every namespace's requests behind one user's churn.  The writer
-//! asks (`poll_state_synchronize_rcu()` on the cookie taken at the
-//! publication) and, when one has not passed yet, leaves the table at its
-//! size: the resize is tried again by the next create or delete, chains
-//! are briefly longer meanwhile, and resizes being exponentially spaced,
-//! one has almost always passed.  `pre_exit` only unpublishes; `exit`
-//! runs after the core's grace period and frees every array.
+//! stall every namespace's requests behind one user's churn.  The
+//! publication takes a cookie and asks for a grace period
+//! (`start_poll_synchronize_rcu()`); a later resize asks whether it has
+//! passed (`poll_state_synchronize_rcu()`) and, when not, leaves the table
+//! at its size: the next create retries a grow, the next delete a shrink,
+//! so chains stay longer (at most what one grace period's creates add)
+//! until then.  Resizes being exponentially spaced, one has almost always
+//! passed.  `pre_exit` only unpublishes; `exit` runs after the core's
+//! grace period and frees every array.
 //!
 //! Each bucket array has its own random SipHash key (`get_random_bytes()`),
 //! so a user with CAP_NET_ADMIN in a user namespace cannot choose names
@@ -110,7 +112,10 @@ unsafe impl Sync for OrderLinks {}
 ///
 /// - Allocated by [`Locked::insert`] with `KBox` (kmalloc), never moved, and
 ///   freed only by the drop of its [`Unlinked`], with `kfree_rcu()` after
-///   it was unlinked from every chain a reader may follow.
+///   it was unlinked from the current array's chains and the creation
+///   order; a reader that can still reach it (through those chains before
+///   the unlink, or a retired array's) is inside a read-side section that
+///   began before the `kfree_rcu()`, which waits for it.
 /// - `timeout` is the table's reference on the policy object (an
 ///   `ARef<Timeout>` turned into a pointer), held until that drop.
 /// - A `&Entry` outside this module exists only while the entry is in the
@@ -466,8 +471,10 @@ impl<'a> Locked<'a> {
         if self.g.retired.is_none() {
             return true;
         }
-        // SAFETY: any cookie is valid; this only reads the grace-period
-        // state.
+        // SAFETY: any cookie is valid to poll; this one was taken by
+        // `publish` after the Release store that unpublished the retired
+        // array, so a grace period that has passed since started after
+        // every reader that could still find that array.
         if !unsafe { bindings::zonetp_compat_rcu_gp_passed(self.g.retired_gp) } {
             return false;
         }
