@@ -150,6 +150,40 @@ pub struct PolicyRow {
     pub external_ids: BTreeMap<String, String>,
 }
 
+fn ovs_row(u: &str, r: &Map<String, Value>) -> OvsRow {
+    OvsRow {
+        uuid: u.to_owned(),
+        datapaths: map_pairs(col(r, "datapaths"))
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), uuid(v)?.to_owned())))
+            .collect(),
+        external_ids: string_map(col(r, "external_ids")),
+        next_cfg: col(r, "next_cfg").as_i64().unwrap_or(0),
+        cur_cfg: col(r, "cur_cfg").as_i64().unwrap_or(0),
+    }
+}
+
+fn datapath_row(r: &Map<String, Value>) -> DatapathRow {
+    let ct_zones = map_pairs(col(r, "ct_zones"))
+        .into_iter()
+        .filter_map(|(k, v)| Some((u16::try_from(k.as_i64()?).ok()?, uuid(v)?.to_owned())))
+        .collect();
+    DatapathRow { ct_zones, external_ids: string_map(col(r, "external_ids")) }
+}
+
+fn zone_row(r: &Map<String, Value>) -> ZoneRow {
+    let has_limit = r.get("limit").is_some_and(|l| !set_elems(l).is_empty());
+    ZoneRow { timeout_policy: optional_uuid(col(r, "timeout_policy")), has_limit }
+}
+
+fn policy_row(r: &Map<String, Value>) -> PolicyRow {
+    let timeouts = map_pairs(col(r, "timeouts"))
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), u32::try_from(v.as_i64()?).ok()?)))
+        .collect();
+    PolicyRow { timeouts, external_ids: string_map(col(r, "external_ids")) }
+}
+
 /// A consistent view of the zone tables.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -172,44 +206,32 @@ impl Snapshot {
     pub fn from_tables(tables: Tables) -> Self {
         let empty = BTreeMap::new();
         let rows = |t: &str| tables.get(t).unwrap_or(&empty);
-        let ovs = rows("Open_vSwitch").iter().next().map(|(u, r)| OvsRow {
-            uuid: u.clone(),
-            datapaths: map_pairs(col(r, "datapaths"))
-                .into_iter()
-                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), uuid(v)?.to_owned())))
-                .collect(),
-            external_ids: string_map(col(r, "external_ids")),
-            next_cfg: col(r, "next_cfg").as_i64().unwrap_or(0),
-            cur_cfg: col(r, "cur_cfg").as_i64().unwrap_or(0),
-        });
-        let datapaths = rows("Datapath")
-            .iter()
-            .map(|(u, r)| {
-                let ct_zones = map_pairs(col(r, "ct_zones"))
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((u16::try_from(k.as_i64()?).ok()?, uuid(v)?.to_owned())))
-                    .collect();
-                (u.clone(), DatapathRow { ct_zones, external_ids: string_map(col(r, "external_ids")) })
-            })
-            .collect();
-        let zones = rows("CT_Zone")
-            .iter()
-            .map(|(u, r)| {
-                let has_limit = r.get("limit").is_some_and(|l| !set_elems(l).is_empty());
-                (u.clone(), ZoneRow { timeout_policy: optional_uuid(col(r, "timeout_policy")), has_limit })
-            })
-            .collect();
-        let policies = rows("CT_Timeout_Policy")
-            .iter()
-            .map(|(u, r)| {
-                let timeouts = map_pairs(col(r, "timeouts"))
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), u32::try_from(v.as_i64()?).ok()?)))
-                    .collect();
-                (u.clone(), PolicyRow { timeouts, external_ids: string_map(col(r, "external_ids")) })
-            })
-            .collect();
+        let ovs = rows("Open_vSwitch").iter().next().map(|(u, r)| ovs_row(u, r));
+        let datapaths = rows("Datapath").iter().map(|(u, r)| (u.clone(), datapath_row(r))).collect();
+        let zones = rows("CT_Zone").iter().map(|(u, r)| (u.clone(), zone_row(r))).collect();
+        let policies = rows("CT_Timeout_Policy").iter().map(|(u, r)| (u.clone(), policy_row(r))).collect();
         Self { ovs, datapaths, zones, policies, tables, reserved_ids: BTreeSet::new() }
+    }
+
+    /// Reads row `uuid` of `table` again from [`Snapshot::tables`], after a
+    /// change to it there (gone from there: gone here). The agent's
+    /// follower keeps its snapshot so, row by row, rather than reading
+    /// every row on each change.
+    pub fn refresh_row(&mut self, table: &str, uuid: &str) {
+        let row = self.tables.get(table).and_then(|rows| rows.get(uuid));
+        match (table, row) {
+            ("Open_vSwitch", _) => {
+                self.ovs =
+                    self.tables.get(table).and_then(|rows| rows.iter().next()).map(|(u, r)| ovs_row(u, r))
+            }
+            ("Datapath", Some(r)) => drop(self.datapaths.insert(uuid.to_owned(), datapath_row(r))),
+            ("Datapath", None) => drop(self.datapaths.remove(uuid)),
+            ("CT_Zone", Some(r)) => drop(self.zones.insert(uuid.to_owned(), zone_row(r))),
+            ("CT_Zone", None) => drop(self.zones.remove(uuid)),
+            ("CT_Timeout_Policy", Some(r)) => drop(self.policies.insert(uuid.to_owned(), policy_row(r))),
+            ("CT_Timeout_Policy", None) => drop(self.policies.remove(uuid)),
+            _ => {}
+        }
     }
 
     /// Builds the snapshot from the replies of one `select` per table.
@@ -307,7 +329,7 @@ impl Snapshot {
     /// The ids [`Change::assign_ids`] would give the rows without one, by
     /// row UUID; none past MAX_POLICY_ID (a row left without stays out of
     /// the configuration rather than take an id OVS cannot have).
-    fn ids_to_assign(&self) -> Vec<(String, u32)> {
+    pub fn ids_to_assign(&self) -> Vec<(String, u32)> {
         let mut next = self.next_policy_id();
         self.rows_without_id()
             .into_iter()
@@ -619,6 +641,30 @@ impl Change {
         c
     }
 
+    /// [`Change::assign_ids`] guarded by waits on only what numbering reads:
+    /// the counter (`Open_vSwitch.external_ids`) and the `external_ids` of
+    /// the rows numbered. Every zonetp that numbers bumps the counter in
+    /// the same transaction, so two cannot give one id; a row numbered,
+    /// or deleted, meanwhile fails the wait too. The agent numbers so: a
+    /// wait on every row, as verbs commit, would send the whole zone
+    /// tables (tens of megabytes at 65,536 zones) to number one row.
+    /// Empty when there is nothing to number.
+    pub fn assign_ids_guarded(s: &Snapshot) -> Self {
+        let numbering = Self::assign_ids(s);
+        let Some(ovs) = s.ovs.as_ref().filter(|_| !numbering.ops.is_empty()) else { return numbering };
+        let external_ids = |table: &str, u: &str| {
+            let row = s.tables.get(table).and_then(|rows| rows.get(u));
+            let value =
+                row.and_then(|r| r.get("external_ids")).cloned().unwrap_or_else(|| json!(["map", []]));
+            json!({"op": "wait", "timeout": 0, "table": table, "where": where_uuid(u),
+                   "columns": ["external_ids"], "until": "==", "rows": [{"external_ids": value}]})
+        };
+        let mut ops = vec![external_ids("Open_vSwitch", &ovs.uuid)];
+        ops.extend(s.ids_to_assign().iter().map(|(u, _)| external_ids("CT_Timeout_Policy", u)));
+        ops.extend(numbering.ops);
+        Self { ops }
+    }
+
     /// Reports configuration `cfg` as applied (`cur_cfg`), never moving it
     /// backwards: ovs-vsctl without `--no-wait` waits for this.
     pub fn report_applied(ovs_uuid: &str, cfg: i64) -> Self {
@@ -660,6 +706,24 @@ mod tests {
         assert_eq!(ops.len(), 2);
         assert_eq!(ops[0]["mutations"][1], json!(["external_ids", "insert", ["map", [[ID_KEY, "3"]]]]));
         assert_eq!(ops[1]["mutations"][1], json!(["external_ids", "insert", ["map", [[NEXT_ID_KEY, "4"]]]]));
+    }
+
+    #[test]
+    fn the_agent_s_numbering_waits_on_the_counter_and_the_rows_it_numbers_only() {
+        let s = snapshot();
+        let ops = Change::assign_ids_guarded(&s).ops;
+        assert_eq!(ops.len(), 4, "{ops:?}");
+        assert_eq!(ops[0]["op"], "wait");
+        assert_eq!(ops[0]["table"], "Open_vSwitch");
+        assert_eq!(ops[0]["where"], json!([["_uuid", "==", ["uuid", "o"]]]));
+        assert_eq!(ops[0]["rows"], json!([{"external_ids": ["map", [[NEXT_ID_KEY, "3"]]]}]));
+        assert_eq!(ops[1]["table"], "CT_Timeout_Policy");
+        assert_eq!(ops[1]["where"], json!([["_uuid", "==", ["uuid", "p2"]]]));
+        assert_eq!(ops[1]["rows"], json!([{"external_ids": ["map", []]}]));
+        assert_eq!(&ops[2..], &Change::assign_ids(&s).ops[..]);
+        // Nothing to number: no transaction at all.
+        let numbered = s.with_provisional_ids();
+        assert!(Change::assign_ids_guarded(&numbered).ops.is_empty());
     }
 
     #[test]
