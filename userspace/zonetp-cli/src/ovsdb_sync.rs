@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use zonetp::config::Config;
 use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::delta::{object_names, objects_exist, Pushed};
 use zonetp::ovsdb::client::TxnError;
@@ -315,8 +314,7 @@ impl Agent {
                 return;
             }
         }
-        let config = self.follower.snapshot().to_config();
-        if self.pass(&config) {
+        if self.pass() {
             self.report_applied();
         }
     }
@@ -352,21 +350,27 @@ impl Agent {
 
     /// One pass, delta or full; true if it ran (the configuration then
     /// counts as applied).
-    fn pass(&mut self, config: &Config) -> bool {
+    fn pass(&mut self) -> bool {
         let dp = self.dp.clone();
         // A database without the datapath's record is refused, as a file
         // is, and the kernel left as it is; the refusal is the pass's
         // outcome, so ovs-vsctl does not wait for cur_cfg forever.
-        if let Err(e) = check_config(Some(config), &self.what, &dp, SyncOptions::default()) {
+        let records = self.follower.snapshot().datapath_records();
+        if let Err(e) = check_config(Some(&records), &self.what, &dp, SyncOptions::default()) {
             errln!("zonetp: sync {dp}: {e}");
             return true;
         }
-        let result = match self.pushed.as_mut() {
-            Some(pushed) => pushed.apply(config, &mut self.client, &dp),
-            None => full_pass(config, &mut self.client, &dp, SyncOptions::default()).map(|pass| {
-                self.pushed = Some(Pushed::after_full_pass(config, &dp, &pass));
-                SyncReport { pass: Some("full"), ..pass.report }
-            }),
+        let (changed, datapaths_changed) = self.follower.snapshot_mut().index.take_dirty();
+        let s = self.follower.snapshot();
+        let result = match self.pushed.as_mut().filter(|p| p.can_follow(s, &dp, datapaths_changed)) {
+            Some(pushed) => pushed.apply(s, changed, &mut self.client, &dp),
+            None => {
+                let config = s.to_config();
+                full_pass(&config, &mut self.client, &dp, SyncOptions::default()).map(|pass| {
+                    self.pushed = Some(Pushed::after_full_pass(s, &dp, &pass));
+                    SyncReport { pass: Some("full"), ..pass.report }
+                })
+            }
         };
         match result {
             // As ovs-vswitchd does, the configuration counts as applied

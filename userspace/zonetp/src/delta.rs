@@ -19,38 +19,52 @@
 //! agent's periodic and SIGHUP full passes repair; an object it did not
 //! expect on a name it is about to use makes it fall back to one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
-use crate::config::Config;
 use crate::cttimeout::object::check_timeouts;
 use crate::cttimeout::{CtTimeoutClient, CtTimeoutRequest, NewMode, ObjectName};
 use crate::error::{errno_name, Result};
+use crate::ovsdb::vswitch::Snapshot;
 use crate::policy::{object_name, TimeoutPolicy, KERNEL_PROTOCOLS};
-use crate::reconcile::{
-    kernel_policy_id, other_datapaths_policy_ids, Action, FullPass, SyncFailure, SyncReport,
-};
+use crate::reconcile::{kernel_policy_id, Action, FullPass, SyncFailure, SyncReport};
+
+/// How the agent's datapath uses a policy row, as far as its objects go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Use {
+    /// Its zones use it: its objects hold these values.
+    Mine(TimeoutPolicy),
+    /// Only other datapaths' zones use it: its objects are kept.
+    Others,
+}
 
 /// What the kernel holds of one datapath's policies, as far as the passes
 /// that made it know.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Pushed {
-    /// The datapath's policies whose objects all hold these values.
-    policies: BTreeMap<u32, TimeoutPolicy>,
-    /// Policy ids only other datapaths' zones use: their objects are kept.
-    others: BTreeSet<u32>,
+    /// The datapath's row when this was taken: another row (or a change
+    /// of `Open_vSwitch.datapaths`) calls for a full pass.
+    dp_row: Option<String>,
+    /// Policy rows with an id that some datapath's zones use.
+    rows: HashMap<String, (u32, Use)>,
+    /// How many of them the datapath's zones use.
+    mine: usize,
+    /// Rows with an object the kernel failed: sent again next pass.
+    retry: BTreeSet<String>,
     /// Policy ids of the `ovs_tp_<id>_*` objects in the kernel, which new
     /// policies must not be given.
     kernel_ids: BTreeSet<u32>,
 }
 
-/// The datapath's policies by id (a zone without one, or whose policy has
-/// no id yet, has none to push).
-fn dp_policies<'a>(config: &'a Config, dp: &str) -> BTreeMap<u32, &'a TimeoutPolicy> {
-    let Some(d) = config.datapaths.get(dp) else { return BTreeMap::new() };
-    d.policy_ids()
-        .into_iter()
-        .filter_map(|id| Some((id, &config.timeout_policies.get(&id)?.timeouts)))
-        .collect()
+/// The id and use of policy row `row` now, if it has a (sound) id and
+/// some datapath's zones use it.
+fn current(s: &Snapshot, row: &str, dp_row: Option<&str>) -> Option<(u32, Use)> {
+    let policy = s.policies.get(row)?;
+    let id = s.index.id_of(policy)?;
+    match s.index.users(row, dp_row) {
+        (0, false) => None,
+        (0, true) => Some((id, Use::Others)),
+        _ => Some((id, Use::Mine(TimeoutPolicy(policy.timeouts.clone())))),
+    }
 }
 
 /// The six object names of policy `id`, in OVS's order.
@@ -75,19 +89,37 @@ pub fn objects_exist(client: &mut CtTimeoutClient, names: &[ObjectName]) -> Resu
     Ok(found)
 }
 
+/// The datapath row named `dp` in `s`.
+fn dp_row(s: &Snapshot, dp: &str) -> Option<String> {
+    s.ovs.as_ref()?.datapaths.get(dp).cloned()
+}
+
 impl Pushed {
-    /// What the kernel holds after a full pass of `config` that did
-    /// `pass`: a policy with an object the pass could not push is left
-    /// out, so the next pass sends it again.
-    pub fn after_full_pass(config: &Config, dp: &str, pass: &FullPass) -> Self {
+    /// What the kernel holds after a full pass of `s`'s configuration that
+    /// did `pass`: a policy with an object the kernel failed is sent again
+    /// by the next pass.
+    pub fn after_full_pass(s: &Snapshot, dp: &str, pass: &FullPass) -> Self {
         let failed = failed_ids(&pass.report.failed);
-        let policies = dp_policies(config, dp)
-            .into_iter()
-            .filter(|(id, _)| !failed.contains(id))
-            .map(|(id, p)| (id, p.clone()))
-            .collect();
-        let others = other_datapaths_policy_ids(config, dp).into_iter().collect();
-        Self { policies, others, kernel_ids: pass.kernel_ids.clone() }
+        let dp_row = dp_row(s, dp);
+        let mut out = Self { kernel_ids: pass.kernel_ids.clone(), ..Default::default() };
+        for row in s.policies.keys() {
+            match current(s, row, dp_row.as_deref()) {
+                Some((id, _)) if failed.contains(&id) => drop(out.retry.insert(row.clone())),
+                Some(counted) => {
+                    out.mine += usize::from(matches!(counted.1, Use::Mine(_)));
+                    out.rows.insert(row.clone(), counted);
+                }
+                None => {}
+            }
+        }
+        out.dp_row = dp_row;
+        out
+    }
+
+    /// True if a delta pass can follow from here: the datapath is the same
+    /// row, and which row is which datapath did not change.
+    pub fn can_follow(&self, s: &Snapshot, dp: &str, datapaths_changed: bool) -> bool {
+        !datapaths_changed && self.dp_row == dp_row(s, dp)
     }
 
     /// The policy ids of `ovs_tp_<id>_*` objects in the kernel.
@@ -95,24 +127,36 @@ impl Pushed {
         &self.kernel_ids
     }
 
-    /// What one pass for `config` would send: the actions, and the
-    /// objects refused before sending (values the kernel would wrap).
-    /// Linear in the policies of the two configurations; no request.
-    pub fn plan(&self, config: &Config, dp: &str, max_seconds: u32) -> (Vec<Action>, Vec<SyncFailure>) {
-        let wanted = dp_policies(config, dp);
-        let others = other_datapaths_policy_ids(config, dp);
+    /// What one pass for the policy rows `changed` would send, by row, and
+    /// the objects refused before sending (values the kernel would wrap).
+    /// In proportion to the rows; no request.
+    fn plan(
+        &self,
+        s: &Snapshot,
+        changed: &BTreeSet<String>,
+        max_seconds: u32,
+    ) -> (Vec<(String, Action)>, Vec<SyncFailure>) {
         let mut actions = Vec::new();
         let mut refused = Vec::new();
-        for (id, policy) in &wanted {
-            let pushed = self.policies.get(id);
-            if pushed == Some(*policy) {
+        for row in changed {
+            let old = self.rows.get(row);
+            let new = current(s, row, self.dp_row.as_deref());
+            if let Some((o, _)) = old.filter(|(o, _)| new.as_ref().map(|(n, _)| n) != Some(o)) {
+                actions.extend(object_names(*o).map(|n| (row.clone(), Action::Delete(n))));
+            }
+            let Some((id, Use::Mine(policy))) = &new else { continue };
+            let pushed = match old {
+                Some((o, Use::Mine(p))) if o == id => Some(p),
+                _ => None,
+            };
+            if pushed == Some(policy) {
                 continue;
             }
-            let old = pushed.map(|p| p.kernel_objects(*id));
+            let before = pushed.map(|p| p.kernel_objects(*id));
             for (i, want) in policy.kernel_objects(*id).into_iter().enumerate() {
-                let verb = match &old {
+                let verb = match &before {
                     None => "create",
-                    Some(old) if old[i].timeouts != want.timeouts => "replace",
+                    Some(b) if b[i].timeouts != want.timeouts => "replace",
                     Some(_) => continue,
                 };
                 if let Err(e) = check_timeouts(want.l4, &want.timeouts, max_seconds) {
@@ -124,46 +168,69 @@ impl Pushed {
                         errno: None,
                     });
                 } else if verb == "create" {
-                    actions.push(Action::Create(want));
+                    actions.push((row.clone(), Action::Create(want)));
                 } else {
-                    actions.push(Action::Replace(want));
+                    actions.push((row.clone(), Action::Replace(want)));
                 }
             }
         }
-        let gone = self.policies.keys().chain(&self.others).collect::<BTreeSet<_>>();
-        for id in gone {
-            if !wanted.contains_key(id) && !others.contains(id) {
-                actions.extend(object_names(*id).map(Action::Delete));
-            }
-        }
-        // Deletes first, as a full pass sends them.
-        actions.sort_by_key(|a| !matches!(a, Action::Delete(_)));
+        // Deletes first, as a full pass sends them: a name an id leaves
+        // may be the one another row takes.
+        actions.sort_by_key(|(_, a)| !matches!(a, Action::Delete(_)));
         (actions, refused)
     }
 
-    /// Brings the kernel from what it holds to `config` (already checked
-    /// with [`crate::reconcile::check_config`]), sending only the requests
-    /// [`Pushed::plan`] lists, in one batch. An object a delete finds gone
-    /// is not reported as deleted; a delete refused while the object is in
-    /// use is pending, and the next full pass retries it.
-    pub fn apply(&mut self, config: &Config, client: &mut CtTimeoutClient, dp: &str) -> Result<SyncReport> {
-        let (actions, refused) = self.plan(config, dp, client.max_seconds());
-        let wanted = dp_policies(config, dp);
+    /// Brings the kernel from what it holds to `s`'s configuration (already
+    /// checked with [`crate::reconcile::check_config`]) for the policy rows
+    /// `changed` ([`crate::ovsdb::index::Index::take_dirty`]; the agent
+    /// checks [`Pushed::can_follow`] first) and those the kernel failed
+    /// last time, sending only their requests, in one batch. An object a
+    /// delete finds gone is not reported as deleted; a delete refused
+    /// while the object is in use is pending, and the next full pass
+    /// retries it.
+    pub fn apply(
+        &mut self,
+        s: &Snapshot,
+        mut changed: BTreeSet<String>,
+        client: &mut CtTimeoutClient,
+        dp: &str,
+    ) -> Result<SyncReport> {
+        changed.append(&mut self.retry);
+        let (actions, refused) = self.plan(s, &changed, client.max_seconds());
         let mut report = SyncReport { datapath: dp.to_owned(), pass: Some("delta"), ..Default::default() };
-        if let Some(d) = config.datapaths.get(dp) {
-            report.resolution = d.resolution;
+        if let Some(r) = dp_row(s, dp).and_then(|u| s.datapaths.get(&u)) {
+            report.resolution = match r.external_ids.get(crate::ovsdb::vswitch::RESOLUTION_KEY) {
+                Some(v) => crate::config::ResolutionMode::parse(v).unwrap_or_default(),
+                None => Default::default(),
+            };
         }
-        // Keys the kernel ignores, of the policies sent.
-        let sent = wanted.iter().filter(|(id, p)| self.policies.get(id) != Some(**p));
-        let keys: BTreeSet<&str> = sent.flat_map(|(_, p)| p.userspace_only_keys()).collect();
+        // Bring the rows' uses up to date; the kernel's failures undo it.
+        let mut sent_policies = Vec::new();
+        for row in &changed {
+            let new = current(s, row, self.dp_row.as_deref());
+            let was_mine = matches!(self.rows.get(row), Some((_, Use::Mine(_))));
+            let old = match new {
+                Some(counted) => {
+                    if let (_, Use::Mine(p)) = &counted {
+                        sent_policies.push(p.clone());
+                    }
+                    self.rows.insert(row.clone(), counted)
+                }
+                None => self.rows.remove(row),
+            };
+            let is_mine = matches!(self.rows.get(row), Some((_, Use::Mine(_))));
+            self.mine = self.mine + usize::from(is_mine) - usize::from(was_mine);
+            drop(old);
+        }
+        let keys: BTreeSet<&str> = sent_policies.iter().flat_map(|p| p.userspace_only_keys()).collect();
         report.ignored_keys = keys.into_iter().map(str::to_owned).collect();
-        let pushes = actions.iter().filter(|a| !matches!(a, Action::Delete(_))).count();
-        report.unchanged = (6 * wanted.len()).saturating_sub(pushes + refused.len());
-        report.plan = actions.iter().map(Action::planned).collect();
+        let pushes = actions.iter().filter(|(_, a)| !matches!(a, Action::Delete(_))).count();
+        report.unchanged = (6 * self.mine).saturating_sub(pushes + refused.len());
+        report.plan = actions.iter().map(|(_, a)| a.planned()).collect();
         report.failed = refused;
         let requests: Vec<CtTimeoutRequest> = actions
             .iter()
-            .map(|a| match a {
+            .map(|(_, a)| match a {
                 Action::Create(o) | Action::Replace(o) => {
                     CtTimeoutRequest::New { object: o.clone(), mode: NewMode::CreateOrReplace }
                 }
@@ -171,11 +238,9 @@ impl Pushed {
             })
             .collect();
         let results = client.batch(&requests)?;
-        // Policies with an object not pushed: sent again next time.
-        let mut unpushed = failed_ids(&report.failed);
-        // Policies deleted, and those of them with an object left.
+        // Ids deleted, and those of them with an object left.
         let (mut deleted, mut lingering) = (BTreeSet::new(), BTreeSet::new());
-        for (action, result) in actions.iter().zip(results) {
+        for ((row, action), result) in actions.iter().zip(results) {
             let id = kernel_policy_id(action.name()).expect("ovs_tp_<id>_* names only");
             let name = action.name().to_string();
             match (action, result) {
@@ -186,18 +251,19 @@ impl Pushed {
                     report.deleted.push(name);
                 }
                 // Gone already (a full pass would not have listed it).
-                (Action::Delete(_), Err(e)) if e.errno() == Some(libc::ENOENT) => {
-                    deleted.insert(id);
-                }
+                (Action::Delete(_), Err(e)) if e.errno() == Some(libc::ENOENT) => drop(deleted.insert(id)),
                 (Action::Delete(_), Err(e)) if e.errno() == Some(libc::EBUSY) => {
                     lingering.insert(id);
                     report.pending.push(name);
                 }
                 (a, Err(e)) => {
-                    match a {
-                        Action::Delete(_) => lingering.insert(id),
-                        _ => unpushed.insert(id),
-                    };
+                    if let Action::Delete(_) = a {
+                        lingering.insert(id);
+                    } else if let Some((_, Use::Mine(_))) = self.rows.remove(row) {
+                        // Made again, all six, by the next pass.
+                        self.mine -= 1;
+                        self.retry.insert(row.clone());
+                    }
                     let errno = e.errno().map(errno_name);
                     report.failed.push(SyncFailure {
                         object: name,
@@ -208,19 +274,17 @@ impl Pushed {
                 }
             }
         }
-        // Objects of every wanted policy may be in the kernel now (a
-        // failed create may have been a lost reply); an id is free again
-        // once every object of it is gone.
-        self.kernel_ids.extend(wanted.keys());
+        // An id is free again once every object of it is gone; objects
+        // of every policy of the datapath's may be in the kernel (a failed
+        // create may have been a lost reply).
         for id in deleted.difference(&lingering) {
             self.kernel_ids.remove(id);
         }
-        self.policies = wanted
-            .into_iter()
-            .filter(|(id, _)| !unpushed.contains(id))
-            .map(|(id, p)| (id, p.clone()))
-            .collect();
-        self.others = other_datapaths_policy_ids(config, dp).into_iter().collect();
+        for row in &changed {
+            if let Some((id, Use::Mine(_))) = current(s, row, self.dp_row.as_deref()) {
+                self.kernel_ids.insert(id);
+            }
+        }
         Ok(report)
     }
 }

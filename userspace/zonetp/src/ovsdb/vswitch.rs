@@ -21,6 +21,7 @@ use serde_json::{json, Map, Value};
 use super::datum::{
     map_of, map_pairs, named_ref, optional_uuid, set_elems, set_of, string_map, uuid, uuid_ref,
 };
+use super::index::Index;
 use super::DbError;
 use crate::config::{Config, Datapath, DpSettings, PolicyRecord, ResolutionMode, ZoneRecord};
 use crate::policy::{is_policy_id, TimeoutPolicy, MAX_POLICY_ID, NOT_A_POLICY_ID};
@@ -150,6 +151,11 @@ pub struct PolicyRow {
     pub external_ids: BTreeMap<String, String>,
 }
 
+/// The policy row zone row `zone` uses.
+fn zone_policy(zones: &BTreeMap<String, ZoneRow>, zone: &str) -> Option<String> {
+    zones.get(zone)?.timeout_policy.clone()
+}
+
 fn ovs_row(u: &str, r: &Map<String, Value>) -> OvsRow {
     OvsRow {
         uuid: u.to_owned(),
@@ -200,6 +206,10 @@ pub struct Snapshot {
     /// otherwise hand out an id whose objects a live rule still holds,
     /// and sync would replace them under it.
     pub reserved_ids: BTreeSet<u32>,
+    /// Who uses which policy row, the rows changed, the ids claimed: kept
+    /// with the rows by [`Snapshot::from_tables`] and
+    /// [`Snapshot::refresh_row`].
+    pub index: Index,
 }
 
 impl Snapshot {
@@ -207,10 +217,19 @@ impl Snapshot {
         let empty = BTreeMap::new();
         let rows = |t: &str| tables.get(t).unwrap_or(&empty);
         let ovs = rows("Open_vSwitch").iter().next().map(|(u, r)| ovs_row(u, r));
-        let datapaths = rows("Datapath").iter().map(|(u, r)| (u.clone(), datapath_row(r))).collect();
+        let datapaths: BTreeMap<String, DatapathRow> =
+            rows("Datapath").iter().map(|(u, r)| (u.clone(), datapath_row(r))).collect();
         let zones = rows("CT_Zone").iter().map(|(u, r)| (u.clone(), zone_row(r))).collect();
-        let policies = rows("CT_Timeout_Policy").iter().map(|(u, r)| (u.clone(), policy_row(r))).collect();
-        Self { ovs, datapaths, zones, policies, tables, reserved_ids: BTreeSet::new() }
+        let policies: BTreeMap<String, PolicyRow> =
+            rows("CT_Timeout_Policy").iter().map(|(u, r)| (u.clone(), policy_row(r))).collect();
+        let mut index = Index::default();
+        for (u, p) in &policies {
+            index.policy_changed(u, None, Some(p));
+        }
+        for (u, d) in &datapaths {
+            index.datapath_changed(u, None, Some(d), |z| zone_policy(&zones, z));
+        }
+        Self { ovs, datapaths, zones, policies, tables, reserved_ids: BTreeSet::new(), index }
     }
 
     /// Reads row `uuid` of `table` again from [`Snapshot::tables`], after a
@@ -219,17 +238,43 @@ impl Snapshot {
     /// every row on each change.
     pub fn refresh_row(&mut self, table: &str, uuid: &str) {
         let row = self.tables.get(table).and_then(|rows| rows.get(uuid));
-        match (table, row) {
-            ("Open_vSwitch", _) => {
-                self.ovs =
-                    self.tables.get(table).and_then(|rows| rows.iter().next()).map(|(u, r)| ovs_row(u, r))
+        match table {
+            "Open_vSwitch" => {
+                let ovs =
+                    self.tables.get(table).and_then(|rows| rows.iter().next()).map(|(u, r)| ovs_row(u, r));
+                if ovs.as_ref().map(|o| &o.datapaths) != self.ovs.as_ref().map(|o| &o.datapaths) {
+                    self.index.datapaths_changed();
+                }
+                self.ovs = ovs;
             }
-            ("Datapath", Some(r)) => drop(self.datapaths.insert(uuid.to_owned(), datapath_row(r))),
-            ("Datapath", None) => drop(self.datapaths.remove(uuid)),
-            ("CT_Zone", Some(r)) => drop(self.zones.insert(uuid.to_owned(), zone_row(r))),
-            ("CT_Zone", None) => drop(self.zones.remove(uuid)),
-            ("CT_Timeout_Policy", Some(r)) => drop(self.policies.insert(uuid.to_owned(), policy_row(r))),
-            ("CT_Timeout_Policy", None) => drop(self.policies.remove(uuid)),
+            "Datapath" => {
+                let new = row.map(datapath_row);
+                let zones = &self.zones;
+                let old = self.datapaths.get(uuid);
+                self.index.datapath_changed(uuid, old, new.as_ref(), |z| zone_policy(zones, z));
+                match new {
+                    Some(r) => drop(self.datapaths.insert(uuid.to_owned(), r)),
+                    None => drop(self.datapaths.remove(uuid)),
+                }
+            }
+            "CT_Zone" => {
+                let new = row.map(zone_row);
+                let old = self.zones.get(uuid).and_then(|z| z.timeout_policy.as_deref());
+                let policy = new.as_ref().and_then(|z| z.timeout_policy.as_deref());
+                self.index.zone_changed(uuid, old, policy);
+                match new {
+                    Some(r) => drop(self.zones.insert(uuid.to_owned(), r)),
+                    None => drop(self.zones.remove(uuid)),
+                }
+            }
+            "CT_Timeout_Policy" => {
+                let new = row.map(policy_row);
+                self.index.policy_changed(uuid, self.policies.get(uuid), new.as_ref());
+                match new {
+                    Some(r) => drop(self.policies.insert(uuid.to_owned(), r)),
+                    None => drop(self.policies.remove(uuid)),
+                }
+            }
             _ => {}
         }
     }
@@ -278,6 +323,9 @@ impl Snapshot {
     /// one, so someone else did, and the row would otherwise be numbered
     /// anew without a word.
     pub fn check_ids(&self) -> Result<(), String> {
+        if self.index.ids_are_sound() {
+            return Ok(());
+        }
         let mut claims: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
         for (u, p) in &self.policies {
             let Some(value) = p.external_ids.get(ID_KEY) else { continue };
@@ -306,6 +354,9 @@ impl Snapshot {
 
     /// Policy rows without an id (inserted by ovs-vsctl or another tool).
     pub fn rows_without_id(&self) -> Vec<String> {
+        if self.index.ids_are_sound() {
+            return self.index.unnumbered().iter().cloned().collect();
+        }
         let ids = self.policy_ids();
         self.policies.keys().filter(|u| !ids.contains_key(*u)).cloned().collect()
     }
@@ -319,7 +370,7 @@ impl Snapshot {
             .and_then(|o| o.external_ids.get(NEXT_ID_KEY))
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(1);
-        let above_used = self.policy_ids().values().max().map_or(1, |m| m.saturating_add(1));
+        let above_used = self.index.highest_id().map_or(1, |m| m.saturating_add(1));
         // (An id no policy can have, from another tool's object, is none
         // to keep: u32::MAX would leave no id to give.)
         let above_reserved = self.reserved_ids.range(1..=MAX_POLICY_ID).next_back().map_or(1, |m| m + 1);
@@ -352,7 +403,9 @@ impl Snapshot {
         let mut s = self.clone();
         for (u, id) in self.ids_to_assign() {
             if let Some(row) = s.policies.get_mut(&u) {
+                let old = row.clone();
                 row.external_ids.insert(ID_KEY.to_owned(), id.to_string());
+                s.index.policy_changed(&u, Some(&old), Some(row));
             }
         }
         s
@@ -362,7 +415,7 @@ impl Snapshot {
     /// are left out; [`Snapshot::rows_without_id`] names them.
     pub fn to_config(&self) -> Config {
         let ids = self.policy_ids();
-        let mut config = Config::default();
+        let mut config = self.datapath_records();
         for (u, id) in &ids {
             let timeouts = TimeoutPolicy(self.policies[u].timeouts.clone());
             let external_ids = self.policies[u].external_ids.clone();
@@ -370,26 +423,37 @@ impl Snapshot {
         }
         let Some(ovs) = &self.ovs else { return config };
         for (name, dp_uuid) in &ovs.datapaths {
+            let (Some(row), Some(dp)) = (self.datapaths.get(dp_uuid), config.datapaths.get_mut(name)) else {
+                continue;
+            };
+            for (zone, zone_uuid) in &row.ct_zones {
+                let policy = self.zones.get(zone_uuid).and_then(|z| z.timeout_policy.as_ref());
+                let timeout_policy = policy.and_then(|p| ids.get(p)).copied();
+                dp.ct_zones.insert(*zone, ZoneRecord { timeout_policy, external_ids: Default::default() });
+            }
+        }
+        config
+    }
+
+    /// The configuration's datapath records with their settings but no
+    /// zones and no policies: what a sync checks before it runs
+    /// ([`crate::reconcile::check_config`]), without reading a zone.
+    pub fn datapath_records(&self) -> Config {
+        let mut config = Config::default();
+        let Some(ovs) = &self.ovs else { return config };
+        for (name, dp_uuid) in &ovs.datapaths {
             let mut dp = Datapath::default();
-            if let Some(row) = self.datapaths.get(dp_uuid) {
-                // An unreadable value makes this datapath, and only it,
-                // unusable: its verbs name it, the others work.
-                match row.external_ids.get(RESOLUTION_KEY).map(|v| ResolutionMode::parse(v)) {
-                    Some(Ok(mode)) => dp.resolution = mode,
-                    Some(Err(e)) => {
-                        config.unusable_datapaths.insert(
-                            name.clone(),
-                            format!("datapath {name}: external_ids:{RESOLUTION_KEY}: {e}"),
-                        );
-                    }
-                    None => {}
+            // An unreadable value makes this datapath, and only it,
+            // unusable: its verbs name it, the others work.
+            let row = self.datapaths.get(dp_uuid);
+            match row.and_then(|r| r.external_ids.get(RESOLUTION_KEY)).map(|v| ResolutionMode::parse(v)) {
+                Some(Ok(mode)) => dp.resolution = mode,
+                Some(Err(e)) => {
+                    config
+                        .unusable_datapaths
+                        .insert(name.clone(), format!("datapath {name}: external_ids:{RESOLUTION_KEY}: {e}"));
                 }
-                for (zone, zone_uuid) in &row.ct_zones {
-                    let policy = self.zones.get(zone_uuid).and_then(|z| z.timeout_policy.as_ref());
-                    let timeout_policy = policy.and_then(|p| ids.get(p)).copied();
-                    dp.ct_zones
-                        .insert(*zone, ZoneRecord { timeout_policy, external_ids: Default::default() });
-                }
+                None => {}
             }
             config.datapaths.insert(name.clone(), dp);
         }
