@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use super::client::{Client, Dialer};
-use super::datum::{apply_diff, ColumnKind};
+use super::datum::{apply_diff_in_place, ColumnKind};
 use super::remote::Remote;
 use super::vswitch::{Snapshot, Tables, DB};
 use super::DbError;
@@ -129,7 +129,12 @@ impl Follower {
                         self.snapshot.tables = Tables::new();
                     }
                     self.last_txn_id = reply[1].as_str().map(str::to_owned);
-                    apply2(&mut self.snapshot.tables, &reply[2], &client.schema.kinds, &mut BTreeSet::new());
+                    apply2(
+                        &mut self.snapshot.tables,
+                        &reply[2],
+                        &client.schema.kinds,
+                        &mut Changes::default(),
+                    );
                     initial = Some(());
                 }
                 Err(DbError::Rpc(_)) => self.since_supported = false,
@@ -192,7 +197,7 @@ impl Follower {
             self.last_heard = Instant::now();
         }
         let client = self.client.as_mut().expect("connected");
-        let mut changed = BTreeSet::new();
+        let mut changed = Changes::default();
         let mut wait_until = deadline;
         loop {
             let msg = match client.conn.notification(wait_until) {
@@ -220,16 +225,14 @@ impl Follower {
                 }
                 continue;
             }
-            apply(&mut self.snapshot.tables, &params[1], &mut changed);
+            apply(&mut self.snapshot.tables, &params[1], &mut changed.rows);
             // Take what else already arrived, then report once.
             wait_until = Instant::now();
         }
-        if changed.is_empty() {
+        if changed.rows.is_empty() && changed.zones.is_empty() {
             return Event::Idle;
         }
-        for (table, uuid) in &changed {
-            self.snapshot.refresh_row(table, uuid);
-        }
+        changed.read_into(&mut self.snapshot);
         Event::Changed
     }
 }
@@ -259,6 +262,33 @@ fn apply(tables: &mut Tables, updates: &Value, changed: &mut BTreeSet<(String, S
     }
 }
 
+/// What the notifications taken at once changed.
+#[derive(Debug, Default)]
+struct Changes {
+    /// Rows to read again, as (table, UUID).
+    rows: BTreeSet<(String, String)>,
+    /// Differences of datapath rows' `ct_zones` (and nothing else of the
+    /// row), in the order they came.
+    zones: Vec<(String, Value)>,
+}
+
+impl Changes {
+    /// Brings `snapshot`'s rows up to date with its tables, already
+    /// changed: the rows named are read again, then the zone differences
+    /// applied to the datapath rows not read again (those already have
+    /// them).
+    fn read_into(self, snapshot: &mut Snapshot) {
+        for (table, uuid) in &self.rows {
+            snapshot.refresh_row(table, uuid);
+        }
+        for (dp, diff) in &self.zones {
+            if !self.rows.contains(&("Datapath".to_owned(), dp.clone())) {
+                snapshot.apply_ct_zones_diff(dp, diff);
+            }
+        }
+    }
+}
+
 /// The highest log index of our database in a `_Server` update.
 fn newest_index(updates: &Value) -> i64 {
     updates["Database"]
@@ -280,14 +310,20 @@ fn apply2(
     tables: &mut Tables,
     updates: &Value,
     kinds: &BTreeMap<(String, String), ColumnKind>,
-    changed: &mut BTreeSet<(String, String)>,
+    changed: &mut Changes,
 ) {
     let Some(updates) = updates.as_object() else { return };
     for (table, rows) in updates {
         let Some(rows) = rows.as_object() else { continue };
         let copy = tables.entry(table.clone()).or_default();
         for (uuid, update) in rows {
-            changed.insert((table.clone(), uuid.clone()));
+            match update.get("modify").and_then(Value::as_object) {
+                // The zones of a datapath: read as a difference.
+                Some(diff) if table == "Datapath" && diff.len() == 1 && diff.contains_key("ct_zones") => {
+                    changed.zones.push((uuid.clone(), diff["ct_zones"].clone()))
+                }
+                _ => drop(changed.rows.insert((table.clone(), uuid.clone()))),
+            }
             if let Some(row) =
                 update.get("initial").or_else(|| update.get("insert")).and_then(Value::as_object)
             {
@@ -297,8 +333,7 @@ fn apply2(
                 for (column, d) in diff {
                     let kind =
                         kinds.get(&(table.clone(), column.clone())).copied().unwrap_or(ColumnKind::Scalar);
-                    let new = apply_diff(kind, row.get(column), d);
-                    row.insert(column.clone(), new);
+                    apply_diff_in_place(kind, row.entry(column.clone()).or_insert(Value::Null), d);
                 }
             } else if update.get("delete").is_some() {
                 copy.remove(uuid);
@@ -354,37 +389,48 @@ mod tests {
         let kinds = BTreeMap::from([
             (("CT_Zone".to_owned(), "timeout_policy".to_owned()), ColumnKind::Scalar),
             (("Open_vSwitch".to_owned(), "next_cfg".to_owned()), ColumnKind::Scalar),
+            (("Datapath".to_owned(), "ct_zones".to_owned()), ColumnKind::Map),
         ]);
         let mut t = Tables::new();
-        let mut changed = BTreeSet::new();
+        let mut changed = Changes::default();
         apply2(
             &mut t,
-            &json!({"CT_Zone": {"a": {"initial": {"timeout_policy": ["uuid", "p"]}}, "b": {"insert": {}}},
-                               "Open_vSwitch": {"o": {"initial": {}}}}),
+            &json!({"CT_Zone": {"a": {"initial": {"timeout_policy": ["uuid", "p"]}}, "b": {"insert": {}},
+                                "c": {"insert": {"timeout_policy": ["uuid", "p"]}}},
+                    "Datapath": {"d": {"initial": {"ct_zones": ["map", [[1, ["uuid", "a"]], [2, ["uuid", "b"]]]]}}},
+                    "Open_vSwitch": {"o": {"initial": {}}}}),
             &kinds,
             &mut changed,
         );
         let mut snapshot = Snapshot::from_tables(t.clone());
-        changed.clear();
+        assert_eq!(snapshot.index.users("p", Some("d")), (1, false));
+        changed = Changes::default();
         apply2(
             &mut snapshot.tables,
             &json!({"CT_Zone": {"a": {"modify": {"timeout_policy": ["uuid", "q"]}},
-                                          "b": {"delete": null}},
-                               "Open_vSwitch": {"o": {"modify": {"next_cfg": 3}}}}),
+                                "b": {"delete": null}},
+                    "Datapath": {"d": {"modify": {"ct_zones": ["map", [[2, ["uuid", "b"]], [3, ["uuid", "c"]]]]}}},
+                    "Open_vSwitch": {"o": {"modify": {"next_cfg": 3}}}}),
             &kinds,
             &mut changed,
         );
-        assert_eq!(changed.len(), 3, "{changed:?}");
-        // The rows named, read again, make the snapshot a full read makes.
-        for (table, uuid) in &changed {
-            snapshot.refresh_row(table, uuid);
-        }
+        assert_eq!(changed.rows.len(), 3, "{changed:?}");
+        assert_eq!(changed.zones.len(), 1, "the datapath's zones come as a difference: {changed:?}");
+        // The rows named read again and the zones' difference applied make
+        // the snapshot, and the index, a full read makes.
+        changed.read_into(&mut snapshot);
         let full = Snapshot::from_tables(snapshot.tables.clone());
         assert_eq!(
             (&snapshot.ovs, &snapshot.zones, &snapshot.datapaths, &snapshot.policies),
             (&full.ovs, &full.zones, &full.datapaths, &full.policies)
         );
+        let (mut kept, mut read) = (snapshot.index.clone(), full.index.clone());
+        kept.take_dirty();
+        read.take_dirty();
+        assert_eq!(kept, read);
         assert_eq!(snapshot.zones["a"].timeout_policy.as_deref(), Some("q"));
+        assert_eq!(snapshot.datapaths["d"].ct_zones.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(snapshot.index.users("p", Some("d")), (1, false), "zone 3's");
         assert_eq!(snapshot.ovs.as_ref().unwrap().next_cfg, 3);
         let t = snapshot.tables;
         assert_eq!(t["CT_Zone"]["a"]["timeout_policy"], json!(["uuid", "q"]));

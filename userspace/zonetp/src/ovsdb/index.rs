@@ -143,27 +143,50 @@ impl Index {
         let came = new.iter().filter(|(z, u)| old.get(z) != Some(u)).map(|(_, u)| (u, true));
         let changes: Vec<(&String, bool)> = gone.chain(came).collect();
         for (zone, added) in changes {
-            let refs = self.zone_refs.entry(zone.clone()).or_default();
+            self.zone_ref(dp, zone, added, &policy_of);
+        }
+    }
+
+    /// One zone of datapath row `dp` changed row, from `old` to `new`
+    /// (a map difference of `ct_zones`, applied without reading the rest).
+    pub fn zone_ref_changed(
+        &mut self,
+        dp: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+        policy_of: impl Fn(&str) -> Option<String>,
+    ) {
+        if let Some(z) = old {
+            self.zone_ref(dp, z, false, &policy_of);
+        }
+        if let Some(z) = new {
+            self.zone_ref(dp, z, true, &policy_of);
+        }
+    }
+
+    /// Datapath row `dp` refers to zone row `zone` once more (`added`) or
+    /// once less.
+    fn zone_ref(&mut self, dp: &str, zone: &str, added: bool, policy_of: &impl Fn(&str) -> Option<String>) {
+        let refs = self.zone_refs.entry(zone.to_owned()).or_default();
+        if added {
+            add(refs, dp, 1)
+        } else {
+            sub(refs, dp, 1)
+        }
+        if refs.is_empty() {
+            self.zone_refs.remove(zone);
+        }
+        if let Some(policy) = policy_of(zone) {
+            let users = self.users.entry(policy.clone()).or_default();
             if added {
-                add(refs, dp, 1)
+                add(users, dp, 1)
             } else {
-                sub(refs, dp, 1)
+                sub(users, dp, 1)
             }
-            if refs.is_empty() {
-                self.zone_refs.remove(zone);
+            if users.is_empty() {
+                self.users.remove(&policy);
             }
-            if let Some(policy) = policy_of(zone) {
-                let users = self.users.entry(policy.clone()).or_default();
-                if added {
-                    add(users, dp, 1)
-                } else {
-                    sub(users, dp, 1)
-                }
-                if users.is_empty() {
-                    self.users.remove(&policy);
-                }
-                self.dirty.insert(policy);
-            }
+            self.dirty.insert(policy);
         }
     }
 

@@ -279,6 +279,30 @@ impl Snapshot {
         }
     }
 
+    /// Applies the difference an `update2` "modify" carries for datapath
+    /// row `dp`'s `ct_zones` (a pair the map holds with that value goes,
+    /// any other is set) to the row as read, without reading the column
+    /// again: one zone added to a datapath of 65,536 costs one zone. The
+    /// row must be read already ([`Snapshot::refresh_row`] otherwise).
+    pub fn apply_ct_zones_diff(&mut self, dp: &str, diff: &Value) {
+        let Some(row) = self.datapaths.get_mut(dp) else { return };
+        let zones = &self.zones;
+        for (k, v) in map_pairs(diff) {
+            let (Some(zone), Some(new)) = (k.as_i64().and_then(|k| u16::try_from(k).ok()), uuid(v)) else {
+                continue;
+            };
+            let old = row.ct_zones.get(&zone).cloned();
+            let now = if old.as_deref() == Some(new) {
+                row.ct_zones.remove(&zone);
+                None
+            } else {
+                row.ct_zones.insert(zone, new.to_owned());
+                Some(new)
+            };
+            self.index.zone_ref_changed(dp, old.as_deref(), now, |z| zone_policy(zones, z));
+        }
+    }
+
     /// Builds the snapshot from the replies of one `select` per table.
     pub fn from_selects(columns: &[(&str, Vec<&str>)], replies: &[Value]) -> Result<Self, DbError> {
         let mut tables = Tables::new();
