@@ -90,7 +90,8 @@ fn watch(store: &OvsdbStore, dp: String, interval: Duration, format: Format, bes
     // One request queued at most: SIGHUPs that come together coalesce.
     let (request, requests) = mpsc::sync_channel::<()>(1);
     let follower = Follower::new(store.remotes().to_vec(), store.dialer().clone());
-    let agent = Agent::new(follower, client, dp, store.describe(), interval, format);
+    let (what, pushed, reported_requests, refusal) = (store.describe(), None, 0, None);
+    let agent = Agent { follower, client, dp, what, interval, format, pushed, reported_requests, refusal };
     let worker_stop = Arc::clone(&stop);
     let worker = std::thread::spawn(move || agent.run(&worker_stop, &requests));
     loop {
@@ -205,27 +206,6 @@ struct Agent {
 }
 
 impl Agent {
-    fn new(
-        follower: Follower,
-        client: CtTimeoutClient,
-        dp: String,
-        what: String,
-        interval: Duration,
-        format: Format,
-    ) -> Self {
-        Self {
-            follower,
-            client,
-            dp,
-            what,
-            interval,
-            format,
-            pushed: None,
-            reported_requests: 0,
-            refusal: None,
-        }
-    }
-
     /// Passes on each change of the database, a full one on SIGHUP, every
     /// `interval` and after every connect (the kernel may have changed
     /// meanwhile, and so may the database, beyond what a resumed monitor

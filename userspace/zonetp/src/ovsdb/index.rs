@@ -54,16 +54,17 @@ fn claim_of(row: &PolicyRow) -> IdClaim {
     }
 }
 
-fn add(counts: &mut HashMap<String, usize>, key: &str, by: usize) {
-    *counts.entry(key.to_owned()).or_default() += by;
-}
-
-fn sub(counts: &mut HashMap<String, usize>, key: &str, by: usize) {
-    if let Some(n) = counts.get_mut(key) {
-        *n -= by.min(*n);
-        if *n == 0 {
-            counts.remove(key);
-        }
+/// Counts `n` more (`up`) or fewer references of `key` from `dp` in
+/// `counts`, dropping what falls to none.
+fn bump(counts: &mut HashMap<String, HashMap<String, usize>>, key: &str, dp: &str, n: usize, up: bool) {
+    let by_dp = counts.entry(key.to_owned()).or_default();
+    let count = by_dp.entry(dp.to_owned()).or_default();
+    *count = if up { *count + n } else { count.saturating_sub(n) };
+    if *count == 0 {
+        by_dp.remove(dp);
+    }
+    if by_dp.is_empty() {
+        counts.remove(key);
     }
 }
 
@@ -108,18 +109,10 @@ impl Index {
             return;
         }
         let Some(refs) = self.zone_refs.get(zone) else { return };
-        for (policy, add_it) in [(old, false), (new, true)] {
+        for (policy, up) in [(old, false), (new, true)] {
             let Some(policy) = policy else { continue };
-            let users = self.users.entry(policy.to_owned()).or_default();
             for (dp, n) in refs {
-                if add_it {
-                    add(users, dp, *n)
-                } else {
-                    sub(users, dp, *n)
-                }
-            }
-            if users.is_empty() {
-                self.users.remove(policy);
+                bump(&mut self.users, policy, dp, *n, up);
             }
             self.dirty.insert(policy.to_owned());
         }
@@ -127,8 +120,9 @@ impl Index {
 
     /// Datapath row `dp` changed from `old` to `new`; `policy_of` gives a
     /// zone row's policy row as it is now. Linear in the zones of the two
-    /// rows (they are compared, without allocating), touching only the
-    /// zones that differ.
+    /// rows (they are compared), touching only the zones that differ. The
+    /// follower calls it when it reads the row whole; a difference of
+    /// `ct_zones` alone goes through [`Index::zone_ref_changed`].
     pub fn datapath_changed(
         &mut self,
         dp: &str,
@@ -167,25 +161,9 @@ impl Index {
     /// Datapath row `dp` refers to zone row `zone` once more (`added`) or
     /// once less.
     fn zone_ref(&mut self, dp: &str, zone: &str, added: bool, policy_of: &impl Fn(&str) -> Option<String>) {
-        let refs = self.zone_refs.entry(zone.to_owned()).or_default();
-        if added {
-            add(refs, dp, 1)
-        } else {
-            sub(refs, dp, 1)
-        }
-        if refs.is_empty() {
-            self.zone_refs.remove(zone);
-        }
+        bump(&mut self.zone_refs, zone, dp, 1, added);
         if let Some(policy) = policy_of(zone) {
-            let users = self.users.entry(policy.clone()).or_default();
-            if added {
-                add(users, dp, 1)
-            } else {
-                sub(users, dp, 1)
-            }
-            if users.is_empty() {
-                self.users.remove(&policy);
-            }
+            bump(&mut self.users, &policy, dp, 1, added);
             self.dirty.insert(policy);
         }
     }
