@@ -1834,6 +1834,8 @@ fn full_passes_on_sighup_and_every_interval_repair_what_delta_passes_cannot_see(
         // SAFETY: kill(2) on our own child.
         unsafe { libc::kill(agent.0.id() as i32, libc::SIGHUP) };
         wait_for("the SIGHUP pass", 20, || kernel_objects().contains(&victim));
+        // (Its report is printed once the batch is answered.)
+        wait_for("its report", 20, || reports(&log).last().is_some_and(|r| r["pass"] == "full"));
         let r = reports(&log).pop().unwrap();
         assert_eq!((&r["pass"], &r["created"]), (&"full".into(), &serde_json::json!([victim])), "{r:#}");
         assert_eq!(r["unchanged"], 305, "{r:#}");
@@ -1900,8 +1902,17 @@ fn after_an_ovsdb_server_restart_the_agent_passes_in_full_then_by_deltas() {
         });
         let thirty = s.stored_id(30).unwrap();
         assert_eq!(udp_single(&format!("ovs_tp_{thirty}_udp4")), Some(77));
+        wait_for("the pass's report", 20, || {
+            reports(&log).last().is_some_and(|r| r["created"].as_array().unwrap().len() == 7)
+        });
         let r = reports(&log).pop().unwrap();
         assert_eq!(r["pass"], "full", "{r:#}");
+        let mut created: Vec<String> = serde_json::from_value(r["created"].clone()).unwrap();
+        created.sort();
+        let mut want = six(thirty);
+        want.push(victim.clone());
+        want.sort();
+        assert_eq!(created, want, "{r:#}");
         let r = the_report(&log, || vsctl_waiting(&s, &["add-zone-tp", "system", "zone=31", "udp_single=5"]));
         assert_eq!((&r["pass"], &r["requests"]), (&"delta".into(), &12.into()), "{r:#}");
         assert_eq!(planned(&r), six(s.stored_id(31).unwrap()), "{r:#}");
