@@ -309,8 +309,9 @@ impl Agent {
     }
 
     /// Sets the snapshot's reserved ids to those of the `ovs_tp_<id>_*`
-    /// objects in the kernel, which new policies must not get. Known without a dump from the passes since
-    /// the last full one; the names the next ids would take are looked up
+    /// objects in the kernel, which new policies must not get. Between
+    /// full passes they are known without a dump, from the last one and
+    /// the passes since; the names the next ids would take are looked up
     /// (one GET each, in one batch), and an object found there, made
     /// behind the agent's back, sends it back to listing the kernel and
     /// to a full pass.
