@@ -8,13 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use zonetp::config::Config;
 use zonetp::cttimeout::CtTimeoutClient;
+use zonetp::delta::{object_names, objects_exist, Pushed};
+use zonetp::ovsdb::client::TxnError;
 use zonetp::ovsdb::follow::Event;
 use zonetp::ovsdb::vswitch::{Change, Snapshot};
 use zonetp::ovsdb::{Client, DbError, Follower, OvsdbStore};
 use zonetp::reconcile::{
-    check_config, check_kernel_datapath, kernel_policy_ids, sync_config, SyncOptions, KERNEL_DATAPATH,
+    check_config, check_kernel_datapath, full_pass, kernel_policy_ids, sync_config, SyncOptions, SyncReport,
+    KERNEL_DATAPATH,
 };
 use zonetp::zone_store::ZoneStore;
 
@@ -88,7 +90,8 @@ fn watch(store: &OvsdbStore, dp: String, interval: Duration, format: Format, bes
     // One request queued at most: SIGHUPs that come together coalesce.
     let (request, requests) = mpsc::sync_channel::<()>(1);
     let follower = Follower::new(store.remotes().to_vec(), store.dialer().clone());
-    let agent = Agent { follower, client, dp, what: store.describe(), interval, format };
+    let (what, pushed, reported_requests, refusal) = (store.describe(), None, 0, None);
+    let agent = Agent { follower, client, dp, what, interval, format, pushed, reported_requests, refusal };
     let worker_stop = Arc::clone(&stop);
     let worker = std::thread::spawn(move || agent.run(&worker_stop, &requests));
     loop {
@@ -193,14 +196,23 @@ struct Agent {
     what: String,
     interval: Duration,
     format: Format,
+    /// What the kernel holds, from the last full pass and the delta passes
+    /// since; `None`: the next pass is a full one.
+    pushed: Option<Pushed>,
+    /// The client's request count at the last report.
+    reported_requests: u64,
+    /// The last refusal of the policy rows' ids, said once per change.
+    refusal: Option<String>,
 }
 
 impl Agent {
+    /// Passes on each change of the database, a full one on SIGHUP, every
+    /// `interval` and after every connect (the kernel may have changed
+    /// meanwhile, and so may the database, beyond what a resumed monitor
+    /// says of it), delta passes in between.
     fn run(mut self, stop: &AtomicBool, resyncs: &mpsc::Receiver<()>) {
-        let mut last: Option<Snapshot> = None;
-        // The configuration the kernel was last brought to; a notification
-        // that leaves it as it is (cur_cfg, say) needs no pass of its own.
-        let mut in_kernel: Option<Config> = None;
+        // A copy of the tables came: there is a configuration to pass.
+        let mut seen = false;
         let mut next_periodic = Instant::now() + self.interval;
         // The last loss reported: a server that stays away is said once,
         // not on every retry.
@@ -208,18 +220,14 @@ impl Agent {
         while !stop.load(Ordering::SeqCst) {
             let now = Instant::now();
             // SIGHUP: a full pass now on the configuration last seen.
-            let resync = resyncs.try_recv().is_ok();
-            let snapshot = match (&last, resync) {
-                (Some(s), true) => {
-                    in_kernel = None;
-                    s.clone()
-                }
-                _ => match self.follower.next((now + TICK).min(next_periodic.max(now))) {
+            let mut full = resyncs.try_recv().is_ok() && seen;
+            if !full {
+                match self.follower.next((now + TICK).min(next_periodic.max(now))) {
                     Event::Connected { remote, resumed } => {
                         let how =
                             if resumed { "changes since the last transaction seen" } else { "full copy" };
                         errln!("zonetp: following {remote} ({how})");
-                        in_kernel = None;
+                        self.pushed = None;
                         last_lost = None;
                         continue;
                     }
@@ -231,106 +239,144 @@ impl Agent {
                         continue;
                     }
                     Event::Idle if Instant::now() < next_periodic => continue,
-                    Event::Idle => match &last {
-                        Some(s) => {
-                            in_kernel = None; // the periodic pass repairs and retries
-                            s.clone()
-                        }
-                        None => {
-                            next_periodic = Instant::now() + self.interval;
-                            continue;
-                        }
-                    },
-                    Event::Changed(s) => s,
-                },
-            };
+                    // The periodic pass repairs and retries.
+                    Event::Idle => full = seen,
+                    Event::Changed => seen = true,
+                }
+            }
             next_periodic = Instant::now() + self.interval;
-            // Two rows claiming one id: no pass (the kernel's objects of
-            // that id would follow one of them, perhaps a copy), no
-            // numbering; said once per change.
-            if let Err(e) = snapshot.check_ids() {
-                if last.as_ref().map(|l| l.check_ids()) != Some(Err(e.clone())) {
-                    errln!("zonetp: sync {}: {e}", self.dp);
-                }
-                // The refusal is the pass's outcome: ovs-vsctl must not
-                // wait for cur_cfg forever.
-                if let (Some(change), Some(c)) = (applied(&snapshot), self.follower.client()) {
-                    let _ = c.transact(&change.ops);
-                }
-                last = Some(snapshot);
+            if !seen {
                 continue;
             }
-            // Policies ovs-vsctl inserted get their ids first; the update that
-            // brings them starts the next pass.
-            let mut snapshot = snapshot;
-            if !snapshot.rows_without_id().is_empty() {
-                match kernel_policy_ids(&mut self.client) {
-                    Ok(ids) => snapshot.reserved_ids = ids,
-                    Err(e) => {
-                        // Numbering blind to the kernel could reuse an id in use.
-                        errln!(
-                            "zonetp: cannot list the kernel's timeout objects to number new policies: {e}"
-                        );
-                        last = Some(snapshot);
-                        continue;
-                    }
-                }
+            if full {
+                self.pushed = None;
             }
-            // (No id left to give: the rows stay out and the pass runs.)
-            let numbering = Change::assign_ids(&snapshot);
+            self.step();
+        }
+    }
+
+    /// Numbers new policy rows, or passes and reports the configuration
+    /// applied.
+    fn step(&mut self) {
+        let dp = self.dp.clone();
+        // Two rows claiming one id: no pass (the kernel's objects of that
+        // id would follow one of them, perhaps a copy), no numbering.
+        let snapshot = self.follower.snapshot();
+        if let Err(e) = snapshot.check_ids() {
+            if self.refusal.as_ref() != Some(&e) {
+                errln!("zonetp: sync {dp}: {e}");
+                self.refusal = Some(e);
+            }
+            // The refusal is the pass's outcome: ovs-vsctl must not wait
+            // for cur_cfg forever.
+            self.report_applied();
+            return;
+        }
+        self.refusal = None;
+        // Policies ovs-vsctl inserted get their ids first; the update that
+        // brings them starts the next pass. (No id left to give: the rows
+        // stay out and the pass runs.)
+        if !snapshot.rows_without_id().is_empty() {
+            if let Err(e) = self.reserve_kernel_ids() {
+                // Numbering blind to the kernel could reuse an id in use.
+                errln!("zonetp: cannot list the kernel's timeout objects to number new policies: {e}");
+                return;
+            }
+            let numbering = Change::assign_ids_guarded(self.follower.snapshot());
             if !numbering.ops.is_empty() {
-                let committed = self.follower.client().map(|c| c.commit(&snapshot, numbering));
-                last = Some(snapshot);
-                if let Some(Err(e)) = committed {
+                // A conflict: the change that beat us comes as an update.
+                if let Some(Err(TxnError::Db(e))) = self.follower.client().map(|c| c.transact(&numbering.ops))
+                {
                     if let Event::Lost(why) = self.follower.drop_connection(&e.to_string()) {
                         errln!("zonetp: {why}; reconnecting");
                     }
                 }
-                continue;
+                return;
             }
-            let config = snapshot.to_config();
-            let done = if in_kernel.as_ref() == Some(&config) {
-                true
-            } else {
-                in_kernel = None;
-                self.pass(&config, &mut in_kernel)
-            };
-            if done {
-                if let (Some(change), Some(c)) = (applied(&snapshot), self.follower.client()) {
-                    if let Err(e) = c.transact(&change.ops) {
-                        errln!("zonetp: cannot report the configuration applied (cur_cfg): {e}");
-                    }
-                }
-            }
-            last = Some(snapshot);
+        }
+        if self.pass() {
+            self.report_applied();
         }
     }
 
-    /// One pass; true if it ran (the configuration then counts as applied).
-    fn pass(&mut self, config: &Config, in_kernel: &mut Option<Config>) -> bool {
-        let dp = &self.dp;
+    /// Sets cur_cfg to the next_cfg of the configuration applied, if
+    /// ovs-vsctl waits for it.
+    fn report_applied(&mut self) {
+        let Some(change) = applied(self.follower.snapshot()) else { return };
+        if let Some(Err(e)) = self.follower.client().map(|c| c.transact(&change.ops)) {
+            errln!("zonetp: cannot report the configuration applied (cur_cfg): {e}");
+        }
+    }
+
+    /// Sets the snapshot's reserved ids to those of the `ovs_tp_<id>_*`
+    /// objects in the kernel, which new policies must not get. Between
+    /// full passes they are known without a dump, from the last one and
+    /// the passes since; the names the next ids would take are looked up
+    /// (one GET each, in one batch), and an object found there, made
+    /// behind the agent's back, sends it back to listing the kernel and
+    /// to a full pass.
+    fn reserve_kernel_ids(&mut self) -> zonetp::Result<()> {
+        if let Some(pushed) = &self.pushed {
+            self.follower.snapshot_mut().reserved_ids = pushed.kernel_ids().clone();
+            let ids = self.follower.snapshot().ids_to_assign();
+            let names: Vec<_> = ids.iter().flat_map(|(_, id)| object_names(*id)).collect();
+            if !objects_exist(&mut self.client, &names)? {
+                return Ok(());
+            }
+            self.pushed = None;
+        }
+        self.follower.snapshot_mut().reserved_ids = kernel_policy_ids(&mut self.client)?;
+        Ok(())
+    }
+
+    /// One pass, delta or full; true if it ran (the configuration then
+    /// counts as applied).
+    fn pass(&mut self) -> bool {
+        let dp = self.dp.clone();
         // A database without the datapath's record is refused, as a file
         // is, and the kernel left as it is; the refusal is the pass's
         // outcome, so ovs-vsctl does not wait for cur_cfg forever.
-        if let Err(e) = check_config(Some(config), &self.what, dp, SyncOptions::default()) {
+        let records = self.follower.snapshot().datapath_records();
+        if let Err(e) = check_config(Some(&records), &self.what, &dp, SyncOptions::default()) {
             errln!("zonetp: sync {dp}: {e}");
             return true;
         }
-        match sync_config(config, &mut self.client, dp, SyncOptions::default()) {
+        let (changed, datapaths_changed) = self.follower.snapshot_mut().index.take_dirty();
+        let s = self.follower.snapshot();
+        let result = match self.pushed.as_mut().filter(|p| p.can_follow(s, &dp, datapaths_changed)) {
+            Some(pushed) => pushed.apply(s, changed, &mut self.client, &dp),
+            None => {
+                let config = s.to_config();
+                full_pass(&config, &mut self.client, &dp, SyncOptions::default()).map(|pass| {
+                    self.pushed = Some(Pushed::after_full_pass(s, &dp, &pass));
+                    SyncReport { pass: Some("full"), ..pass.report }
+                })
+            }
+        };
+        match result {
             // As ovs-vswitchd does, the configuration counts as applied
             // once a pass ran, even if some objects were refused (they
             // are reported, and retried on the next change or period):
             // one bad value must not hang every ovs-vsctl.
-            Ok((report, _)) => {
+            Ok(mut report) => {
+                // A delta pass with nothing to do (the update was cur_cfg,
+                // say) says nothing.
+                if report.pass == Some("delta") && report.plan.is_empty() && report.failed.is_empty() {
+                    return true;
+                }
+                let sent = self.client.requests_sent();
+                report.requests = Some(sent - self.reported_requests);
+                self.reported_requests = sent;
                 print_report(&report, self.format, true);
-                match report_failure(&report) {
-                    Some(e) => errln!("zonetp: {e}"),
-                    None => *in_kernel = Some(config.clone()),
+                if let Some(e) = report_failure(&report) {
+                    errln!("zonetp: {e}");
                 }
                 true
             }
-            // A failed pass is reported and retried; the agent keeps going.
+            // A failed pass is reported and retried in full; the agent
+            // keeps going.
             Err(e) => {
+                self.pushed = None;
                 errln!("zonetp: sync {dp}: {e}");
                 false
             }

@@ -108,8 +108,13 @@ pub(crate) fn print_report(r: &SyncReport, format: Format, one_line_json: bool) 
             r.failed.len()
         );
     } else {
+        // The agent says which pass it was and what it sent the kernel.
+        let pass = match (r.pass, r.requests) {
+            (Some(pass), Some(n)) => format!(" ({pass} pass, {n} requests)"),
+            _ => String::new(),
+        };
         outln!(
-            "sync {}: changed {}, unchanged {}, created {}, replaced {}, deleted {}, pending {}, failed {}",
+            "sync {}: changed {}, unchanged {}, created {}, replaced {}, deleted {}, pending {}, failed {}{pass}",
             r.datapath,
             r.created.len() + r.replaced.len() + r.deleted.len(),
             r.unchanged,

@@ -1683,3 +1683,238 @@ fn two_rows_claiming_one_policy_id_are_refused_until_a_person_says_which() {
         assert_eq!(udp_single(&format!("ovs_tp_{two}_udp4")), Some(99));
     });
 }
+
+/// The agent, `--format json`, with a periodic pass every `interval` s.
+fn json_agent(s: &Server, tag: &str, interval: &str) -> (Proc, PathBuf) {
+    let log = s.dir.join(format!("{tag}.log"));
+    let args = ["--db", &s.remote(), "--format", "json", "sync", "--watch", "--interval", interval];
+    (Proc::spawn(Command::new(env!("CARGO_BIN_EXE_zonetp")).args(args), &log), log)
+}
+
+/// The agent's reports so far (its JSON lines).
+fn reports(log: &Path) -> Vec<serde_json::Value> {
+    log_lines(log).iter().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// `ovs-vsctl` without `--no-wait`: it returns once the agent has applied
+/// the change and set cur_cfg.
+fn vsctl_waiting(s: &Server, args: &[&str]) {
+    let db = format!("--db={}", s.remote());
+    let mut v = vec![db.as_str(), "--timeout=60"];
+    v.extend_from_slice(args);
+    tool_ok("ovs-vsctl", &v);
+}
+
+/// The one report the agent printed for what `f` did (nothing else may
+/// have printed one meanwhile).
+fn the_report(log: &Path, f: impl FnOnce()) -> serde_json::Value {
+    let before = reports(log).len();
+    f();
+    let mut new = reports(log).split_off(before);
+    assert_eq!(new.len(), 1, "one pass for one change: {new:#?}");
+    new.pop().unwrap()
+}
+
+/// Zones `zones` of `system`, each with a policy of its own, in one
+/// ovs-vsctl call.
+fn add_zones(s: &Server, zones: std::ops::Range<u16>) {
+    let words: Vec<(String, String)> =
+        zones.map(|z| (format!("zone={z}"), format!("udp_single={}", 1000 + u32::from(z)))).collect();
+    let mut args = vec![];
+    for (zone, udp) in &words {
+        args.extend(["--", "add-zone-tp", "system", zone.as_str(), udp.as_str()]);
+    }
+    s.vsctl_ok(&args);
+}
+
+/// Names of a report's actions (`plan`), sorted.
+fn planned(report: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> =
+        report["plan"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+/// The `CT_Timeout_Policy` row zone `zone` of `system` uses.
+fn policy_row(s: &Server, zone: u16) -> String {
+    let unquote = |s: String| s.trim().trim_matches('"').to_owned();
+    let dp = unquote(s.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:system"]));
+    let z = unquote(s.vsctl_ok(&["get", "Datapath", &dp, &format!("ct_zones:{zone}")]));
+    unquote(s.vsctl_ok(&["get", "CT_Zone", &z, "timeout_policy"])).trim_matches(['[', ']']).to_owned()
+}
+
+/// Issue 19: with 300 zones in place, the agent does not list the kernel
+/// or compare every policy on a change: one `ovs-vsctl add-zone-tp`
+/// makes it send the requests for that policy's objects only, counted by
+/// the agent's netlink client and reported with the pass.
+#[test]
+fn the_agent_applies_each_change_as_a_delta_sending_only_that_policy_s_requests() {
+    in_netns(|| {
+        let s = Server::new("delta");
+        add_zones(&s, 0..300);
+        let (_agent, log) = json_agent(&s, "agent", "3600");
+        vsctl_waiting(&s, &["set", "Open_vSwitch", ".", "external_ids:started=1"]);
+        assert_eq!(kernel_objects().len(), 1800);
+        let first = reports(&log);
+        assert_eq!(first[0]["pass"], "full", "{first:#?}");
+        assert_eq!(first[0]["created"].as_array().unwrap().len(), 1800);
+
+        // A new zone: its policy is numbered (the next id's six names
+        // looked up, one GET each, as no listing is made), then its six
+        // objects made. Twelve requests, all of that policy's objects.
+        let r =
+            the_report(&log, || vsctl_waiting(&s, &["add-zone-tp", "system", "zone=500", "udp_single=7"]));
+        let id = s.stored_id(500).unwrap();
+        assert_eq!((&r["pass"], &r["requests"]), (&"delta".into(), &12.into()), "{r:#}");
+        assert_eq!(planned(&r), six(id), "{r:#}");
+        assert_eq!(r["created"].as_array().unwrap().len(), 6, "{r:#}");
+        assert_eq!(r["unchanged"], 1800, "{r:#}");
+        assert_eq!(udp_single(&format!("ovs_tp_{id}_udp4")), Some(7));
+
+        // One policy's timeouts changed in place: the two objects whose
+        // values change (UDP over IPv4 and IPv6), nothing else.
+        let row = policy_row(&s, 7);
+        let seven = s.stored_id(7).unwrap();
+        let r = the_report(&log, || {
+            vsctl_waiting(&s, &["set", "CT_Timeout_Policy", &row, "timeouts:udp_single=33"])
+        });
+        assert_eq!((&r["pass"], &r["requests"]), (&"delta".into(), &2.into()), "{r:#}");
+        let udp = [format!("ovs_tp_{seven}_udp4"), format!("ovs_tp_{seven}_udp6")];
+        assert_eq!(r["replaced"], serde_json::json!(udp), "{r:#}");
+        assert_eq!(udp_single(&udp[0]), Some(33));
+        assert_eq!(udp_single(&udp[1]), Some(33));
+
+        // ovs-vsctl's --may-exist add-zone-tp inserts a new row: the new
+        // policy's six objects made (after the GETs numbering it), the
+        // old one's six deleted.
+        let old = s.stored_id(8).unwrap();
+        let r = the_report(&log, || {
+            vsctl_waiting(&s, &["--may-exist", "add-zone-tp", "system", "zone=8", "udp_single=44"])
+        });
+        let new = s.stored_id(8).unwrap();
+        assert_ne!(old, new);
+        let mut both = [six(old), six(new)].concat();
+        both.sort();
+        assert_eq!(planned(&r), both, "{r:#}");
+        assert_eq!(r["requests"], 18, "six GETs, six creates, six deletes: {r:#}");
+        assert_eq!(r["created"].as_array().unwrap().len(), 6, "{r:#}");
+        assert_eq!(r["deleted"].as_array().unwrap().len(), 6, "{r:#}");
+
+        // A zone removed: its policy's six objects deleted.
+        let r = the_report(&log, || vsctl_waiting(&s, &["del-zone-tp", "system", "zone=500"]));
+        assert_eq!((&r["pass"], &r["requests"]), (&"delta".into(), &6.into()), "{r:#}");
+        assert_eq!(planned(&r), six(id), "{r:#}");
+        assert_eq!(kernel_objects().len(), 1800);
+        // A change that touches no policy (cur_cfg, external_ids) sends
+        // nothing and says nothing.
+        let before = reports(&log).len();
+        vsctl_waiting(&s, &["set", "Open_vSwitch", ".", "external_ids:other=1"]);
+        assert_eq!(reports(&log).len(), before, "{:#?}", reports(&log));
+    });
+}
+
+/// What delta passes cannot see (the kernel is not read between full
+/// passes) SIGHUP's and the periodic full passes repair; an object made
+/// behind the agent's back on a name a new policy would take is found by
+/// the numbering's look-up, and the policy numbered past it.
+#[test]
+fn full_passes_on_sighup_and_every_interval_repair_what_delta_passes_cannot_see() {
+    in_netns(|| {
+        let s = Server::new("drift");
+        add_zones(&s, 0..50);
+        let (agent, log) = json_agent(&s, "agent", "3600");
+        vsctl_waiting(&s, &["set", "Open_vSwitch", ".", "external_ids:started=1"]);
+        assert_eq!(kernel_objects().len(), 300);
+        let victim = format!("ovs_tp_{}_tcp4", s.stored_id(3).unwrap());
+        tool_ok("nfct", &["delete", "timeout", &victim]);
+        let r =
+            the_report(&log, || vsctl_waiting(&s, &["add-zone-tp", "system", "zone=100", "udp_single=9"]));
+        assert_eq!(r["pass"], "delta", "{r:#}");
+        assert!(!kernel_objects().contains(&victim), "a delta pass does not list the kernel");
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(agent.0.id() as i32, libc::SIGHUP) };
+        wait_for("the SIGHUP pass", 20, || kernel_objects().contains(&victim));
+        // (Its report is printed once the batch is answered.)
+        wait_for("its report", 20, || reports(&log).last().is_some_and(|r| r["pass"] == "full"));
+        let r = reports(&log).pop().unwrap();
+        assert_eq!((&r["pass"], &r["created"]), (&"full".into(), &serde_json::json!([victim])), "{r:#}");
+        assert_eq!(r["unchanged"], 305, "{r:#}");
+
+        // The next id's name taken behind the agent's back.
+        let next: u32 = s
+            .vsctl_ok(&["get", "Open_vSwitch", ".", "external_ids:zonetp-next-policy-id"])
+            .trim()
+            .trim_matches('"')
+            .parse()
+            .unwrap();
+        let theirs = format!("ovs_tp_{next}_udp6");
+        tool_ok("nfct", &["add", "timeout", &theirs, "inet6", "udp", "unreplied", "77"]);
+        let r =
+            the_report(&log, || vsctl_waiting(&s, &["add-zone-tp", "system", "zone=101", "udp_single=10"]));
+        let got = s.stored_id(101).unwrap();
+        assert!(got > next, "the new policy got id {got}, whose objects were in the kernel");
+        // The kernel was listed: the pass is a full one, and the object
+        // no policy explains goes, as any full pass deletes it.
+        assert_eq!(r["pass"], "full", "{r:#}");
+        assert_eq!(r["deleted"], serde_json::json!([theirs]), "{r:#}");
+        assert_eq!(udp_single(&format!("ovs_tp_{got}_udp4")), Some(10));
+        drop(agent);
+
+        // Every --interval seconds, with no change at all.
+        let (_agent, log) = json_agent(&s, "periodic", "1");
+        vsctl_waiting(&s, &["set", "Open_vSwitch", ".", "external_ids:started=2"]);
+        tool_ok("nfct", &["delete", "timeout", &victim]);
+        wait_for("the periodic pass", 20, || kernel_objects().contains(&victim));
+        wait_for("its report", 20, || {
+            reports(&log).iter().any(|r| r["created"] == serde_json::json!([victim]))
+        });
+        let r = reports(&log).into_iter().find(|r| r["created"] == serde_json::json!([victim])).unwrap();
+        assert_eq!(r["pass"], "full", "{r:#}");
+    });
+}
+
+/// A reconnect is a full pass: what changed in the database and in the
+/// kernel while the server was away is caught up with, and the passes
+/// after it are deltas again.
+#[test]
+fn after_an_ovsdb_server_restart_the_agent_passes_in_full_then_by_deltas() {
+    in_netns(|| {
+        let mut s = Server::new("delta-restart");
+        add_zones(&s, 0..20);
+        let (_agent, log) = json_agent(&s, "agent", "3600");
+        vsctl_waiting(&s, &["set", "Open_vSwitch", ".", "external_ids:started=1"]);
+        assert_eq!(kernel_objects().len(), 120);
+        let one = s.stored_id(1).unwrap();
+        let victim = format!("ovs_tp_{}_tcp6", s.stored_id(2).unwrap());
+        s.stop();
+        tool_ok("nfct", &["delete", "timeout", &victim]);
+        let aside = s.dir.join("aside.sock");
+        {
+            let _other = s.serve_on(&aside, "aside");
+            let db = format!("--db=unix:{}", aside.display());
+            tool_ok("ovs-vsctl", &[&db, "--no-wait", "add-zone-tp", "system", "zone=30", "udp_single=77"]);
+            tool_ok("ovs-vsctl", &[&db, "--no-wait", "del-zone-tp", "system", "zone=1"]);
+        }
+        s.start();
+        wait_for("the agent to catch up after the restart", 30, || {
+            let k = kernel_objects();
+            k.len() == 120 && k.contains(&victim) && !k.contains(&format!("ovs_tp_{one}_udp4"))
+        });
+        let thirty = s.stored_id(30).unwrap();
+        assert_eq!(udp_single(&format!("ovs_tp_{thirty}_udp4")), Some(77));
+        wait_for("the pass's report", 20, || {
+            reports(&log).last().is_some_and(|r| r["created"].as_array().unwrap().len() == 7)
+        });
+        let r = reports(&log).pop().unwrap();
+        assert_eq!(r["pass"], "full", "{r:#}");
+        let mut created: Vec<String> = serde_json::from_value(r["created"].clone()).unwrap();
+        created.sort();
+        let mut want = six(thirty);
+        want.push(victim.clone());
+        want.sort();
+        assert_eq!(created, want, "{r:#}");
+        let r = the_report(&log, || vsctl_waiting(&s, &["add-zone-tp", "system", "zone=31", "udp_single=5"]));
+        assert_eq!((&r["pass"], &r["requests"]), (&"delta".into(), &12.into()), "{r:#}");
+        assert_eq!(planned(&r), six(s.stored_id(31).unwrap()), "{r:#}");
+    });
+}

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod ctnetlink;
 pub mod cttimeout;
+pub mod delta;
 pub mod error;
 pub mod netlink;
 pub mod ovs;

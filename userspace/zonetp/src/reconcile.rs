@@ -303,6 +303,15 @@ pub struct SyncReport {
     /// The kernel was changed as reported, but recording the outcome in
     /// the configuration file (ids of deleted policies) failed.
     pub record_error: Option<String>,
+    /// The agent's passes only: `full` (the kernel listed and compared
+    /// with the whole configuration) or `delta` (only the objects of the
+    /// policies that changed since the last pass were sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass: Option<&'static str>,
+    /// The agent's passes only: the netlink requests sent since the last
+    /// report, this pass's and those that numbered new policies before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
 }
 
 impl SyncReport {
@@ -369,7 +378,7 @@ pub fn kernel_policy_ids(client: &mut CtTimeoutClient) -> Result<BTreeSet<u32>> 
 /// `ovs_tp_4294967295_*` object (another tool's) is no policy's, and
 /// no id a policy can get is kept from it: it is left out.
 pub fn policy_ids_in_use(objects: &[CtTimeoutObject]) -> BTreeSet<u32> {
-    objects.iter().filter_map(|o| policy_id_of(o.name.to_str()?)).filter(|id| is_policy_id(*id)).collect()
+    objects.iter().filter_map(|o| kernel_policy_id(&o.name)).collect()
 }
 
 /// Runs one reconciliation of datapath `dp` from the configuration in
@@ -405,6 +414,29 @@ pub fn sync_config(
     dp: &str,
     opts: SyncOptions,
 ) -> Result<(SyncReport, BTreeSet<u32>)> {
+    full_pass(config, client, dp, opts).map(|p| (p.report, p.pending_ids))
+}
+
+/// What a full pass did, and what it leaves in the kernel.
+pub struct FullPass {
+    pub report: SyncReport,
+    /// Ids of policies whose objects the kernel kept (deletes refused or
+    /// failed), which stay reserved.
+    pub pending_ids: BTreeSet<u32>,
+    /// The policy ids of the `ovs_tp_<id>_*` objects in the kernel after
+    /// the pass: those listed, less the ones deleted, plus the ones made
+    /// (empty for a dry run: the kernel is as listed).
+    pub kernel_ids: BTreeSet<u32>,
+}
+
+/// [`sync_config`], also saying which policy ids the kernel holds after
+/// it (the agent numbers new policies past them without listing again).
+pub fn full_pass(
+    config: &Config,
+    client: &mut CtTimeoutClient,
+    dp: &str,
+    opts: SyncOptions,
+) -> Result<FullPass> {
     check_kernel_datapath(dp)?;
     let desired = if opts.delete_all { Desired::default() } else { desired_objects(config, dp) };
     let others = other_datapaths_policy_ids(config, dp);
@@ -443,7 +475,17 @@ pub fn sync_config(
         .collect();
     report.plan = plan.actions.iter().map(Action::planned).collect();
     if opts.dry_run {
-        return Ok((report, BTreeSet::new()));
+        return Ok(FullPass {
+            report,
+            pending_ids: BTreeSet::new(),
+            kernel_ids: policy_ids_in_use(&current),
+        });
+    }
+    // Objects per policy id in the kernel, kept up to date as the
+    // results come: an id is free again only once none is left.
+    let mut in_kernel: BTreeMap<u32, isize> = BTreeMap::new();
+    for o in &current {
+        count(&mut in_kernel, &o.name, 1);
     }
 
     let requests: Vec<CtTimeoutRequest> = plan
@@ -459,6 +501,13 @@ pub fn sync_config(
     let results = client.batch(&requests)?;
     let mut pending_ids = BTreeSet::new();
     for (action, result) in plan.actions.iter().zip(results) {
+        let gone = matches!(&result, Err(e) if e.errno() == Some(libc::ENOENT));
+        match (action, &result) {
+            (Action::Create(o), Ok(_)) => count(&mut in_kernel, &o.name, 1),
+            (Action::Delete(n), Ok(_)) => count(&mut in_kernel, n, -1),
+            (Action::Delete(n), Err(_)) if gone => count(&mut in_kernel, n, -1),
+            _ => {}
+        }
         match (action, result) {
             (Action::Create(o), Ok(_)) => report.created.push(o.name.to_string()),
             (Action::Replace(o), Ok(_)) => report.replaced.push(o.name.to_string()),
@@ -484,8 +533,20 @@ pub fn sync_config(
             }
         }
     }
+    let kernel_ids = in_kernel.into_iter().filter(|(_, n)| *n > 0).map(|(id, _)| id).collect();
+    Ok(FullPass { report, pending_ids, kernel_ids })
+}
 
-    Ok((report, pending_ids))
+/// Counts an object of a policy in or out of `objects` (by policy id).
+fn count(objects: &mut BTreeMap<u32, isize>, name: &ObjectName, by: isize) {
+    if let Some(id) = kernel_policy_id(name) {
+        *objects.entry(id).or_default() += by;
+    }
+}
+
+/// The policy id an object's name carries, if it is one a policy can have.
+pub fn kernel_policy_id(name: &ObjectName) -> Option<u32> {
+    name.to_str().and_then(policy_id_of).filter(|id| is_policy_id(*id))
 }
 
 #[cfg(test)]

@@ -17,6 +17,9 @@ pub struct CtTimeoutClient {
     sock: NetlinkSocket,
     max_seconds: u32,
     progress: Option<ProgressFn>,
+    /// Requests sent since the client was opened (not counting those
+    /// refused before sending).
+    sent: u64,
 }
 
 impl CtTimeoutClient {
@@ -25,6 +28,7 @@ impl CtTimeoutClient {
             sock: NetlinkSocket::open(NETLINK_NETFILTER)?,
             max_seconds: max_timeout_seconds(),
             progress: None,
+            sent: 0,
         })
     }
 
@@ -37,6 +41,13 @@ impl CtTimeoutClient {
     /// The largest timeout this kernel stores without wrapping.
     pub fn max_seconds(&self) -> u32 {
         self.max_seconds
+    }
+
+    /// How many requests this client has sent: the agent reports the
+    /// difference per pass, so how much of the kernel a pass touched is
+    /// counted, not guessed from its time.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent
     }
 
     /// Checks a request before it is sent: names were checked when built,
@@ -60,6 +71,7 @@ impl CtTimeoutClient {
             self.validate(r)?;
         }
         let encoded = requests.iter().map(|r| r.emit(0)).collect();
+        self.sent += requests.len() as u64;
         let outcomes = match self.progress.as_mut() {
             Some(f) => self.sock.transact_with_progress(encoded, f.as_mut())?,
             None => self.sock.transact(encoded)?,

@@ -100,35 +100,45 @@ impl ColumnKind {
 /// toggles each element listed; a map drops a listed pair it holds with
 /// that value, and otherwise takes the pair's value for its key.
 pub fn apply_diff(kind: ColumnKind, old: Option<&Value>, diff: &Value) -> Value {
-    match kind {
-        ColumnKind::Scalar => diff.clone(),
-        ColumnKind::Set => {
-            let mut elems: Vec<Value> =
-                old.map(|o| set_elems(o).into_iter().cloned().collect()).unwrap_or_default();
-            for e in set_elems(diff) {
-                match elems.iter().position(|x| x == e) {
-                    Some(i) => {
-                        elems.remove(i);
-                    }
-                    None => elems.push(e.clone()),
-                }
+    let mut value = old.cloned().unwrap_or(Value::Null);
+    apply_diff_in_place(kind, &mut value, diff);
+    value
+}
+
+/// [`apply_diff`] on the column's value where it is (`Null`: the column
+/// at its default, left out): a change of one zone of a datapath with
+/// 65,536 moves no other pair, where building the column anew costs a
+/// copy of every pair.
+pub fn apply_diff_in_place(kind: ColumnKind, value: &mut Value, diff: &Value) {
+    if kind == ColumnKind::Scalar {
+        *value = diff.clone();
+        return;
+    }
+    let tag = if kind == ColumnKind::Set { "set" } else { "map" };
+    // A set of one may come as its atom; a column left out is empty.
+    let whole = matches!(value.as_array().map(Vec::as_slice), Some([t, Value::Array(_)]) if t == tag);
+    if !whole {
+        let elems: Vec<Value> = match (kind, value.take()) {
+            (ColumnKind::Set, Value::Null) | (ColumnKind::Map, _) => Vec::new(),
+            (_, atom) => vec![atom],
+        };
+        *value = json!([tag, elems]);
+    }
+    let Some(Value::Array(elems)) = value.get_mut(1) else { unreachable!("made whole above") };
+    if kind == ColumnKind::Set {
+        for e in set_elems(diff) {
+            match elems.iter().position(|x| x == e) {
+                Some(i) => drop(elems.remove(i)),
+                None => elems.push(e.clone()),
             }
-            json!(["set", elems])
         }
-        ColumnKind::Map => {
-            let mut pairs: Vec<(Value, Value)> = old
-                .map(|o| map_pairs(o).into_iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default();
-            for (k, v) in map_pairs(diff) {
-                match pairs.iter().position(|(x, _)| x == k) {
-                    Some(i) if pairs[i].1 == *v => {
-                        pairs.remove(i);
-                    }
-                    Some(i) => pairs[i].1 = v.clone(),
-                    None => pairs.push((k.clone(), v.clone())),
-                }
-            }
-            json!(["map", pairs.into_iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>()])
+        return;
+    }
+    for (k, v) in map_pairs(diff) {
+        match elems.iter().position(|p| p.get(0) == Some(k)) {
+            Some(i) if elems[i].get(1) == Some(v) => drop(elems.remove(i)),
+            Some(i) => elems[i] = json!([k, v]),
+            None => elems.push(json!([k, v])),
         }
     }
 }

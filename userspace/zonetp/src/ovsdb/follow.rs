@@ -1,17 +1,18 @@
 //! Following the database live: a `monitor` on the four zone tables keeps
 //! a copy of their rows, updated by the server's notifications (no
-//! polling). When the connection goes (server restarted, cluster member
+//! polling), row by row: a notification costs in proportion to the rows
+//! it names, not to the size of the tables. When the connection goes (server restarted, cluster member
 //! killed, member cut off from its cluster), the follower moves on to the
 //! next remote of the list with a growing delay, and starts over with a
 //! full copy, so nothing that changed meanwhile is missed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
 use super::client::{Client, Dialer};
-use super::datum::{apply_diff, ColumnKind};
+use super::datum::{apply_diff_in_place, ColumnKind};
 use super::remote::Remote;
 use super::vswitch::{Snapshot, Tables, DB};
 use super::DbError;
@@ -27,8 +28,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(4);
 const PROBE_IDLE: Duration = Duration::from_secs(5);
 
 pub enum Event {
-    /// The tables now (after a connect, or after a change).
-    Changed(Snapshot),
+    /// The tables changed (or were copied anew after a connect):
+    /// [`Follower::snapshot`] has them as they are now.
+    Changed,
     /// Nothing happened before the deadline.
     Idle,
     /// The connection failed or was lost; the next call retries.
@@ -44,7 +46,8 @@ pub struct Follower {
     /// The remote tried next: after a loss, the one after the lost one.
     next_remote: usize,
     client: Option<Client>,
-    tables: Tables,
+    /// The copy of the rows, and what they say.
+    snapshot: Snapshot,
     backoff: Duration,
     retry_at: Option<Instant>,
     /// A connect happened; the initial copy is reported next.
@@ -66,7 +69,7 @@ impl Follower {
             dialer,
             next_remote: 0,
             client: None,
-            tables: Tables::new(),
+            snapshot: Snapshot::default(),
             backoff: FIRST_BACKOFF,
             retry_at: None,
             fresh: false,
@@ -75,6 +78,17 @@ impl Follower {
             since_supported: true,
             last_heard: Instant::now(),
         }
+    }
+
+    /// The tables as the last event left them.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The same, to record what the caller learnt of the kernel
+    /// ([`Snapshot::reserved_ids`]); the follower changes only the rows.
+    pub fn snapshot_mut(&mut self) -> &mut Snapshot {
+        &mut self.snapshot
     }
 
     /// The connection, for transactions between events.
@@ -112,10 +126,15 @@ impl Follower {
                 Ok(reply) => {
                     resumed = reply[0] == json!(true) && self.last_txn_id.is_some();
                     if !resumed {
-                        self.tables = Tables::new();
+                        self.snapshot.tables = Tables::new();
                     }
                     self.last_txn_id = reply[1].as_str().map(str::to_owned);
-                    apply2(&mut self.tables, &reply[2], &client.schema.kinds);
+                    apply2(
+                        &mut self.snapshot.tables,
+                        &reply[2],
+                        &client.schema.kinds,
+                        &mut Changes::default(),
+                    );
                     initial = Some(());
                 }
                 Err(DbError::Rpc(_)) => self.since_supported = false,
@@ -124,9 +143,11 @@ impl Follower {
         }
         if initial.is_none() {
             let reply = client.conn.request("monitor", json!([DB, MONITOR_ID, requests]))?;
-            self.tables = Tables::new();
-            apply(&mut self.tables, &reply);
+            self.snapshot.tables = Tables::new();
+            apply(&mut self.snapshot.tables, &reply, &mut BTreeSet::new());
         }
+        // Read in full once per connection; row by row from then on.
+        self.snapshot = Snapshot::from_tables(std::mem::take(&mut self.snapshot.tables));
         // Learn when a cluster member loses its cluster; a standalone
         // server without `_Server` has nothing to tell.
         match client.conn.request(
@@ -166,7 +187,7 @@ impl Follower {
         }
         if self.fresh {
             self.fresh = false;
-            return Event::Changed(Snapshot::from_tables(self.tables.clone()));
+            return Event::Changed;
         }
         if self.last_heard.elapsed() >= PROBE_IDLE {
             let probe = self.client.as_mut().expect("connected").conn.request("echo", json!(["zonetp"]));
@@ -176,7 +197,7 @@ impl Follower {
             self.last_heard = Instant::now();
         }
         let client = self.client.as_mut().expect("connected");
-        let mut changed = false;
+        let mut changed = Changes::default();
         let mut wait_until = deadline;
         loop {
             let msg = match client.conn.notification(wait_until) {
@@ -189,9 +210,8 @@ impl Follower {
             };
             let params = &msg["params"];
             if msg["method"] == "update3" && params[0] == MONITOR_ID {
-                apply2(&mut self.tables, &params[2], &client.schema.kinds);
+                apply2(&mut self.snapshot.tables, &params[2], &client.schema.kinds, &mut changed);
                 self.last_txn_id = params[1].as_str().map(str::to_owned);
-                changed = true;
                 wait_until = Instant::now();
                 continue;
             }
@@ -205,27 +225,28 @@ impl Follower {
                 }
                 continue;
             }
-            apply(&mut self.tables, &params[1]);
-            changed = true;
+            apply(&mut self.snapshot.tables, &params[1], &mut changed.rows);
             // Take what else already arrived, then report once.
             wait_until = Instant::now();
         }
-        if changed {
-            Event::Changed(Snapshot::from_tables(self.tables.clone()))
-        } else {
-            Event::Idle
+        if changed.rows.is_empty() && changed.zones.is_empty() {
+            return Event::Idle;
         }
+        changed.read_into(&mut self.snapshot);
+        Event::Changed
     }
 }
 
 /// Applies `<table-updates>` (RFC 7047 4.1.6) to the copy: a row with
 /// `new` is inserted or has those columns replaced, one without is gone.
-fn apply(tables: &mut Tables, updates: &Value) {
+/// The rows touched are added to `changed` as (table, UUID).
+fn apply(tables: &mut Tables, updates: &Value, changed: &mut BTreeSet<(String, String)>) {
     let Some(updates) = updates.as_object() else { return };
     for (table, rows) in updates {
         let Some(rows) = rows.as_object() else { continue };
         let copy = tables.entry(table.clone()).or_default();
         for (uuid, update) in rows {
+            changed.insert((table.clone(), uuid.clone()));
             match update.get("new").and_then(Value::as_object) {
                 Some(new) => {
                     let row = copy.entry(uuid.clone()).or_default();
@@ -236,6 +257,33 @@ fn apply(tables: &mut Tables, updates: &Value) {
                 None => {
                     copy.remove(uuid);
                 }
+            }
+        }
+    }
+}
+
+/// What the notifications taken at once changed.
+#[derive(Debug, Default)]
+struct Changes {
+    /// Rows to read again, as (table, UUID).
+    rows: BTreeSet<(String, String)>,
+    /// Differences of datapath rows' `ct_zones` (and nothing else of the
+    /// row), in the order they came.
+    zones: Vec<(String, Value)>,
+}
+
+impl Changes {
+    /// Brings `snapshot`'s rows up to date with its tables, already
+    /// changed: the rows named are read again, then the zone differences
+    /// applied to the datapath rows not read again (those already have
+    /// them).
+    fn read_into(self, snapshot: &mut Snapshot) {
+        for (table, uuid) in &self.rows {
+            snapshot.refresh_row(table, uuid);
+        }
+        for (dp, diff) in &self.zones {
+            if !self.rows.contains(&("Datapath".to_owned(), dp.clone())) {
+                snapshot.apply_ct_zones_diff(dp, diff);
             }
         }
     }
@@ -257,13 +305,25 @@ fn newest_index(updates: &Value) -> i64 {
 
 /// Applies `<table-updates2>` (ovsdb-server(7) 4.1.14): rows come whole
 /// in `initial`/`insert` (columns at their default left out), as
-/// differences in `modify`.
-fn apply2(tables: &mut Tables, updates: &Value, kinds: &BTreeMap<(String, String), ColumnKind>) {
+/// differences in `modify`. The rows touched are added to `changed`.
+fn apply2(
+    tables: &mut Tables,
+    updates: &Value,
+    kinds: &BTreeMap<(String, String), ColumnKind>,
+    changed: &mut Changes,
+) {
     let Some(updates) = updates.as_object() else { return };
     for (table, rows) in updates {
         let Some(rows) = rows.as_object() else { continue };
         let copy = tables.entry(table.clone()).or_default();
         for (uuid, update) in rows {
+            match update.get("modify").and_then(Value::as_object) {
+                // The zones of a datapath: read as a difference.
+                Some(diff) if table == "Datapath" && diff.len() == 1 && diff.contains_key("ct_zones") => {
+                    changed.zones.push((uuid.clone(), diff["ct_zones"].clone()))
+                }
+                _ => drop(changed.rows.insert((table.clone(), uuid.clone()))),
+            }
             if let Some(row) =
                 update.get("initial").or_else(|| update.get("insert")).and_then(Value::as_object)
             {
@@ -273,8 +333,7 @@ fn apply2(tables: &mut Tables, updates: &Value, kinds: &BTreeMap<(String, String
                 for (column, d) in diff {
                     let kind =
                         kinds.get(&(table.clone(), column.clone())).copied().unwrap_or(ColumnKind::Scalar);
-                    let new = apply_diff(kind, row.get(column), d);
-                    row.insert(column.clone(), new);
+                    apply_diff_in_place(kind, row.entry(column.clone()).or_insert(Value::Null), d);
                 }
             } else if update.get("delete").is_some() {
                 copy.remove(uuid);
@@ -304,18 +363,23 @@ mod tests {
     #[test]
     fn updates_insert_modify_and_delete_rows() {
         let mut t = Tables::new();
+        let mut changed = BTreeSet::new();
         apply(
             &mut t,
             &json!({"CT_Zone": {"a": {"new": {"timeout_policy": ["uuid", "p"]}},
                                           "b": {"new": {"timeout_policy": ["set", []]}}}}),
+            &mut changed,
         );
         assert_eq!(t["CT_Zone"].len(), 2);
+        changed.clear();
         apply(
             &mut t,
             &json!({"CT_Zone": {"a": {"old": {"timeout_policy": ["uuid", "p"]},
                                                 "new": {"timeout_policy": ["uuid", "q"]}},
                                           "b": {"old": {}}}}),
+            &mut changed,
         );
+        assert_eq!(changed, BTreeSet::from([("CT_Zone".into(), "a".into()), ("CT_Zone".into(), "b".into())]));
         assert_eq!(t["CT_Zone"]["a"]["timeout_policy"], json!(["uuid", "q"]));
         assert!(!t["CT_Zone"].contains_key("b"));
     }
@@ -325,21 +389,50 @@ mod tests {
         let kinds = BTreeMap::from([
             (("CT_Zone".to_owned(), "timeout_policy".to_owned()), ColumnKind::Scalar),
             (("Open_vSwitch".to_owned(), "next_cfg".to_owned()), ColumnKind::Scalar),
+            (("Datapath".to_owned(), "ct_zones".to_owned()), ColumnKind::Map),
         ]);
         let mut t = Tables::new();
+        let mut changed = Changes::default();
         apply2(
             &mut t,
-            &json!({"CT_Zone": {"a": {"initial": {"timeout_policy": ["uuid", "p"]}}, "b": {"insert": {}}},
-                               "Open_vSwitch": {"o": {"initial": {}}}}),
+            &json!({"CT_Zone": {"a": {"initial": {"timeout_policy": ["uuid", "p"]}}, "b": {"insert": {}},
+                                "c": {"insert": {"timeout_policy": ["uuid", "p"]}}},
+                    "Datapath": {"d": {"initial": {"ct_zones": ["map", [[1, ["uuid", "a"]], [2, ["uuid", "b"]]]]}}},
+                    "Open_vSwitch": {"o": {"initial": {}}}}),
             &kinds,
+            &mut changed,
         );
+        let mut snapshot = Snapshot::from_tables(t.clone());
+        assert_eq!(snapshot.index.users("p", Some("d")), (1, false));
+        changed = Changes::default();
         apply2(
-            &mut t,
+            &mut snapshot.tables,
             &json!({"CT_Zone": {"a": {"modify": {"timeout_policy": ["uuid", "q"]}},
-                                          "b": {"delete": null}},
-                               "Open_vSwitch": {"o": {"modify": {"next_cfg": 3}}}}),
+                                "b": {"delete": null}},
+                    "Datapath": {"d": {"modify": {"ct_zones": ["map", [[2, ["uuid", "b"]], [3, ["uuid", "c"]]]]}}},
+                    "Open_vSwitch": {"o": {"modify": {"next_cfg": 3}}}}),
             &kinds,
+            &mut changed,
         );
+        assert_eq!(changed.rows.len(), 3, "{changed:?}");
+        assert_eq!(changed.zones.len(), 1, "the datapath's zones come as a difference: {changed:?}");
+        // The rows named read again and the zones' difference applied make
+        // the snapshot, and the index, a full read makes.
+        changed.read_into(&mut snapshot);
+        let full = Snapshot::from_tables(snapshot.tables.clone());
+        assert_eq!(
+            (&snapshot.ovs, &snapshot.zones, &snapshot.datapaths, &snapshot.policies),
+            (&full.ovs, &full.zones, &full.datapaths, &full.policies)
+        );
+        let (mut kept, mut read) = (snapshot.index.clone(), full.index.clone());
+        kept.take_dirty();
+        read.take_dirty();
+        assert_eq!(kept, read);
+        assert_eq!(snapshot.zones["a"].timeout_policy.as_deref(), Some("q"));
+        assert_eq!(snapshot.datapaths["d"].ct_zones.keys().copied().collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(snapshot.index.users("p", Some("d")), (1, false), "zone 3's");
+        assert_eq!(snapshot.ovs.as_ref().unwrap().next_cfg, 3);
+        let t = snapshot.tables;
         assert_eq!(t["CT_Zone"]["a"]["timeout_policy"], json!(["uuid", "q"]));
         assert!(!t["CT_Zone"].contains_key("b"));
         assert_eq!(t["Open_vSwitch"]["o"]["next_cfg"], json!(3));

@@ -8,6 +8,7 @@ pub mod client;
 pub mod datum;
 pub mod follow;
 pub mod framer;
+pub mod index;
 pub mod jsonrpc;
 pub mod remote;
 pub mod store;

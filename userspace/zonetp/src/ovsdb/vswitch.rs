@@ -21,6 +21,7 @@ use serde_json::{json, Map, Value};
 use super::datum::{
     map_of, map_pairs, named_ref, optional_uuid, set_elems, set_of, string_map, uuid, uuid_ref,
 };
+use super::index::Index;
 use super::DbError;
 use crate::config::{Config, Datapath, DpSettings, PolicyRecord, ResolutionMode, ZoneRecord};
 use crate::policy::{is_policy_id, TimeoutPolicy, MAX_POLICY_ID, NOT_A_POLICY_ID};
@@ -150,6 +151,45 @@ pub struct PolicyRow {
     pub external_ids: BTreeMap<String, String>,
 }
 
+/// The policy row zone row `zone` uses.
+fn zone_policy(zones: &BTreeMap<String, ZoneRow>, zone: &str) -> Option<String> {
+    zones.get(zone)?.timeout_policy.clone()
+}
+
+fn ovs_row(u: &str, r: &Map<String, Value>) -> OvsRow {
+    OvsRow {
+        uuid: u.to_owned(),
+        datapaths: map_pairs(col(r, "datapaths"))
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), uuid(v)?.to_owned())))
+            .collect(),
+        external_ids: string_map(col(r, "external_ids")),
+        next_cfg: col(r, "next_cfg").as_i64().unwrap_or(0),
+        cur_cfg: col(r, "cur_cfg").as_i64().unwrap_or(0),
+    }
+}
+
+fn datapath_row(r: &Map<String, Value>) -> DatapathRow {
+    let ct_zones = map_pairs(col(r, "ct_zones"))
+        .into_iter()
+        .filter_map(|(k, v)| Some((u16::try_from(k.as_i64()?).ok()?, uuid(v)?.to_owned())))
+        .collect();
+    DatapathRow { ct_zones, external_ids: string_map(col(r, "external_ids")) }
+}
+
+fn zone_row(r: &Map<String, Value>) -> ZoneRow {
+    let has_limit = r.get("limit").is_some_and(|l| !set_elems(l).is_empty());
+    ZoneRow { timeout_policy: optional_uuid(col(r, "timeout_policy")), has_limit }
+}
+
+fn policy_row(r: &Map<String, Value>) -> PolicyRow {
+    let timeouts = map_pairs(col(r, "timeouts"))
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), u32::try_from(v.as_i64()?).ok()?)))
+        .collect();
+    PolicyRow { timeouts, external_ids: string_map(col(r, "external_ids")) }
+}
+
 /// A consistent view of the zone tables.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -166,50 +206,101 @@ pub struct Snapshot {
     /// otherwise hand out an id whose objects a live rule still holds,
     /// and sync would replace them under it.
     pub reserved_ids: BTreeSet<u32>,
+    /// Who uses which policy row, the rows changed, the ids claimed: kept
+    /// with the rows by [`Snapshot::from_tables`] and
+    /// [`Snapshot::refresh_row`].
+    pub index: Index,
 }
 
 impl Snapshot {
     pub fn from_tables(tables: Tables) -> Self {
         let empty = BTreeMap::new();
         let rows = |t: &str| tables.get(t).unwrap_or(&empty);
-        let ovs = rows("Open_vSwitch").iter().next().map(|(u, r)| OvsRow {
-            uuid: u.clone(),
-            datapaths: map_pairs(col(r, "datapaths"))
-                .into_iter()
-                .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), uuid(v)?.to_owned())))
-                .collect(),
-            external_ids: string_map(col(r, "external_ids")),
-            next_cfg: col(r, "next_cfg").as_i64().unwrap_or(0),
-            cur_cfg: col(r, "cur_cfg").as_i64().unwrap_or(0),
-        });
-        let datapaths = rows("Datapath")
-            .iter()
-            .map(|(u, r)| {
-                let ct_zones = map_pairs(col(r, "ct_zones"))
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((u16::try_from(k.as_i64()?).ok()?, uuid(v)?.to_owned())))
-                    .collect();
-                (u.clone(), DatapathRow { ct_zones, external_ids: string_map(col(r, "external_ids")) })
-            })
-            .collect();
-        let zones = rows("CT_Zone")
-            .iter()
-            .map(|(u, r)| {
-                let has_limit = r.get("limit").is_some_and(|l| !set_elems(l).is_empty());
-                (u.clone(), ZoneRow { timeout_policy: optional_uuid(col(r, "timeout_policy")), has_limit })
-            })
-            .collect();
-        let policies = rows("CT_Timeout_Policy")
-            .iter()
-            .map(|(u, r)| {
-                let timeouts = map_pairs(col(r, "timeouts"))
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), u32::try_from(v.as_i64()?).ok()?)))
-                    .collect();
-                (u.clone(), PolicyRow { timeouts, external_ids: string_map(col(r, "external_ids")) })
-            })
-            .collect();
-        Self { ovs, datapaths, zones, policies, tables, reserved_ids: BTreeSet::new() }
+        let ovs = rows("Open_vSwitch").iter().next().map(|(u, r)| ovs_row(u, r));
+        let datapaths: BTreeMap<String, DatapathRow> =
+            rows("Datapath").iter().map(|(u, r)| (u.clone(), datapath_row(r))).collect();
+        let zones = rows("CT_Zone").iter().map(|(u, r)| (u.clone(), zone_row(r))).collect();
+        let policies: BTreeMap<String, PolicyRow> =
+            rows("CT_Timeout_Policy").iter().map(|(u, r)| (u.clone(), policy_row(r))).collect();
+        let mut index = Index::default();
+        for (u, p) in &policies {
+            index.policy_changed(u, None, Some(p));
+        }
+        for (u, d) in &datapaths {
+            index.datapath_changed(u, None, Some(d), |z| zone_policy(&zones, z));
+        }
+        Self { ovs, datapaths, zones, policies, tables, reserved_ids: BTreeSet::new(), index }
+    }
+
+    /// Reads row `uuid` of `table` again from [`Snapshot::tables`], after a
+    /// change to it there (gone from there: gone here). The agent's
+    /// follower keeps its snapshot so, row by row, rather than reading
+    /// every row on each change.
+    pub fn refresh_row(&mut self, table: &str, uuid: &str) {
+        let row = self.tables.get(table).and_then(|rows| rows.get(uuid));
+        match table {
+            "Open_vSwitch" => {
+                let ovs =
+                    self.tables.get(table).and_then(|rows| rows.iter().next()).map(|(u, r)| ovs_row(u, r));
+                if ovs.as_ref().map(|o| &o.datapaths) != self.ovs.as_ref().map(|o| &o.datapaths) {
+                    self.index.datapaths_changed();
+                }
+                self.ovs = ovs;
+            }
+            "Datapath" => {
+                let new = row.map(datapath_row);
+                let zones = &self.zones;
+                let old = self.datapaths.get(uuid);
+                self.index.datapath_changed(uuid, old, new.as_ref(), |z| zone_policy(zones, z));
+                match new {
+                    Some(r) => drop(self.datapaths.insert(uuid.to_owned(), r)),
+                    None => drop(self.datapaths.remove(uuid)),
+                }
+            }
+            "CT_Zone" => {
+                let new = row.map(zone_row);
+                let old = self.zones.get(uuid).and_then(|z| z.timeout_policy.as_deref());
+                let policy = new.as_ref().and_then(|z| z.timeout_policy.as_deref());
+                self.index.zone_changed(uuid, old, policy);
+                match new {
+                    Some(r) => drop(self.zones.insert(uuid.to_owned(), r)),
+                    None => drop(self.zones.remove(uuid)),
+                }
+            }
+            "CT_Timeout_Policy" => {
+                let new = row.map(policy_row);
+                self.index.policy_changed(uuid, self.policies.get(uuid), new.as_ref());
+                match new {
+                    Some(r) => drop(self.policies.insert(uuid.to_owned(), r)),
+                    None => drop(self.policies.remove(uuid)),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies the difference an `update2` "modify" carries for datapath
+    /// row `dp`'s `ct_zones` (a pair the map holds with that value goes,
+    /// any other is set) to the row as read, without reading the column
+    /// again: one zone added to a datapath of 65,536 costs one zone. The
+    /// row must be read already ([`Snapshot::refresh_row`] otherwise).
+    pub fn apply_ct_zones_diff(&mut self, dp: &str, diff: &Value) {
+        let Some(row) = self.datapaths.get_mut(dp) else { return };
+        let zones = &self.zones;
+        for (k, v) in map_pairs(diff) {
+            let (Some(zone), Some(new)) = (k.as_i64().and_then(|k| u16::try_from(k).ok()), uuid(v)) else {
+                continue;
+            };
+            let old = row.ct_zones.get(&zone).cloned();
+            let now = if old.as_deref() == Some(new) {
+                row.ct_zones.remove(&zone);
+                None
+            } else {
+                row.ct_zones.insert(zone, new.to_owned());
+                Some(new)
+            };
+            self.index.zone_ref_changed(dp, old.as_deref(), now, |z| zone_policy(zones, z));
+        }
     }
 
     /// Builds the snapshot from the replies of one `select` per table.
@@ -256,6 +347,9 @@ impl Snapshot {
     /// one, so someone else did, and the row would otherwise be numbered
     /// anew without a word.
     pub fn check_ids(&self) -> Result<(), String> {
+        if self.index.ids_are_sound() {
+            return Ok(());
+        }
         let mut claims: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
         for (u, p) in &self.policies {
             let Some(value) = p.external_ids.get(ID_KEY) else { continue };
@@ -284,6 +378,9 @@ impl Snapshot {
 
     /// Policy rows without an id (inserted by ovs-vsctl or another tool).
     pub fn rows_without_id(&self) -> Vec<String> {
+        if self.index.ids_are_sound() {
+            return self.index.unnumbered().iter().cloned().collect();
+        }
         let ids = self.policy_ids();
         self.policies.keys().filter(|u| !ids.contains_key(*u)).cloned().collect()
     }
@@ -297,7 +394,7 @@ impl Snapshot {
             .and_then(|o| o.external_ids.get(NEXT_ID_KEY))
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(1);
-        let above_used = self.policy_ids().values().max().map_or(1, |m| m.saturating_add(1));
+        let above_used = self.index.highest_id().map_or(1, |m| m.saturating_add(1));
         // (An id no policy can have, from another tool's object, is none
         // to keep: u32::MAX would leave no id to give.)
         let above_reserved = self.reserved_ids.range(1..=MAX_POLICY_ID).next_back().map_or(1, |m| m + 1);
@@ -307,7 +404,7 @@ impl Snapshot {
     /// The ids [`Change::assign_ids`] would give the rows without one, by
     /// row UUID; none past MAX_POLICY_ID (a row left without stays out of
     /// the configuration rather than take an id OVS cannot have).
-    fn ids_to_assign(&self) -> Vec<(String, u32)> {
+    pub fn ids_to_assign(&self) -> Vec<(String, u32)> {
         let mut next = self.next_policy_id();
         self.rows_without_id()
             .into_iter()
@@ -330,7 +427,9 @@ impl Snapshot {
         let mut s = self.clone();
         for (u, id) in self.ids_to_assign() {
             if let Some(row) = s.policies.get_mut(&u) {
+                let old = row.clone();
                 row.external_ids.insert(ID_KEY.to_owned(), id.to_string());
+                s.index.policy_changed(&u, Some(&old), Some(row));
             }
         }
         s
@@ -340,7 +439,7 @@ impl Snapshot {
     /// are left out; [`Snapshot::rows_without_id`] names them.
     pub fn to_config(&self) -> Config {
         let ids = self.policy_ids();
-        let mut config = Config::default();
+        let mut config = self.datapath_records();
         for (u, id) in &ids {
             let timeouts = TimeoutPolicy(self.policies[u].timeouts.clone());
             let external_ids = self.policies[u].external_ids.clone();
@@ -348,26 +447,37 @@ impl Snapshot {
         }
         let Some(ovs) = &self.ovs else { return config };
         for (name, dp_uuid) in &ovs.datapaths {
+            let (Some(row), Some(dp)) = (self.datapaths.get(dp_uuid), config.datapaths.get_mut(name)) else {
+                continue;
+            };
+            for (zone, zone_uuid) in &row.ct_zones {
+                let policy = self.zones.get(zone_uuid).and_then(|z| z.timeout_policy.as_ref());
+                let timeout_policy = policy.and_then(|p| ids.get(p)).copied();
+                dp.ct_zones.insert(*zone, ZoneRecord { timeout_policy, external_ids: Default::default() });
+            }
+        }
+        config
+    }
+
+    /// The configuration's datapath records with their settings but no
+    /// zones and no policies: what a sync checks before it runs
+    /// ([`crate::reconcile::check_config`]), without reading a zone.
+    pub fn datapath_records(&self) -> Config {
+        let mut config = Config::default();
+        let Some(ovs) = &self.ovs else { return config };
+        for (name, dp_uuid) in &ovs.datapaths {
             let mut dp = Datapath::default();
-            if let Some(row) = self.datapaths.get(dp_uuid) {
-                // An unreadable value makes this datapath, and only it,
-                // unusable: its verbs name it, the others work.
-                match row.external_ids.get(RESOLUTION_KEY).map(|v| ResolutionMode::parse(v)) {
-                    Some(Ok(mode)) => dp.resolution = mode,
-                    Some(Err(e)) => {
-                        config.unusable_datapaths.insert(
-                            name.clone(),
-                            format!("datapath {name}: external_ids:{RESOLUTION_KEY}: {e}"),
-                        );
-                    }
-                    None => {}
+            // An unreadable value makes this datapath, and only it,
+            // unusable: its verbs name it, the others work.
+            let row = self.datapaths.get(dp_uuid);
+            match row.and_then(|r| r.external_ids.get(RESOLUTION_KEY)).map(|v| ResolutionMode::parse(v)) {
+                Some(Ok(mode)) => dp.resolution = mode,
+                Some(Err(e)) => {
+                    config
+                        .unusable_datapaths
+                        .insert(name.clone(), format!("datapath {name}: external_ids:{RESOLUTION_KEY}: {e}"));
                 }
-                for (zone, zone_uuid) in &row.ct_zones {
-                    let policy = self.zones.get(zone_uuid).and_then(|z| z.timeout_policy.as_ref());
-                    let timeout_policy = policy.and_then(|p| ids.get(p)).copied();
-                    dp.ct_zones
-                        .insert(*zone, ZoneRecord { timeout_policy, external_ids: Default::default() });
-                }
+                None => {}
             }
             config.datapaths.insert(name.clone(), dp);
         }
@@ -619,6 +729,30 @@ impl Change {
         c
     }
 
+    /// [`Change::assign_ids`] guarded by waits on only what numbering reads:
+    /// the counter (`Open_vSwitch.external_ids`) and the `external_ids` of
+    /// the rows numbered. Every zonetp that numbers bumps the counter in
+    /// the same transaction, so two cannot give one id; a row numbered,
+    /// or deleted, meanwhile fails the wait too. The agent numbers so: a
+    /// wait on every row, as verbs commit, would send the whole zone
+    /// tables (tens of megabytes at 65,536 zones) to number one row.
+    /// Empty when there is nothing to number.
+    pub fn assign_ids_guarded(s: &Snapshot) -> Self {
+        let numbering = Self::assign_ids(s);
+        let Some(ovs) = s.ovs.as_ref().filter(|_| !numbering.ops.is_empty()) else { return numbering };
+        let external_ids = |table: &str, u: &str| {
+            let row = s.tables.get(table).and_then(|rows| rows.get(u));
+            let value =
+                row.and_then(|r| r.get("external_ids")).cloned().unwrap_or_else(|| json!(["map", []]));
+            json!({"op": "wait", "timeout": 0, "table": table, "where": where_uuid(u),
+                   "columns": ["external_ids"], "until": "==", "rows": [{"external_ids": value}]})
+        };
+        let mut ops = vec![external_ids("Open_vSwitch", &ovs.uuid)];
+        ops.extend(s.ids_to_assign().iter().map(|(u, _)| external_ids("CT_Timeout_Policy", u)));
+        ops.extend(numbering.ops);
+        Self { ops }
+    }
+
     /// Reports configuration `cfg` as applied (`cur_cfg`), never moving it
     /// backwards: ovs-vsctl without `--no-wait` waits for this.
     pub fn report_applied(ovs_uuid: &str, cfg: i64) -> Self {
@@ -660,6 +794,24 @@ mod tests {
         assert_eq!(ops.len(), 2);
         assert_eq!(ops[0]["mutations"][1], json!(["external_ids", "insert", ["map", [[ID_KEY, "3"]]]]));
         assert_eq!(ops[1]["mutations"][1], json!(["external_ids", "insert", ["map", [[NEXT_ID_KEY, "4"]]]]));
+    }
+
+    #[test]
+    fn the_agent_s_numbering_waits_on_the_counter_and_the_rows_it_numbers_only() {
+        let s = snapshot();
+        let ops = Change::assign_ids_guarded(&s).ops;
+        assert_eq!(ops.len(), 4, "{ops:?}");
+        assert_eq!(ops[0]["op"], "wait");
+        assert_eq!(ops[0]["table"], "Open_vSwitch");
+        assert_eq!(ops[0]["where"], json!([["_uuid", "==", ["uuid", "o"]]]));
+        assert_eq!(ops[0]["rows"], json!([{"external_ids": ["map", [[NEXT_ID_KEY, "3"]]]}]));
+        assert_eq!(ops[1]["table"], "CT_Timeout_Policy");
+        assert_eq!(ops[1]["where"], json!([["_uuid", "==", ["uuid", "p2"]]]));
+        assert_eq!(ops[1]["rows"], json!([{"external_ids": ["map", []]}]));
+        assert_eq!(&ops[2..], &Change::assign_ids(&s).ops[..]);
+        // Nothing to number: no transaction at all.
+        let numbered = s.with_provisional_ids();
+        assert!(Change::assign_ids_guarded(&numbered).ops.is_empty());
     }
 
     #[test]
