@@ -6,6 +6,12 @@
 //! 7.x's prelude exports an `EMSGSIZE` constant of its own, and two glob
 //! imports of one name are ambiguous, while an explicit import shadows a
 //! glob.  The helpers build the same `Error` on both kernels.
+//!
+//! Functions, not constants: `kernel::error::Error` has no `const`
+//! constructor outside the `kernel` crate (`Error::from_errno` is a plain
+//! `fn` in 6.12 and 7.x, and the field is private), so an `Error` constant
+//! can only be declared inside that crate.  The names stay the errno names
+//! the C code uses, so the call sites read like upstream's `-EOPNOTSUPP`.
 
 use kernel::error::Error;
 

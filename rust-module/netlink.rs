@@ -14,8 +14,15 @@ use crate::handlers::{self, ATTR_MAX};
 #[repr(transparent)]
 struct Shared<T>(T);
 
-// SAFETY: immutable after compilation: every CPU may read it.
-unsafe impl<T> Sync for Shared<T> {}
+// SAFETY: for exactly the three tables below, not for any `T`: each is
+// built at compile time, never written afterwards (no interior mutability,
+// no `static mut`), and its pointers lead only to other such statics or to
+// functions, so every CPU may read it at once.
+unsafe impl Sync for Shared<[b::nla_policy; ATTR_MAX + 1]> {}
+// SAFETY: as above.
+unsafe impl Sync for Shared<[b::nfnl_callback; CB_COUNT]> {}
+// SAFETY: as above.
+unsafe impl Sync for Shared<b::nfnetlink_subsystem> {}
 
 const fn policy(ty: u32, len: u16) -> b::nla_policy {
     // SAFETY: all-zero is a valid nla_policy (NLA_UNSPEC, no validation).
@@ -50,13 +57,19 @@ const fn cb(call: Call) -> b::nfnl_callback {
 
 const CB_COUNT: usize = b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_MAX as usize;
 
-static CALLBACKS: Shared<[b::nfnl_callback; CB_COUNT]> = Shared([
-    cb(handlers::new_timeout),  // IPCTNL_MSG_TIMEOUT_NEW
-    cb(handlers::get_timeout),  // IPCTNL_MSG_TIMEOUT_GET
-    cb(handlers::del_timeout),  // IPCTNL_MSG_TIMEOUT_DELETE
-    cb(handlers::default_set),  // IPCTNL_MSG_TIMEOUT_DEFAULT_SET
-    cb(handlers::default_get),  // IPCTNL_MSG_TIMEOUT_DEFAULT_GET
-]);
+/// One handler per message type, indexed by the message type itself (as
+/// `POLICY` is by attribute type); a type left out would stay all-zero, a
+/// NULL `call` that nfnetlink answers with EOPNOTSUPP.
+static CALLBACKS: Shared<[b::nfnl_callback; CB_COUNT]> = Shared({
+    // SAFETY: all-zero is a valid nfnl_callback (no call, no policy).
+    let mut t: [b::nfnl_callback; CB_COUNT] = unsafe { core::mem::zeroed() };
+    t[b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_NEW as usize] = cb(handlers::new_timeout);
+    t[b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_GET as usize] = cb(handlers::get_timeout);
+    t[b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_DELETE as usize] = cb(handlers::del_timeout);
+    t[b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_DEFAULT_SET as usize] = cb(handlers::default_set);
+    t[b::ctnl_timeout_msg_types_IPCTNL_MSG_TIMEOUT_DEFAULT_GET as usize] = cb(handlers::default_get);
+    t
+});
 
 static SUBSYS: Shared<b::nfnetlink_subsystem> = Shared({
     // SAFETY: all-zero is valid (NULL owner and batch callbacks).
