@@ -20,7 +20,7 @@ use zonetp::zone_store::ZoneStore;
 
 use crate::failure::CmdResult;
 use crate::output::{errln, Format};
-use crate::sync_cmd::{attach_progress, print_report, report_failure, Sync};
+use crate::sync_cmd::{attach_progress, dry_run_beside_vswitchd, print_report, report_failure, Sync};
 use crate::watch_signals::{self, Request, WatchSignals};
 
 /// How often the agent looks at the stop flag and for SIGHUP's requests.
@@ -44,6 +44,9 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> CmdResult {
     }
     if !a.dry_run {
         crate::vswitchd::check(Some(store), a.beside_vswitchd)?;
+    } else if dry_run_beside_vswitchd(crate::vswitchd::refusal(Some(store), a.beside_vswitchd)?, &dp, format)
+    {
+        return Ok(());
     }
     let mut client = CtTimeoutClient::open()?;
     let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };

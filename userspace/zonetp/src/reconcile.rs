@@ -303,6 +303,10 @@ pub struct SyncReport {
     /// The kernel was changed as reported, but recording the outcome in
     /// the configuration file (ids of deleted policies) failed.
     pub record_error: Option<String>,
+    /// A dry run beside ovs-vswitchd plans nothing: the kernel's objects
+    /// are its own, and sync would be refused; this says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_beside_vswitchd: Option<String>,
 }
 
 impl SyncReport {

@@ -3,11 +3,18 @@
 //! the kernel's defaults), per L3/L4 the kernel object, whether it matches
 //! the configuration, its use count, and the live conntrack entries.
 //! Computed from values read beforehand, so it is testable without a kernel.
+//!
+//! Beside ovs-vswitchd ([`status_beside_vswitchd`]) the kernel's objects
+//! are ovs-vswitchd's, numbered its own way: each zone is paired with the
+//! objects that serve it by the datapath's flows and the objects' contents
+//! ([`crate::beside_vswitchd`]), zones resolve as ovs-vswitchd resolves
+//! them (exactly: no zone-0 fallback), and no object is a stray.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 
+use crate::beside_vswitchd::{groups, match_zone, slot, Decision, FlowCommit};
 use crate::config::{Config, PolicySource, ResolutionMode};
 use crate::ctnetlink::{EntryCounts, EntryKey};
 use crate::cttimeout::object::check_timeouts;
@@ -32,6 +39,12 @@ pub enum SyncState {
     Refused,
     /// No policy applies: the kernel's defaults, no object.
     KernelDefaults,
+    /// Beside ovs-vswitchd: no object of ovs-vswitchd's has the policy's
+    /// values and no flow names one (ovs-vswitchd has not pushed it).
+    NotPushed,
+    /// Beside ovs-vswitchd: the object is right, but the zone's flows for
+    /// this L3/L4 commit without a timeout (the kernel's defaults apply).
+    FlowsWithout,
 }
 
 impl SyncState {
@@ -43,6 +56,8 @@ impl SyncState {
             SyncState::WrongProtocol => "wrong L3/L4",
             SyncState::Refused => "refused",
             SyncState::KernelDefaults => "kernel defaults",
+            SyncState::NotPushed => "not pushed",
+            SyncState::FlowsWithout => "flows lack it",
         }
     }
 }
@@ -59,6 +74,10 @@ pub struct ObjectStatus {
     pub use_count: Option<u32>,
     /// Live conntrack entries of this zone and L3/L4.
     pub entries: u64,
+    /// Beside ovs-vswitchd: the datapath flows of this zone that commit
+    /// with this object (none when the flows could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -70,6 +89,9 @@ pub struct ZoneStatus {
     /// Live conntrack entries of this zone, every protocol.
     pub entries: u64,
     pub objects: Vec<ObjectStatus>,
+    /// Beside ovs-vswitchd: how the zone's objects were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Decision>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -85,6 +107,34 @@ pub struct StatusReport {
     /// ovs-vswitchd's own conntrack, so there are no kernel objects (nor
     /// kernel entries) to show, and nothing to sync.
     pub kernel_objects: bool,
+    /// Set when ovs-vswitchd manages the kernel's objects: `policy_id`s
+    /// are then its numbers, not zonetp's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vswitchd: Option<VswitchdView>,
+}
+
+/// What status saw of ovs-vswitchd.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VswitchdView {
+    /// Its process, when found in this network namespace.
+    pub pid: Option<u32>,
+    /// Committing ct actions in the kernel's datapath flows.
+    pub commit_flows: usize,
+    /// Why the flows could not be read, if they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows_unread: Option<String>,
+    /// Its `ovs_tp_*` objects that no zone's policy uses (a policy it
+    /// dropped, whose objects it deletes, retrying every 20 s).
+    pub unclaimed: Vec<String>,
+}
+
+/// What status is given about ovs-vswitchd and its datapath.
+#[derive(Clone, Debug)]
+pub struct VswitchdInput {
+    pub pid: Option<u32>,
+    /// The committing ct actions of the datapath's flows, or why they
+    /// could not be read.
+    pub commits: std::result::Result<Vec<FlowCommit>, String>,
 }
 
 impl StatusReport {
@@ -127,6 +177,7 @@ pub fn status(
                     timeouts: policy.map(|p| p.timeouts.clone()),
                     entries: 0,
                     objects: Vec::new(),
+                    decided_by: None,
                 }
             })
             .collect();
@@ -136,13 +187,11 @@ pub fn status(
             zones,
             strays: Vec::new(),
             kernel_objects,
+            vswitchd: None,
         });
     }
     let kernel: BTreeMap<&[u8], &CtTimeoutObject> = kernel.iter().map(|o| (o.name.as_bytes(), o)).collect();
-    let mut per_zone: BTreeMap<u16, u64> = BTreeMap::new();
-    for (k, n) in entries {
-        *per_zone.entry(k.zone).or_default() += n;
-    }
+    let per_zone = entries_per_zone(entries);
     let zones: BTreeSet<u16> = d.ct_zones.keys().chain(per_zone.keys()).copied().collect();
     let mut out = Vec::new();
     for zone in zones {
@@ -183,6 +232,7 @@ pub fn status(
                     state,
                     use_count,
                     entries: count,
+                    flows: None,
                 }
             })
             .collect();
@@ -193,6 +243,7 @@ pub fn status(
             timeouts: policy.map(|p| p.timeouts.clone()),
             entries: per_zone.get(&zone).copied().unwrap_or(0),
             objects,
+            decided_by: None,
         });
     }
     // Strays as sync sees them (`reconcile::plan`): `ovs_tp_*` objects this
@@ -208,7 +259,125 @@ pub fn status(
         .filter(|n| policy_id_of(n).is_some_and(|id| !others.contains(&id)) && !wanted.contains(n.as_bytes()))
         .map(str::to_owned)
         .collect();
-    Ok(StatusReport { datapath: dp.to_owned(), resolution: d.resolution, zones: out, strays, kernel_objects })
+    Ok(StatusReport {
+        datapath: dp.to_owned(),
+        resolution: d.resolution,
+        zones: out,
+        strays,
+        kernel_objects,
+        vswitchd: None,
+    })
+}
+
+/// Live entries per zone, every protocol.
+fn entries_per_zone(entries: &EntryCounts) -> BTreeMap<u16, u64> {
+    let mut per_zone: BTreeMap<u16, u64> = BTreeMap::new();
+    for (k, n) in entries {
+        *per_zone.entry(k.zone).or_default() += n;
+    }
+    per_zone
+}
+
+/// The status of the kernel datapath `dp` when ovs-vswitchd manages the
+/// kernel's objects. Zones are resolved as ovs-vswitchd resolves them
+/// (its own policy or the kernel's defaults, whatever zonetp's mode); each
+/// zone with a policy is paired with ovs-vswitchd's objects by the
+/// datapath's flows, else by contents ([`match_zone`]). Objects no zone
+/// uses are listed as ovs-vswitchd's, not as strays: only it may delete them.
+pub fn status_beside_vswitchd(
+    config: &Config,
+    dp: &str,
+    kernel: &[CtTimeoutObject],
+    defaults: &Defaults,
+    entries: &EntryCounts,
+    vswitchd: &VswitchdInput,
+) -> Result<StatusReport> {
+    let d = config.datapath(dp)?;
+    let groups = groups(kernel);
+    let no_commits = Vec::new();
+    let commits = vswitchd.commits.as_ref().unwrap_or(&no_commits);
+    let per_zone = entries_per_zone(entries);
+    let zones: BTreeSet<u16> =
+        d.ct_zones.keys().chain(per_zone.keys()).copied().chain(commits.iter().map(|c| c.zone)).collect();
+    let mut claimed = BTreeSet::new();
+    let mut out = Vec::new();
+    for zone in zones {
+        let own = d.ct_zones.get(&zone).and_then(|z| z.timeout_policy);
+        let policy = own.and_then(|id| config.timeout_policies.get(&id)).map(|p| &p.timeouts);
+        let zone_commits: Vec<&FlowCommit> = commits.iter().filter(|c| c.zone == zone).collect();
+        let found = policy.map(|p| match_zone(zone, p, &groups, commits, defaults));
+        if let Some(id) = found.as_ref().and_then(|m| m.policy_id) {
+            claimed.insert(id);
+        }
+        let objects = KERNEL_PROTOCOLS
+            .iter()
+            .enumerate()
+            .map(|(i, (l3, l4, _))| {
+                let count = entries.get(&EntryKey { zone, l3: *l3, l4: *l4 }).copied().unwrap_or(0);
+                let on_protocol = |c: &&&FlowCommit| {
+                    let named = c.timeout.as_deref().and_then(slot).map(|(_, j)| j == i);
+                    named.unwrap_or(c.protocols == Some((*l3, *l4)))
+                };
+                let without = zone_commits.iter().filter(on_protocol).any(|c| c.timeout.is_none());
+                let (object, state, use_count, flows) =
+                    match (policy, found.as_ref().and_then(|m| m.policy_id)) {
+                        (None, _) => (None, SyncState::KernelDefaults, None, None),
+                        (Some(_), None) => (None, SyncState::NotPushed, None, None),
+                        (Some(p), Some(id)) => {
+                            let want = &p.kernel_objects(id)[i];
+                            let have = groups.get(&id).and_then(|g| g[i]);
+                            let name = want.name.to_string();
+                            let flows =
+                                zone_commits.iter().filter(|c| c.timeout.as_deref() == Some(&name)).count();
+                            let state = match have {
+                                None => SyncState::NotPushed,
+                                Some(h) if (h.l3, h.l4) != (want.l3, want.l4) => SyncState::WrongProtocol,
+                                Some(h) if h.timeouts != expected(want, defaults) => SyncState::Differs,
+                                Some(_) if without && flows == 0 => SyncState::FlowsWithout,
+                                Some(_) => SyncState::InSync,
+                            };
+                            (Some(name), state, have.and_then(|h| h.use_count), Some(flows as u64))
+                        }
+                    };
+                ObjectStatus {
+                    l3: l3.to_string(),
+                    l4: l4.to_string(),
+                    object,
+                    state,
+                    use_count,
+                    entries: count,
+                    flows: flows.filter(|_| vswitchd.commits.is_ok()),
+                }
+            })
+            .collect();
+        out.push(ZoneStatus {
+            zone,
+            source: if own.is_some() { PolicySource::Own } else { PolicySource::Default },
+            policy_id: found.as_ref().and_then(|m| m.policy_id),
+            timeouts: policy.cloned(),
+            entries: per_zone.get(&zone).copied().unwrap_or(0),
+            objects,
+            decided_by: found.map(|m| m.decision),
+        });
+    }
+    let unclaimed = groups
+        .iter()
+        .filter(|(id, _)| !claimed.contains(*id))
+        .flat_map(|(_, g)| g.iter().flatten().map(|o| o.name.to_string()))
+        .collect();
+    Ok(StatusReport {
+        datapath: dp.to_owned(),
+        resolution: ResolutionMode::Exact,
+        zones: out,
+        strays: Vec::new(),
+        kernel_objects: true,
+        vswitchd: Some(VswitchdView {
+            pid: vswitchd.pid,
+            commit_flows: commits.len(),
+            flows_unread: vswitchd.commits.as_ref().err().cloned(),
+            unclaimed,
+        }),
+    })
 }
 
 #[cfg(test)]

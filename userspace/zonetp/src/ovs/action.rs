@@ -1,8 +1,13 @@
 //! Datapath actions (`OVS_ACTION_ATTR_*`) with the `ct` action's
 //! attributes (`OVS_CT_ATTR_*`, including `OVS_CT_ATTR_TIMEOUT`), and their
 //! text form: `ct(commit,zone=5,mark=0x1/0xff,timeout=ovs_tp_1_udp4),recirc(0x1),2`.
+//!
+//! Flows that ovs-vswitchd installs carry actions and ct attributes zonetp
+//! never writes (`set`, `userspace`, `ct(...,eventmask)`, ...): they are
+//! read back as they came ([`Action::Other`], [`CtAction::other`]), so a
+//! dump of its datapath parses and the ct actions in it can be looked at.
 
-use crate::cttimeout::object::NAME_MAX_LEN;
+use crate::cttimeout::object::{OtherAttr, NAME_MAX_LEN};
 use crate::netlink::{AttrIter, AttrWriter, ParseError};
 
 use super::key::split_top;
@@ -10,6 +15,7 @@ use super::key::split_top;
 pub const OVS_ACTION_ATTR_OUTPUT: u16 = 1;
 pub const OVS_ACTION_ATTR_RECIRC: u16 = 7;
 pub const OVS_ACTION_ATTR_CT: u16 = 12;
+pub const OVS_ACTION_ATTR_CLONE: u16 = 20;
 
 pub const OVS_CT_ATTR_COMMIT: u16 = 1;
 pub const OVS_CT_ATTR_ZONE: u16 = 2;
@@ -26,6 +32,9 @@ pub struct CtAction {
     pub mark: Option<(u32, u32)>,
     /// The cttimeout object new connections get (`OVS_CT_ATTR_TIMEOUT`).
     pub timeout: Option<String>,
+    /// Attributes zonetp has no type for (ovs-vswitchd's `EVENTMASK`,
+    /// `NAT`, `LABELS`, `HELPER`), as the kernel reported them.
+    pub other: Vec<OtherAttr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +42,15 @@ pub enum Action {
     Output(u32),
     Recirc(u32),
     Ct(CtAction),
+    /// `clone(...)`: actions run on a copy of the packet (ovs-vswitchd
+    /// puts a `ct` inside one, e.g. across patch ports).
+    Clone(Vec<Action>),
+    /// An action zonetp has no type for, as the kernel reported it.
+    Other(OtherAttr),
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn perr(s: String) -> ParseError {
@@ -103,6 +121,7 @@ impl CtAction {
         if let Some(t) = &self.timeout {
             parts.push(format!("timeout={t}"));
         }
+        parts.extend(self.other.iter().map(|o| format!("attr{}=0x{}", o.kind, hex(&o.payload))));
         format!("ct({})", parts.join(","))
     }
 }
@@ -123,6 +142,9 @@ impl Action {
                 if a == "ct" {
                     return Ok(Action::Ct(CtAction::default()));
                 }
+                if let Some(inner) = a.strip_prefix("clone(").and_then(|r| r.strip_suffix(')')) {
+                    return Action::parse_list(inner).map(Action::Clone);
+                }
                 if let Some(inner) = a.strip_prefix("recirc(").and_then(|r| r.strip_suffix(')')) {
                     return num(inner)
                         .and_then(|v| u32::try_from(v).ok())
@@ -131,7 +153,7 @@ impl Action {
                 }
                 num(a).and_then(|v| u32::try_from(v).ok()).map(Action::Output).ok_or_else(|| {
                     perr(format!(
-                        "unknown action \"{a}\" (expected a port number, ct(...), recirc(N) or drop)"
+                        "unknown action \"{a}\" (expected a port number, ct(...), recirc(N), clone(...) or drop)"
                     ))
                 })
             })
@@ -148,14 +170,34 @@ impl Action {
                 Action::Output(p) => p.to_string(),
                 Action::Recirc(r) => format!("recirc({r:#x})"),
                 Action::Ct(ct) => ct.format(),
+                Action::Clone(inner) => format!("clone({})", Action::format_list(inner)),
+                Action::Other(o) => format!("action{}(0x{})", o.kind, hex(&o.payload)),
             })
             .collect::<Vec<_>>()
             .join(",")
     }
 
+    /// The committing `ct` actions of a list, those inside `clone` too.
+    pub fn commits(actions: &[Action]) -> Vec<&CtAction> {
+        let mut out = Vec::new();
+        for a in actions {
+            match a {
+                Action::Ct(ct) if ct.commit || ct.force_commit => out.push(ct),
+                Action::Clone(inner) => out.extend(Action::commits(inner)),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Writes the action list as `attr` (e.g. `OVS_FLOW_ATTR_ACTIONS`).
     pub fn emit_list(actions: &[Action], w: &mut AttrWriter<'_>, attr: u16) {
         let nest = w.nest_start(attr, false);
+        Action::emit_actions(actions, w);
+        w.nest_end(nest);
+    }
+
+    fn emit_actions(actions: &[Action], w: &mut AttrWriter<'_>) {
         for a in actions {
             match a {
                 Action::Output(p) => w.put_u32(OVS_ACTION_ATTR_OUTPUT, *p),
@@ -179,11 +221,19 @@ impl Action {
                     if let Some(t) = &ct.timeout {
                         w.put_cstr(OVS_CT_ATTR_TIMEOUT, t);
                     }
+                    for o in &ct.other {
+                        w.put(o.kind, &o.payload);
+                    }
                     w.nest_end(n);
                 }
+                Action::Clone(inner) => {
+                    let n = w.nest_start(OVS_ACTION_ATTR_CLONE, false);
+                    Action::emit_actions(inner, w);
+                    w.nest_end(n);
+                }
+                Action::Other(o) => w.put(o.kind, &o.payload),
             }
         }
-        w.nest_end(nest);
     }
 
     /// Reads an action list back (the payload of `OVS_FLOW_ATTR_ACTIONS`).
@@ -208,17 +258,13 @@ impl Action {
                                 ct.mark = Some((v, m));
                             }
                             OVS_CT_ATTR_TIMEOUT => ct.timeout = Some(c.cstr()?.to_owned()),
-                            other => {
-                                return Err(ParseError::Unsupported {
-                                    what: "ct attribute",
-                                    value: other.to_string(),
-                                })
-                            }
+                            kind => ct.other.push(OtherAttr { kind, payload: c.payload.to_vec() }),
                         }
                     }
                     out.push(Action::Ct(ct));
                 }
-                other => return Err(ParseError::Unsupported { what: "action", value: other.to_string() }),
+                OVS_ACTION_ATTR_CLONE => out.push(Action::Clone(Action::decode_list(a.payload)?)),
+                kind => out.push(Action::Other(OtherAttr { kind, payload: a.payload.to_vec() })),
             }
         }
         Ok(out)
