@@ -24,7 +24,7 @@ use crate::output::{escape, outln, print_json, Format};
   zonetp status
   zonetp status --check
   zonetp status system --format json
-  zonetp --db unix:/run/openvswitch/db.sock status --managed-by ovs-vswitchd")]
+  zonetp status --managed-by ovs-vswitchd --db unix:/run/openvswitch/db.sock")]
 pub struct Status {
     /// The datapath record to show (default: system, the kernel datapath).
     pub datapath: Option<String>,

@@ -488,6 +488,120 @@ mod tests {
         assert_eq!(json["resolution"], "exact");
     }
 
+    /// Zones 0, 5, 7 and 20 as ovs-vsctl sets them; 5 and 7 differ only in
+    /// udp_first, which the kernel has no timeout for.
+    fn vswitchd_config() -> Config {
+        let mut c = Config::default();
+        c.add_dp("system", false).unwrap();
+        c.add_zone_tp("system", 0, tp(&["udp_single=90", "tcp_established=3600"]), false).unwrap();
+        c.add_zone_tp("system", 5, tp(&["udp_single=50", "icmp_first=50", "udp_first=5"]), false).unwrap();
+        c.add_zone_tp("system", 7, tp(&["udp_single=50", "icmp_first=50", "udp_first=7"]), false).unwrap();
+        c.add_zone_tp("system", 20, tp(&["udp_single=70", "tcp_established=700"]), false).unwrap();
+        c
+    }
+
+    /// What ovs-vswitchd pushed for zone `zone`'s policy under its own `id`.
+    fn vswitchd_pushed(c: &Config, zone: u16, id: u32) -> Vec<CtTimeoutObject> {
+        let own = c.datapaths["system"].ct_zones[&zone].timeout_policy.unwrap();
+        c.timeout_policies[&own]
+            .timeouts
+            .kernel_objects(id)
+            .into_iter()
+            .map(|mut o| {
+                o.timeouts = expected(&o, &defaults());
+                o.use_count = Some(1);
+                o
+            })
+            .collect()
+    }
+
+    fn flow(zone: u16, name: &str) -> FlowCommit {
+        FlowCommit { zone, timeout: Some(name.into()), protocols: None }
+    }
+
+    #[test]
+    fn beside_vswitchd_zones_get_its_objects_by_flows_then_contents() {
+        let c = vswitchd_config();
+        // ovs-vswitchd's numbering is not zonetp's (zonetp's ids are 1..4).
+        let mut kernel = vswitchd_pushed(&c, 20, 1);
+        kernel.extend(vswitchd_pushed(&c, 7, 2));
+        kernel.extend(vswitchd_pushed(&c, 5, 3));
+        kernel.extend(vswitchd_pushed(&c, 0, 4));
+        let input = VswitchdInput {
+            pid: Some(812),
+            commits: Ok(vec![flow(5, "ovs_tp_3_udp4"), flow(5, "ovs_tp_3_icmp4"), flow(7, "ovs_tp_2_udp4")]),
+        };
+        let r = status_beside_vswitchd(&c, "system", &kernel, &defaults(), &entries(), &input).unwrap();
+        assert!(r.in_sync(), "{r:#?}");
+        assert!(r.strays.is_empty() && r.vswitchd.as_ref().unwrap().unclaimed.is_empty());
+        let ids: Vec<_> = r.zones.iter().map(|z| (z.zone, z.policy_id)).collect();
+        assert_eq!(ids, vec![(0, Some(4)), (5, Some(3)), (7, Some(2)), (20, Some(1))]);
+        assert_eq!(r.zones[0].decided_by, Some(Decision::Contents));
+        assert_eq!(
+            r.zones[1].decided_by,
+            Some(Decision::Flows {
+                objects: vec!["ovs_tp_3_icmp4".into(), "ovs_tp_3_udp4".into()],
+                also_fit: vec![2]
+            })
+        );
+        let udp4 = &r.zones[1].objects[1];
+        assert_eq!(
+            (udp4.object.as_deref(), udp4.state, udp4.flows, udp4.entries),
+            (Some("ovs_tp_3_udp4"), SyncState::InSync, Some(1), 3)
+        );
+        assert_eq!(r.resolution, ResolutionMode::Exact);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["zones"][1]["decided_by"]["by"], "flows");
+        assert_eq!(json["zones"][0]["decided_by"]["by"], "contents");
+        assert_eq!(json["vswitchd"]["pid"], 812);
+        // The same kernel, read as zonetp's own: what status said before.
+        let old = status(&c, "system", &kernel, &defaults(), 1000, &entries()).unwrap();
+        assert!(!old.in_sync());
+    }
+
+    #[test]
+    fn beside_vswitchd_a_policy_not_pushed_is_said_and_nothing_is_a_stray() {
+        let c = vswitchd_config();
+        let mut kernel = vswitchd_pushed(&c, 0, 1);
+        kernel.extend(vswitchd_pushed(&c, 5, 2));
+        // A policy ovs-vswitchd dropped, its objects not deleted yet.
+        kernel.push(
+            CtTimeoutObject::new("ovs_tp_9_udp4", L3Proto::IPV4, L4Proto::UDP, Timeouts::from([(1, 1)]))
+                .unwrap(),
+        );
+        let input = VswitchdInput {
+            pid: None,
+            commits: Err("openvswitch.ko is not loaded: no datapath flows".into()),
+        };
+        let r =
+            status_beside_vswitchd(&c, "system", &kernel, &defaults(), &EntryCounts::new(), &input).unwrap();
+        assert!(!r.in_sync());
+        assert!(r.strays.is_empty());
+        assert_eq!(r.vswitchd.as_ref().unwrap().unclaimed, vec!["ovs_tp_9_udp4"]);
+        // Zones 5 and 7 have identical objects: by contents, ambiguous
+        // would need two ids; here one fits both.
+        assert_eq!((r.zones[1].policy_id, r.zones[2].policy_id), (Some(2), Some(2)));
+        let z20 = &r.zones[3];
+        assert_eq!((z20.policy_id, &z20.decided_by), (None, &Some(Decision::NotFound)));
+        assert!(z20.objects.iter().all(|o| o.state == SyncState::NotPushed && o.flows.is_none()));
+    }
+
+    #[test]
+    fn beside_vswitchd_flows_without_a_timeout_are_named() {
+        let c = vswitchd_config();
+        let mut kernel = vswitchd_pushed(&c, 0, 1);
+        kernel.extend(vswitchd_pushed(&c, 5, 2));
+        kernel.extend(vswitchd_pushed(&c, 20, 3));
+        let bare = FlowCommit { zone: 20, timeout: None, protocols: Some((L3Proto::IPV4, L4Proto::UDP)) };
+        let input = VswitchdInput { pid: None, commits: Ok(vec![bare]) };
+        let r =
+            status_beside_vswitchd(&c, "system", &kernel, &defaults(), &EntryCounts::new(), &input).unwrap();
+        let z20 = r.zones.iter().find(|z| z.zone == 20).unwrap();
+        assert_eq!(z20.objects[1].state, SyncState::FlowsWithout);
+        assert_eq!(z20.objects[0].state, SyncState::InSync);
+        assert!(!r.in_sync());
+    }
+
     #[test]
     fn unknown_datapath_is_an_error() {
         let e = status(&config(), "netdev", &[], &defaults(), 1000, &EntryCounts::new()).unwrap_err();
