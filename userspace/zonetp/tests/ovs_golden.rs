@@ -160,29 +160,32 @@ fn flow_delete_by_key_and_packet_probe_carry_the_key_without_a_mask() {
 
 /// A flow as the kernel reports it for ovs-vswitchd (Linux 6.12,
 /// `ovs_flow_cmd_fill_info`): UFID, the masked KEY with every attribute
-/// vswitchd's datapath fills, MASK, USED, STATS, ACTIONS. Its ct action
-/// carries `OVS_CT_ATTR_EVENTMASK` and its action list a `set` and a
-/// `userspace`, none of which zonetp writes itself.
-fn vswitchd_flow(zone: Option<u16>, proto: u8, timeout: &str) -> Vec<u8> {
+/// vswitchd's datapath fills, MASK, USED, STATS, ACTIONS. Its ct action is
+/// in the order the kernel writes it back (`ovs_ct_action_to_attr`:
+/// COMMIT, ZONE even for zone 0, EVENTMASK, TIMEOUT), with the eventmask
+/// ovs-vswitchd asks for (`OVS_CT_EVENTMASK_DEFAULT`: new, related,
+/// destroy, mark, label); its action list has a `set` and a `userspace`.
+/// zonetp writes none of EVENTMASK, `set` or `userspace` itself.
+fn vswitchd_flow(zone: u16, proto: u8, timeout: &str) -> Vec<u8> {
     let (l4_kind, l4_key): (u16, &[u8]) = match proto {
         17 => (10, &[0x13, 0x88, 0x13, 0x88]), // OVS_KEY_ATTR_UDP 5000 -> 5000
         _ => (11, &[8, 0]),                    // OVS_KEY_ATTR_ICMP echo request
     };
     let ipv4 = [10, 1, 1, 1, 10, 1, 1, 2, proto, 0, 64, 0]; // src, dst, proto, tos, ttl, frag
     let keys = [
-        attr(20, &1u32.to_le_bytes()),              // RECIRC_ID 1
-        attr(19, &0u32.to_le_bytes()),              // DP_HASH
-        attr(2, &0u32.to_le_bytes()),               // PRIORITY
-        attr(3, &1u32.to_le_bytes()),               // IN_PORT 1
-        attr(15, &0u32.to_le_bytes()),              // SKB_MARK
-        attr(22, &0x21u32.to_le_bytes()),           // CT_STATE +new+trk
-        attr(23, &zone.unwrap_or(0).to_le_bytes()), // CT_ZONE
-        attr(24, &0u32.to_le_bytes()),              // CT_MARK
-        attr(25, &[0; 16]),                         // CT_LABELS
+        attr(20, &1u32.to_le_bytes()),    // RECIRC_ID 1
+        attr(19, &0u32.to_le_bytes()),    // DP_HASH
+        attr(2, &0u32.to_le_bytes()),     // PRIORITY
+        attr(3, &1u32.to_le_bytes()),     // IN_PORT 1
+        attr(15, &0u32.to_le_bytes()),    // SKB_MARK
+        attr(22, &0x21u32.to_le_bytes()), // CT_STATE +new+trk
+        attr(23, &zone.to_le_bytes()),    // CT_ZONE
+        attr(24, &0u32.to_le_bytes()),    // CT_MARK
+        attr(25, &[0; 16]),               // CT_LABELS
         attr(26, &[10, 1, 1, 1, 10, 1, 1, 2, 0x13, 0x88, 0x13, 0x88, proto]), // CT_ORIG_TUPLE_IPV4
         attr(4, &[0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2]), // ETHERNET
-        attr(6, &[0x08, 0x00]),                     // ETHERTYPE
-        attr(7, &ipv4),                             // IPV4
+        attr(6, &[0x08, 0x00]),           // ETHERTYPE
+        attr(7, &ipv4),                   // IPV4
         attr(l4_kind, l4_key),
     ]
     .concat();
@@ -203,12 +206,12 @@ fn vswitchd_flow(zone: Option<u16>, proto: u8, timeout: &str) -> Vec<u8> {
         attr(l4_kind, &vec![0; l4_key.len()]),
     ]
     .concat();
-    let mut ct = vec![attr(1, &[])]; // OVS_CT_ATTR_COMMIT
-    if let Some(z) = zone {
-        ct.push(attr(2, &z.to_le_bytes())); // OVS_CT_ATTR_ZONE
-    }
-    ct.push(attr(8, &0x4eu32.to_le_bytes())); // OVS_CT_ATTR_EVENTMASK
-    ct.push(attr(9, format!("{timeout}\0").as_bytes())); // OVS_CT_ATTR_TIMEOUT
+    let ct = vec![
+        attr(1, &[]),                               // OVS_CT_ATTR_COMMIT
+        attr(2, &zone.to_le_bytes()),               // OVS_CT_ATTR_ZONE
+        attr(8, &0x487u32.to_le_bytes()),           // OVS_CT_ATTR_EVENTMASK
+        attr(9, format!("{timeout}\0").as_bytes()), // OVS_CT_ATTR_TIMEOUT
+    ];
     let set_mark = attr(15, &7u32.to_le_bytes()); // a key attribute: SKB_MARK 7
     let userspace = [attr(1, &99u32.to_le_bytes())].concat(); // OVS_USERSPACE_ATTR_PID
     let actions = [
@@ -234,15 +237,15 @@ fn vswitchd_flow(zone: Option<u16>, proto: u8, timeout: &str) -> Vec<u8> {
 
 #[test]
 fn a_vswitchd_flow_parses_with_the_actions_zonetp_does_not_write() {
-    let f = FlowInfo::parse(&vswitchd_flow(Some(5), 17, "ovs_tp_3_udp4")).unwrap();
+    let f = FlowInfo::parse(&vswitchd_flow(5, 17, "ovs_tp_3_udp4")).unwrap();
     assert_eq!(
         Action::format_list(&f.actions),
-        "action3(0x08000f0007000000),ct(commit,zone=5,timeout=ovs_tp_3_udp4,attr8=0x4e000000),2,\
+        "action3(0x08000f0007000000),ct(commit,zone=5,timeout=ovs_tp_3_udp4,attr8=0x87040000),2,\
          action2(0x0800010063000000)"
     );
     assert_eq!((f.key.eth_type(), f.key.ip_proto(), f.packets), (Some(0x0800), Some(17), 2));
-    // Written back, the actions are the kernel's bytes (the ct attributes
-    // zonetp knows first, then the others, as kept).
+    // Written back and read again, the actions are the same (the ct
+    // attributes zonetp knows first, then the others, as kept).
     let mut buf = Vec::new();
     Action::emit_list(&f.actions, &mut zonetp::netlink::AttrWriter::new(&mut buf), 2);
     let again = Action::decode_list(&buf[4..]).unwrap();
@@ -254,9 +257,9 @@ fn vswitchd_flows_name_the_objects_each_zone_commits_with() {
     use zonetp::beside_vswitchd::{flow_commits, FlowCommit};
     use zonetp::cttimeout::{L3Proto, L4Proto};
     let flows: Vec<FlowInfo> = [
-        vswitchd_flow(Some(5), 17, "ovs_tp_3_udp4"),
-        vswitchd_flow(Some(5), 1, "ovs_tp_3_icmp4"),
-        vswitchd_flow(None, 17, "ovs_tp_1_udp4"), // zone 0: no OVS_CT_ATTR_ZONE
+        vswitchd_flow(5, 17, "ovs_tp_3_udp4"),
+        vswitchd_flow(5, 1, "ovs_tp_3_icmp4"),
+        vswitchd_flow(0, 17, "ovs_tp_1_udp4"),
     ]
     .iter()
     .map(|m| FlowInfo::parse(m).unwrap())
