@@ -44,9 +44,17 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> CmdResult {
     }
     if !a.dry_run {
         crate::vswitchd::check(Some(store), a.beside_vswitchd)?;
-    } else if dry_run_beside_vswitchd(crate::vswitchd::refusal(Some(store), a.beside_vswitchd)?, &dp, format)
-    {
-        return Ok(());
+    } else {
+        // A dry run writes nothing, so it works where the lock cannot be
+        // asked for (a read-only remote refuses `lock`): it then plans as
+        // if ovs-vswitchd did not manage the database, and says so.
+        let refusal = crate::vswitchd::refusal(Some(store), a.beside_vswitchd).unwrap_or_else(|e| {
+            errln!("zonetp: note: cannot tell whether ovs-vswitchd manages this database ({e}); planned as if not");
+            None
+        });
+        if dry_run_beside_vswitchd(refusal, &dp, format) {
+            return Ok(());
+        }
     }
     let mut client = CtTimeoutClient::open()?;
     let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };
