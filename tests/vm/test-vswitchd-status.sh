@@ -101,8 +101,12 @@ commit_flows_installed() {
   return $rc
 }
 
+# More packets on the flows just before status reads them: under TCG a
+# check can take long, and an idle flow is the revalidator's to delete.
+refresh() { send_traffic >/dev/null 2>&1; }
 status_text() {
   local out rc
+  refresh
   out=$(z status --check); rc=$?
   echo "$out"
   ((rc == 0)) || return 1
@@ -116,6 +120,7 @@ status_text() {
 # each object its flows use is held by their templates (use >= 2).
 status_json() {
   local json
+  refresh
   json=$(z status --format json) || return 1
   flow_objects | python3 -c '
 import json, sys
