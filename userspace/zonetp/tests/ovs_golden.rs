@@ -206,7 +206,7 @@ fn vswitchd_flow(zone: u16, proto: u8, timeout: &str) -> Vec<u8> {
         attr(l4_kind, &vec![0; l4_key.len()]),
     ]
     .concat();
-    let ct = vec![
+    let ct = [
         attr(1, &[]),                               // OVS_CT_ATTR_COMMIT
         attr(2, &zone.to_le_bytes()),               // OVS_CT_ATTR_ZONE
         attr(8, &0x487u32.to_le_bytes()),           // OVS_CT_ATTR_EVENTMASK

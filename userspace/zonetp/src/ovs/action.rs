@@ -49,6 +49,15 @@ pub enum Action {
     Other(OtherAttr),
 }
 
+/// How deep `clone` actions may nest: the kernel's own limit
+/// (`OVS_COPY_ACTIONS_MAX_DEPTH` in `net/openvswitch/flow_netlink.c`), so
+/// neither a reply nor a command line can recurse without bound.
+const MAX_CLONE_DEPTH: usize = 16;
+
+fn too_deep() -> ParseError {
+    ParseError::Syntax(format!("clone actions nested more than {MAX_CLONE_DEPTH} deep"))
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -129,6 +138,13 @@ impl CtAction {
 impl Action {
     /// Parses a comma-separated action list; `drop` or nothing is empty.
     pub fn parse_list(text: &str) -> Result<Vec<Action>, ParseError> {
+        Action::parse_nested(text, 0)
+    }
+
+    fn parse_nested(text: &str, depth: usize) -> Result<Vec<Action>, ParseError> {
+        if depth > MAX_CLONE_DEPTH {
+            return Err(too_deep());
+        }
         let text = text.trim();
         if text.is_empty() || text == "drop" {
             return Ok(Vec::new());
@@ -143,7 +159,7 @@ impl Action {
                     return Ok(Action::Ct(CtAction::default()));
                 }
                 if let Some(inner) = a.strip_prefix("clone(").and_then(|r| r.strip_suffix(')')) {
-                    return Action::parse_list(inner).map(Action::Clone);
+                    return Action::parse_nested(inner, depth + 1).map(Action::Clone);
                 }
                 if let Some(inner) = a.strip_prefix("recirc(").and_then(|r| r.strip_suffix(')')) {
                     return num(inner)
@@ -238,6 +254,13 @@ impl Action {
 
     /// Reads an action list back (the payload of `OVS_FLOW_ATTR_ACTIONS`).
     pub fn decode_list(payload: &[u8]) -> Result<Vec<Action>, ParseError> {
+        Action::decode_nested(payload, 0)
+    }
+
+    fn decode_nested(payload: &[u8], depth: usize) -> Result<Vec<Action>, ParseError> {
+        if depth > MAX_CLONE_DEPTH {
+            return Err(too_deep());
+        }
         let mut out = Vec::new();
         for a in AttrIter::new(payload) {
             let a = a?;
@@ -263,7 +286,9 @@ impl Action {
                     }
                     out.push(Action::Ct(ct));
                 }
-                OVS_ACTION_ATTR_CLONE => out.push(Action::Clone(Action::decode_list(a.payload)?)),
+                OVS_ACTION_ATTR_CLONE => {
+                    out.push(Action::Clone(Action::decode_nested(a.payload, depth + 1)?))
+                }
                 kind => out.push(Action::Other(OtherAttr { kind, payload: a.payload.to_vec() })),
             }
         }
@@ -304,6 +329,29 @@ mod tests {
         ]
         .concat();
         assert_eq!(buf, expect);
+    }
+
+    #[test]
+    fn clone_nests_to_the_kernel_s_depth_and_no_deeper() {
+        let nested = |n: usize| format!("{}2{}", "clone(".repeat(n), ")".repeat(n));
+        let acts = Action::parse_list(&format!("ct(commit,zone=7),{}", nested(16))).unwrap();
+        assert_eq!(Action::commits(&acts).len(), 1);
+        assert!(Action::parse_list(&nested(17)).unwrap_err().to_string().contains("more than 16 deep"));
+        let inner = Action::parse_list("clone(ct(commit,zone=5,timeout=ovs_tp_1_udp4)),1").unwrap();
+        assert_eq!(Action::commits(&inner)[0].timeout.as_deref(), Some("ovs_tp_1_udp4"));
+        // In bytes: `levels` clones around an output.
+        let wrapped = |levels: usize| {
+            let mut list = Vec::new();
+            AttrWriter::new(&mut list).put_u32(OVS_ACTION_ATTR_OUTPUT, 2);
+            for _ in 0..levels {
+                let mut outer = Vec::new();
+                AttrWriter::new(&mut outer).put(OVS_ACTION_ATTR_CLONE, &list);
+                list = outer;
+            }
+            list
+        };
+        assert!(Action::decode_list(&wrapped(16)).is_ok());
+        assert!(Action::decode_list(&wrapped(17)).unwrap_err().to_string().contains("more than 16 deep"));
     }
 
     #[test]
