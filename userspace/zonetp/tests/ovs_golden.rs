@@ -107,6 +107,12 @@ fn flow_new_with_ct_timeout() {
 }
 
 #[test]
+fn datapath_dump() {
+    // REQUEST|DUMP, OVS_DP_CMD_GET, version 2, dp_ifindex 0: every datapath.
+    assert_eq!(OvsRequest::DpDump.emit(&F), msg(hdr(0, 0x1c, 0x0301, 3, 2, 0), &[]));
+}
+
+#[test]
 fn flow_dump_and_delete_all() {
     assert_eq!(OvsRequest::FlowDump { dp_ifindex: 7 }.emit(&F), msg(hdr(0, 0x1e, 0x0301, 3, 1, 7), &[]));
     assert_eq!(
