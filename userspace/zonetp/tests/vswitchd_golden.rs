@@ -15,6 +15,9 @@ use zonetp::ovs::Action;
 use zonetp::policy::{TimeoutPolicy, KERNEL_PROTOCOLS};
 use zonetp::reconcile::{expected, Defaults};
 
+/// A commit as compared here: zone, object, the flow's L3/L4.
+type Commit = (u16, String, Option<(L3Proto, L4Proto)>);
+
 fn dump() -> Vec<FlowInfo> {
     include_str!("data/vswitchd-3.1-flow-dump.hex")
         .lines()
@@ -47,7 +50,7 @@ fn every_flow_of_ovs_vswitchd_s_datapath_parses() {
 
 #[test]
 fn the_committing_flows_name_each_zone_s_objects() {
-    let commits: BTreeSet<(u16, String, Option<(L3Proto, L4Proto)>)> = flow_commits(&dump())
+    let commits: BTreeSet<Commit> = flow_commits(&dump())
         .into_iter()
         .map(|c| (c.zone, c.timeout.expect("every commit carries a timeout"), c.protocols))
         .collect();
