@@ -39,16 +39,6 @@ start_ovs() {
   ovs-vsctl add-br br0 -- set bridge br0 fail-mode=secure &&
     ovs-vsctl -- --id=@m create Datapath datapath_version=0 -- set Open_vSwitch . datapaths:"system"=@m
 }
-two_namespaces() {
-  ip netns add at_ns0 && ip netns add at_ns1 || return 1
-  ip link add p0 type veth peer name ovs-p0 && ip link add p1 type veth peer name ovs-p1 || return 1
-  ip link set p0 netns at_ns0 && ip link set p1 netns at_ns1 || return 1
-  ip link set ovs-p0 up && ip link set ovs-p1 up || return 1
-  ip -n at_ns0 addr add 10.1.1.1/24 dev p0 && ip -n at_ns0 link set p0 up || return 1
-  ip -n at_ns1 addr add 10.1.1.2/24 dev p1 && ip -n at_ns1 link set p1 up || return 1
-  ovs-vsctl add-port br0 ovs-p0 -- set interface ovs-p0 ofport_request=1 &&
-    ovs-vsctl add-port br0 ovs-p1 -- set interface ovs-p1 ofport_request=2
-}
 # The OpenFlow flows of OVS's system test.
 openflow() {
   # Keep idle datapath flows for a minute (the default is 10 s): the ICMP

@@ -22,7 +22,7 @@ use zonetp::zone_store::ZoneStore;
 
 use crate::failure::CmdResult;
 use crate::output::{errln, Format};
-use crate::sync_cmd::{attach_progress, print_report, report_failure, Sync};
+use crate::sync_cmd::{attach_progress, dry_run_beside_vswitchd, print_report, report_failure, Sync};
 use crate::watch_signals::{self, Request, WatchSignals};
 
 /// How often the agent looks at the stop flag and for SIGHUP's requests.
@@ -46,6 +46,17 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> CmdResult {
     }
     if !a.dry_run {
         crate::vswitchd::check(Some(store), a.beside_vswitchd)?;
+    } else {
+        // A dry run writes nothing, so it works where the lock cannot be
+        // asked for (a read-only remote refuses `lock`): it then plans as
+        // if ovs-vswitchd did not manage the database, and says so.
+        let refusal = crate::vswitchd::refusal(Some(store), a.beside_vswitchd).unwrap_or_else(|e| {
+            errln!("zonetp: note: cannot tell whether ovs-vswitchd manages this database ({e}); planned as if not");
+            None
+        });
+        if dry_run_beside_vswitchd(refusal, &dp, format) {
+            return Ok(());
+        }
     }
     let mut client = CtTimeoutClient::open()?;
     let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };

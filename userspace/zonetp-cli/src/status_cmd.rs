@@ -1,13 +1,18 @@
 //! `zonetp status [DP]`: per zone, its policy and where it comes from, the
 //! kernel object of each L3/L4 with its sync state and use count, and the
-//! live conntrack entries (what OVS users cannot see anywhere).
+//! live conntrack entries (what OVS users cannot see anywhere). Beside
+//! ovs-vswitchd, the objects are its own, numbered its way: each zone is
+//! shown with the objects the datapath's flows commit with, else the ones
+//! whose values are its policy's.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::json;
+use zonetp::beside_vswitchd::{flow_commits, Decision, FlowCommit};
 use zonetp::ctnetlink::ConntrackClient;
 use zonetp::cttimeout::CtTimeoutClient;
+use zonetp::ovs::OvsClient;
 use zonetp::reconcile::{kernel_defaults, KERNEL_DATAPATH};
-use zonetp::status::{status, StatusReport, SyncState, ZoneStatus};
+use zonetp::status::{status, status_beside_vswitchd, StatusReport, SyncState, VswitchdInput, ZoneStatus};
 use zonetp::zone_store::ZoneStore;
 use zonetp::Error;
 
@@ -18,7 +23,8 @@ use crate::output::{escape, outln, print_json, Format};
 #[command(after_help = "Examples:
   zonetp status
   zonetp status --check
-  zonetp status system --format json")]
+  zonetp status system --format json
+  zonetp status --managed-by ovs-vswitchd --db unix:/run/openvswitch/db.sock")]
 pub struct Status {
     /// The datapath record to show (default: system, the kernel datapath).
     pub datapath: Option<String>,
@@ -27,6 +33,33 @@ pub struct Status {
     /// --exit-code` does. The report is printed either way.
     #[arg(long)]
     pub check: bool,
+    /// Whose the kernel's ovs_tp_* objects are. auto: ovs-vswitchd's when
+    /// an ovs-vswitchd process runs in this network namespace, else
+    /// zonetp's (made by `zonetp sync` with zonetp's numbering).
+    #[arg(long, value_enum, default_value_t = ManagedBy::Auto)]
+    pub managed_by: ManagedBy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ManagedBy {
+    Auto,
+    #[value(name = "ovs-vswitchd")]
+    OvsVswitchd,
+    Zonetp,
+}
+
+/// The committing ct actions of every kernel datapath's flows in this
+/// network namespace, or why they could not be read.
+fn read_commits() -> Result<Vec<FlowCommit>, String> {
+    let mut ovs = OvsClient::open().map_err(|e| match e.errno() {
+        Some(libc::ENOENT) => "openvswitch.ko is not loaded: no datapath flows".to_owned(),
+        _ => e.to_string(),
+    })?;
+    let mut commits = Vec::new();
+    for dp in ovs.datapaths().map_err(|e| e.to_string())? {
+        commits.extend(flow_commits(&ovs.flows(&dp).map_err(|e| e.to_string())?));
+    }
+    Ok(commits)
 }
 
 pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
@@ -46,22 +79,75 @@ pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
     let objects = timeouts.list()?;
     let defaults = kernel_defaults(&mut timeouts)?;
     let entries = ConntrackClient::open()?.count_entries()?;
-    let report = status(&config, &dp, &objects, &defaults, timeouts.max_seconds(), &entries)?;
+    let vswitchd = match a.managed_by {
+        ManagedBy::Auto => crate::vswitchd::vswitchd_in_this_netns().first().map(|pid| Some(*pid)),
+        ManagedBy::OvsVswitchd => Some(crate::vswitchd::vswitchd_in_this_netns().first().copied()),
+        ManagedBy::Zonetp => None,
+    };
+    let report = match vswitchd {
+        Some(pid) => {
+            let input = VswitchdInput { pid, commits: read_commits() };
+            status_beside_vswitchd(&config, &dp, &objects, &defaults, &entries, &input)?
+        }
+        None => status(&config, &dp, &objects, &defaults, timeouts.max_seconds(), &entries)?,
+    };
     match format {
         Format::Json => print_json(&json!(report)),
         Format::Text => print_text(&report),
     }
     if a.check && !report.in_sync() {
-        return Err(Error::Invalid(format!(
-            "status {dp}: out of sync with the configuration (run `zonetp sync`)"
-        ))
-        .into());
+        let why = match report.vswitchd {
+            Some(_) => "ovs-vswitchd's objects are out of sync with the configuration",
+            None => "out of sync with the configuration (run `zonetp sync`)",
+        };
+        return Err(Error::Invalid(format!("status {dp}: {why}")).into());
     }
     Ok(())
 }
 
-fn zone_line(z: &ZoneStatus, kernel: bool) -> String {
+/// "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// How a zone's objects beside ovs-vswitchd were found, in words.
+fn decision_line(z: &ZoneStatus, d: &Decision, flows_read: bool) -> String {
+    let id = z.policy_id.map(|i| i.to_string()).unwrap_or_default();
+    let ids = |v: &[u32]| and_list(&v.iter().map(u32::to_string).collect::<Vec<_>>());
+    let no_flows = if flows_read {
+        format!("no flow of zone {} commits", z.zone)
+    } else {
+        "the datapath's flows were not read".to_owned()
+    };
+    match d {
+        Decision::Flows { objects, also_fit } => {
+            let same = match also_fit.as_slice() {
+                [] => String::new(),
+                [one] => format!("; policy {one}'s objects have the same values, but no flow of this zone names them"),
+                more => format!("; policies {}'s objects have the same values, but no flow of this zone names them", ids(more)),
+            };
+            format!("flows commit with {} (ovs-vswitchd's policy {id}{same})", escape(&objects.join(", ")))
+        }
+        Decision::Contents => {
+            format!("by contents: ovs-vswitchd's policy {id}, the only objects with these values ({no_flows})")
+        }
+        Decision::ContentsAmbiguous { candidates } => format!(
+            "by contents: ovs-vswitchd's policies {} all have these values and {no_flows}; shown: {id}, the lowest",
+            ids(candidates)
+        ),
+        Decision::NotFound => {
+            "no object of ovs-vswitchd's has these values and no flow names one: not pushed".to_owned()
+        }
+    }
+}
+
+fn zone_line(z: &ZoneStatus, kernel: bool, vswitchd: bool) -> String {
     let policy = match (z.policy_id, &z.timeouts) {
+        (_, Some(t)) if vswitchd => format!("policy {}", t.to_words()),
         (Some(id), Some(t)) => format!("policy {id} ({}): {}", z.source.name(), t.to_words()),
         _ if kernel => "no policy (kernel defaults)".to_owned(),
         _ => "no policy (ovs-vswitchd's defaults)".to_owned(),
@@ -74,17 +160,35 @@ fn zone_line(z: &ZoneStatus, kernel: bool) -> String {
 }
 
 fn print_text(r: &StatusReport) {
-    outln!("datapath {} (resolution {})", escape(&r.datapath), r.resolution);
+    match &r.vswitchd {
+        Some(v) => {
+            let pid = v.pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+            outln!(
+                "datapath {}: objects of ovs-vswitchd{pid}, numbered by it; zones resolve as it resolves them (exact)",
+                escape(&r.datapath)
+            );
+            match &v.flows_unread {
+                Some(why) => outln!("datapath flows: not read ({}); objects found by contents", escape(why)),
+                None => outln!("datapath flows: {} commit with ct(commit)", v.commit_flows),
+            }
+        }
+        None => outln!("datapath {} (resolution {})", escape(&r.datapath), r.resolution),
+    }
+    let flows_read = r.vswitchd.as_ref().is_some_and(|v| v.flows_unread.is_none());
     for z in &r.zones {
-        outln!("{}", zone_line(z, r.kernel_objects));
+        outln!("{}", zone_line(z, r.kernel_objects, r.vswitchd.is_some()));
+        if let Some(d) = &z.decided_by {
+            outln!("  {}", decision_line(z, d, flows_read));
+        }
         for o in &z.objects {
             // Zones on the kernel's defaults: only the protocols with entries.
             if o.state == SyncState::KernelDefaults && o.entries == 0 {
                 continue;
             }
             let use_count = o.use_count.map(|u| format!("use={u}")).unwrap_or_else(|| "use=-".into());
+            let flows = o.flows.map(|f| format!("flows={f:<3} ")).unwrap_or_default();
             outln!(
-                "  {:<4} {:<6} {:<20} {:<15} {:<8} entries={}",
+                "  {:<4} {:<6} {:<20} {:<15} {:<8} {flows}entries={}",
                 o.l3,
                 o.l4,
                 escape(o.object.as_deref().unwrap_or("-")),
@@ -93,6 +197,23 @@ fn print_text(r: &StatusReport) {
                 o.entries
             );
         }
+    }
+    if let Some(v) = &r.vswitchd {
+        for n in &v.unclaimed {
+            outln!(
+                "ovs-vswitchd's {}: no zone's policy (ovs-vswitchd deletes what it no longer uses)",
+                escape(n)
+            );
+        }
+        outln!(
+            "{}",
+            if r.in_sync() {
+                "in sync: ovs-vswitchd's objects carry every zone's policy"
+            } else {
+                "out of sync: ovs-vswitchd's objects do not carry every zone's policy (zonetp sync does not act beside it)"
+            }
+        );
+        return;
     }
     for s in &r.strays {
         outln!("stray {}: no zone explains it (sync deletes it)", escape(s));

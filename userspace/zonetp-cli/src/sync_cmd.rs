@@ -68,6 +68,13 @@ pub(crate) fn print_report(r: &SyncReport, format: Format, one_line_json: bool) 
         }
         return;
     }
+    if let Some(why) = r.refused_beside_vswitchd.as_deref().filter(|_| r.dry_run) {
+        outln!(
+            "sync {}: nothing planned: {why}; zonetp status compares its objects with the configuration",
+            r.datapath
+        );
+        return;
+    }
     if r.dry_run {
         r.plan.iter().for_each(|a| outln!("{}", a.describe()));
     }
@@ -177,11 +184,29 @@ fn sync_pass(
     result
 }
 
+/// A dry run beside ovs-vswitchd (not overridden) plans nothing: the
+/// objects are ovs-vswitchd's, numbered its own way, and a plan made with
+/// zonetp's numbering would replace them. Prints that report; false when
+/// the dry run is to be made.
+pub(crate) fn dry_run_beside_vswitchd(refusal: Option<Error>, dp: &str, format: Format) -> bool {
+    let Some(why) = refusal else { return false };
+    let report = SyncReport {
+        datapath: dp.to_owned(),
+        dry_run: true,
+        refused_beside_vswitchd: Some(why.to_string()),
+        ..Default::default()
+    };
+    print_report(&report, format, false);
+    true
+}
+
 pub fn run(store: &Store, a: Sync, format: Format) -> CmdResult {
     let dp = a.datapath.unwrap_or_else(|| KERNEL_DATAPATH.to_owned());
     check_kernel_datapath(&dp)?;
     if !a.dry_run {
         crate::vswitchd::check(None, a.beside_vswitchd)?;
+    } else if dry_run_beside_vswitchd(crate::vswitchd::refusal(None, a.beside_vswitchd)?, &dp, format) {
+        return Ok(());
     }
     if a.watch {
         return watch(store, dp, Duration::from_secs(a.interval), format);

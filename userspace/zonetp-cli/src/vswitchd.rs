@@ -28,22 +28,31 @@ pub fn vswitchd_in_this_netns() -> Vec<u32> {
 
 /// Refuses to sync beside ovs-vswitchd unless told to.
 pub fn check(db: Option<&OvsdbStore>, overridden: bool) -> Result<()> {
+    match refusal(db, overridden)? {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Why a sync would be refused beside ovs-vswitchd (`None`: it would not
+/// be); an error when the database could not be asked.
+pub fn refusal(db: Option<&OvsdbStore>, overridden: bool) -> Result<Option<Error>> {
     if overridden {
-        return Ok(());
+        return Ok(None);
     }
     let pids = vswitchd_in_this_netns();
     if let Some(pid) = pids.first() {
-        return Err(Error::Invalid(format!(
+        return Ok(Some(Error::Invalid(format!(
             "ovs-vswitchd (pid {pid}) runs in this network namespace and owns its ovs_tp_* timeout objects \
              (it deletes the ones it did not make); sync refused, use {OVERRIDE} to sync anyway"
-        )));
+        ))));
     }
     if let Some(db) = db {
         if db.vswitchd_lock_held()? {
-            return Err(lock_held());
+            return Ok(Some(lock_held()));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The refusal when ovs-vswitchd holds its OVSDB lock.

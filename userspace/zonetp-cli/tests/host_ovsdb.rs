@@ -863,7 +863,12 @@ fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
         assert!(refusal.contains("--beside-vswitchd"), "{refusal}");
         assert_eq!(s.z_ok(&["list-zone-tp", "system"]), "Zone:1, Timeout Policies: udp_single=5\n");
         s.vsctl_ok(&["add-zone-tp", "system", "zone=2", "udp_single=6"]);
+        // A dry run plans nothing beside ovs-vswitchd (its objects, its
+        // numbering); with the override it shows what that sync would do.
         let dry = s.z_ok(&["sync", "--dry-run"]);
+        assert!(dry.starts_with("sync system: nothing planned: ovs-vswitchd manages this database"), "{dry}");
+        assert!(!dry.contains("create"), "{dry}");
+        let dry = s.z_ok(&["sync", "--dry-run", "--beside-vswitchd"]);
         assert!(dry.contains("create ovs_tp_2_udp4 ipv4 udp unreplied=6"), "{dry}");
         assert!(s.z_ok(&["sync", "--beside-vswitchd"]).contains("created ovs_tp_2_udp4"));
         elsewhere.signal(libc::SIGTERM);
@@ -890,6 +895,89 @@ fn sync_refuses_beside_ovs_vswitchd_and_reading_still_works() {
         let e = zonetp(&["--db", file.to_str().unwrap(), "sync"]);
         assert_eq!(e.status, 1);
         assert!(e.stderr.contains("ovs-vswitchd (pid"), "{}", e.stderr);
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+/// Beside a real ovs-vswitchd process in this namespace, `status` pairs the
+/// database's zones with objects numbered otherwise than zonetp numbers
+/// them (made here by a zonetp sync from a file that met the policies in
+/// another order, as ovs-vswitchd would number them: the host has no
+/// openvswitch.ko for ovs-vswitchd to push its own; the VM test
+/// vswitchd-status has the real ones, with flows). Without flows, the
+/// objects' contents decide, and zones 5 and 7, whose policies differ only
+/// in udp_first, fit two ids: the report says it chose.
+#[test]
+fn status_beside_ovs_vswitchd_pairs_zones_with_its_objects_by_contents() {
+    in_netns(|| {
+        let s = Server::new("vswitchd-status");
+        let zones: [(&str, &[&str]); 4] = [
+            ("zone=0", &["udp_single=90", "tcp_established=3600"]),
+            ("zone=5", &["udp_single=50", "icmp_first=50", "udp_first=5"]),
+            ("zone=7", &["udp_single=50", "icmp_first=50", "udp_first=7"]),
+            ("zone=20", &["udp_single=70", "tcp_established=700"]),
+        ];
+        let dir = temp_dir("vswitchd-status-file");
+        let file = dir.join("conf.json");
+        let f = file.to_str().unwrap();
+        zonetp_ok(&["--db", f, "add-dp", "system"]);
+        for (zone, tp) in &zones {
+            let mut args = vec!["add-zone-tp", "system", zone];
+            args.extend_from_slice(tp);
+            s.vsctl_ok(&args);
+        }
+        // The other order: zone 20's policy gets 1, 7's 2, 5's 3, 0's 4.
+        for (zone, tp) in zones.iter().rev() {
+            let mut args = vec!["--db", f, "add-zone-tp", "system", zone];
+            args.extend_from_slice(tp);
+            zonetp_ok(&args);
+        }
+        zonetp_ok(&["--db", f, "sync"]);
+        // Read as zonetp's own objects, they are not the database's.
+        let own = s.z(&["status", "--check", "--managed-by", "zonetp"]);
+        assert_eq!(own.status, 1, "{}", own.stdout);
+        let _vswitchd = Proc::spawn(
+            Command::new("ovs-vswitchd").args([
+                &s.remote(),
+                &format!("--unixctl={}", s.dir.join("vs.ctl").display()),
+                "--no-chdir",
+            ]),
+            &s.dir.join("vs.log"),
+        );
+        wait_for("ovs-vswitchd to start", 20, || {
+            s.z_ok(&["status"]).contains("objects of ovs-vswitchd (pid")
+        });
+        let r = s.z(&["status", "--check"]);
+        assert_eq!(r.status, 0, "{}{}", r.stdout, r.stderr);
+        let text = r.stdout;
+        for want in [
+            "datapath flows: not read (",
+            "zone 0: policy tcp_established=3600 udp_single=90; 0 entries",
+            "  by contents: ovs-vswitchd's policy 4, the only objects with these values (the datapath's flows were not read)",
+            "  by contents: ovs-vswitchd's policies 2 and 3 all have these values and the datapath's flows were not read; shown: 2, the lowest",
+            "  by contents: ovs-vswitchd's policy 1, the only objects",
+            "  ipv4 udp    ovs_tp_1_udp4        in sync",
+            "in sync: ovs-vswitchd's objects carry every zone's policy",
+        ] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
+        assert!(!text.contains("stray") && !text.contains("differs") && !text.contains("missing"), "{text}");
+        let json =
+            serde_json::from_str::<serde_json::Value>(&s.z_ok(&["status", "--format", "json"])).unwrap();
+        assert_eq!(json["resolution"], "exact");
+        assert_eq!(json["strays"], serde_json::json!([]));
+        assert_eq!(
+            json["zones"][1]["decided_by"],
+            serde_json::json!({"by": "contents-ambiguous", "candidates": [2, 3]})
+        );
+        assert_eq!(json["zones"][3]["policy_id"], 1);
+        let dry = s.z_ok(&["sync", "--dry-run"]);
+        assert!(dry.starts_with("sync system: nothing planned: ovs-vswitchd (pid "), "{dry}");
+        let dry =
+            serde_json::from_str::<serde_json::Value>(&s.z_ok(&["sync", "--dry-run", "--format", "json"]))
+                .unwrap();
+        assert_eq!(dry["plan"], serde_json::json!([]));
+        assert!(dry["refused_beside_vswitchd"].as_str().unwrap().contains("runs in this network namespace"));
         let _ = std::fs::remove_dir_all(&dir);
     });
 }
@@ -1327,7 +1415,15 @@ fn reading_verbs_work_on_a_read_only_remote_and_number_in_memory() {
         }
         assert_eq!(z(&["list-zone-tp", "system"]).stdout, theirs);
         let shown = z(&["resolve", "system", "zone=1", "--l3", "ipv4", "--l4", "udp"]).stdout;
-        assert!(z(&["sync", "--dry-run"]).stdout.contains(&format!("create {}", shown.trim())));
+        let dry = z(&["sync", "--dry-run"]);
+        assert!(dry.stdout.contains(&format!("create {}", shown.trim())));
+        // The server refuses `lock` there: whether ovs-vswitchd holds it
+        // is unknown, and the dry run says so.
+        assert!(
+            dry.stderr.contains("cannot tell whether ovs-vswitchd manages this database"),
+            "{}",
+            dry.stderr
+        );
         assert_eq!(s.stored_id(1), None, "nothing was written");
         // A writing verb is refused there, with the server's words.
         let e = z(&["add-zone-tp", "system", "zone=2", "udp_single=1"]);

@@ -4,6 +4,7 @@
 //! - [`netlink`]: a small netlink codec and a batching socket.
 //! - [`cttimeout`]: the kernel's cttimeout objects (nfnetlink subsystem 8).
 
+pub mod beside_vswitchd;
 pub mod config;
 pub mod ctnetlink;
 pub mod cttimeout;

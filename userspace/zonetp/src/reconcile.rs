@@ -312,6 +312,10 @@ pub struct SyncReport {
     /// report, this pass's and those that numbered new policies before it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests: Option<u64>,
+    /// A dry run beside ovs-vswitchd plans nothing: the kernel's objects
+    /// are its own, and sync would be refused; this says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_beside_vswitchd: Option<String>,
 }
 
 impl SyncReport {

@@ -3,11 +3,18 @@
 //! the kernel's defaults), per L3/L4 the kernel object, whether it matches
 //! the configuration, its use count, and the live conntrack entries.
 //! Computed from values read beforehand, so it is testable without a kernel.
+//!
+//! Beside ovs-vswitchd ([`status_beside_vswitchd`]) the kernel's objects
+//! are ovs-vswitchd's, numbered its own way: each zone is paired with the
+//! objects that serve it by the datapath's flows and the objects' contents
+//! ([`crate::beside_vswitchd`]), zones resolve as ovs-vswitchd resolves
+//! them (exactly: no zone-0 fallback), and no object is a stray.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::Serialize;
 
+use crate::beside_vswitchd::{groups, match_zone, slot, Decision, FlowCommit};
 use crate::config::{Config, PolicySource, ResolutionMode};
 use crate::ctnetlink::{EntryCounts, EntryKey};
 use crate::cttimeout::object::check_timeouts;
@@ -32,6 +39,12 @@ pub enum SyncState {
     Refused,
     /// No policy applies: the kernel's defaults, no object.
     KernelDefaults,
+    /// Beside ovs-vswitchd: no object of ovs-vswitchd's has the policy's
+    /// values and no flow names one (ovs-vswitchd has not pushed it).
+    NotPushed,
+    /// Beside ovs-vswitchd: the object is right, but the zone's flows for
+    /// this L3/L4 commit without a timeout (the kernel's defaults apply).
+    FlowsWithout,
 }
 
 impl SyncState {
@@ -43,6 +56,8 @@ impl SyncState {
             SyncState::WrongProtocol => "wrong L3/L4",
             SyncState::Refused => "refused",
             SyncState::KernelDefaults => "kernel defaults",
+            SyncState::NotPushed => "not pushed",
+            SyncState::FlowsWithout => "flows lack it",
         }
     }
 }
@@ -59,6 +74,10 @@ pub struct ObjectStatus {
     pub use_count: Option<u32>,
     /// Live conntrack entries of this zone and L3/L4.
     pub entries: u64,
+    /// Beside ovs-vswitchd: the datapath flows of this zone that commit
+    /// with this object (none when the flows could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -70,6 +89,9 @@ pub struct ZoneStatus {
     /// Live conntrack entries of this zone, every protocol.
     pub entries: u64,
     pub objects: Vec<ObjectStatus>,
+    /// Beside ovs-vswitchd: how the zone's objects were found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Decision>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -85,6 +107,34 @@ pub struct StatusReport {
     /// ovs-vswitchd's own conntrack, so there are no kernel objects (nor
     /// kernel entries) to show, and nothing to sync.
     pub kernel_objects: bool,
+    /// Set when ovs-vswitchd manages the kernel's objects: `policy_id`s
+    /// are then its numbers, not zonetp's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vswitchd: Option<VswitchdView>,
+}
+
+/// What status saw of ovs-vswitchd.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VswitchdView {
+    /// Its process, when found in this network namespace.
+    pub pid: Option<u32>,
+    /// Committing ct actions in the kernel's datapath flows.
+    pub commit_flows: usize,
+    /// Why the flows could not be read, if they could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows_unread: Option<String>,
+    /// Its `ovs_tp_*` objects that no zone's policy uses (a policy it
+    /// dropped, whose objects it deletes, retrying every 20 s).
+    pub unclaimed: Vec<String>,
+}
+
+/// What status is given about ovs-vswitchd and its datapath.
+#[derive(Clone, Debug)]
+pub struct VswitchdInput {
+    pub pid: Option<u32>,
+    /// The committing ct actions of the datapath's flows, or why they
+    /// could not be read.
+    pub commits: std::result::Result<Vec<FlowCommit>, String>,
 }
 
 impl StatusReport {
@@ -127,6 +177,7 @@ pub fn status(
                     timeouts: policy.map(|p| p.timeouts.clone()),
                     entries: 0,
                     objects: Vec::new(),
+                    decided_by: None,
                 }
             })
             .collect();
@@ -136,13 +187,11 @@ pub fn status(
             zones,
             strays: Vec::new(),
             kernel_objects,
+            vswitchd: None,
         });
     }
     let kernel: BTreeMap<&[u8], &CtTimeoutObject> = kernel.iter().map(|o| (o.name.as_bytes(), o)).collect();
-    let mut per_zone: BTreeMap<u16, u64> = BTreeMap::new();
-    for (k, n) in entries {
-        *per_zone.entry(k.zone).or_default() += n;
-    }
+    let per_zone = entries_per_zone(entries);
     let zones: BTreeSet<u16> = d.ct_zones.keys().chain(per_zone.keys()).copied().collect();
     let mut out = Vec::new();
     for zone in zones {
@@ -183,6 +232,7 @@ pub fn status(
                     state,
                     use_count,
                     entries: count,
+                    flows: None,
                 }
             })
             .collect();
@@ -193,6 +243,7 @@ pub fn status(
             timeouts: policy.map(|p| p.timeouts.clone()),
             entries: per_zone.get(&zone).copied().unwrap_or(0),
             objects,
+            decided_by: None,
         });
     }
     // Strays as sync sees them (`reconcile::plan`): `ovs_tp_*` objects this
@@ -208,7 +259,125 @@ pub fn status(
         .filter(|n| policy_id_of(n).is_some_and(|id| !others.contains(&id)) && !wanted.contains(n.as_bytes()))
         .map(str::to_owned)
         .collect();
-    Ok(StatusReport { datapath: dp.to_owned(), resolution: d.resolution, zones: out, strays, kernel_objects })
+    Ok(StatusReport {
+        datapath: dp.to_owned(),
+        resolution: d.resolution,
+        zones: out,
+        strays,
+        kernel_objects,
+        vswitchd: None,
+    })
+}
+
+/// Live entries per zone, every protocol.
+fn entries_per_zone(entries: &EntryCounts) -> BTreeMap<u16, u64> {
+    let mut per_zone: BTreeMap<u16, u64> = BTreeMap::new();
+    for (k, n) in entries {
+        *per_zone.entry(k.zone).or_default() += n;
+    }
+    per_zone
+}
+
+/// The status of the kernel datapath `dp` when ovs-vswitchd manages the
+/// kernel's objects. Zones are resolved as ovs-vswitchd resolves them
+/// (its own policy or the kernel's defaults, whatever zonetp's mode); each
+/// zone with a policy is paired with ovs-vswitchd's objects by the
+/// datapath's flows, else by contents ([`match_zone`]). Objects no zone
+/// uses are listed as ovs-vswitchd's, not as strays: only it may delete them.
+pub fn status_beside_vswitchd(
+    config: &Config,
+    dp: &str,
+    kernel: &[CtTimeoutObject],
+    defaults: &Defaults,
+    entries: &EntryCounts,
+    vswitchd: &VswitchdInput,
+) -> Result<StatusReport> {
+    let d = config.datapath(dp)?;
+    let groups = groups(kernel);
+    let no_commits = Vec::new();
+    let commits = vswitchd.commits.as_ref().unwrap_or(&no_commits);
+    let per_zone = entries_per_zone(entries);
+    let zones: BTreeSet<u16> =
+        d.ct_zones.keys().chain(per_zone.keys()).copied().chain(commits.iter().map(|c| c.zone)).collect();
+    let mut claimed = BTreeSet::new();
+    let mut out = Vec::new();
+    for zone in zones {
+        let own = d.ct_zones.get(&zone).and_then(|z| z.timeout_policy);
+        let policy = own.and_then(|id| config.timeout_policies.get(&id)).map(|p| &p.timeouts);
+        let zone_commits: Vec<&FlowCommit> = commits.iter().filter(|c| c.zone == zone).collect();
+        let found = policy.map(|p| match_zone(zone, p, &groups, commits, defaults));
+        if let Some(id) = found.as_ref().and_then(|m| m.policy_id) {
+            claimed.insert(id);
+        }
+        let objects = KERNEL_PROTOCOLS
+            .iter()
+            .enumerate()
+            .map(|(i, (l3, l4, _))| {
+                let count = entries.get(&EntryKey { zone, l3: *l3, l4: *l4 }).copied().unwrap_or(0);
+                let on_protocol = |c: &&&FlowCommit| {
+                    let named = c.timeout.as_deref().and_then(slot).map(|(_, j)| j == i);
+                    named.unwrap_or(c.protocols == Some((*l3, *l4)))
+                };
+                let without = zone_commits.iter().filter(on_protocol).any(|c| c.timeout.is_none());
+                let (object, state, use_count, flows) =
+                    match (policy, found.as_ref().and_then(|m| m.policy_id)) {
+                        (None, _) => (None, SyncState::KernelDefaults, None, None),
+                        (Some(_), None) => (None, SyncState::NotPushed, None, None),
+                        (Some(p), Some(id)) => {
+                            let want = &p.kernel_objects(id)[i];
+                            let have = groups.get(&id).and_then(|g| g[i]);
+                            let name = want.name.to_string();
+                            let flows =
+                                zone_commits.iter().filter(|c| c.timeout.as_deref() == Some(&name)).count();
+                            let state = match have {
+                                None => SyncState::NotPushed,
+                                Some(h) if (h.l3, h.l4) != (want.l3, want.l4) => SyncState::WrongProtocol,
+                                Some(h) if h.timeouts != expected(want, defaults) => SyncState::Differs,
+                                Some(_) if without && flows == 0 => SyncState::FlowsWithout,
+                                Some(_) => SyncState::InSync,
+                            };
+                            (Some(name), state, have.and_then(|h| h.use_count), Some(flows as u64))
+                        }
+                    };
+                ObjectStatus {
+                    l3: l3.to_string(),
+                    l4: l4.to_string(),
+                    object,
+                    state,
+                    use_count,
+                    entries: count,
+                    flows: flows.filter(|_| vswitchd.commits.is_ok()),
+                }
+            })
+            .collect();
+        out.push(ZoneStatus {
+            zone,
+            source: if own.is_some() { PolicySource::Own } else { PolicySource::Default },
+            policy_id: found.as_ref().and_then(|m| m.policy_id),
+            timeouts: policy.cloned(),
+            entries: per_zone.get(&zone).copied().unwrap_or(0),
+            objects,
+            decided_by: found.map(|m| m.decision),
+        });
+    }
+    let unclaimed = groups
+        .iter()
+        .filter(|(id, _)| !claimed.contains(*id))
+        .flat_map(|(_, g)| g.iter().flatten().map(|o| o.name.to_string()))
+        .collect();
+    Ok(StatusReport {
+        datapath: dp.to_owned(),
+        resolution: ResolutionMode::Exact,
+        zones: out,
+        strays: Vec::new(),
+        kernel_objects: true,
+        vswitchd: Some(VswitchdView {
+            pid: vswitchd.pid,
+            commit_flows: commits.len(),
+            flows_unread: vswitchd.commits.as_ref().err().cloned(),
+            unclaimed,
+        }),
+    })
 }
 
 #[cfg(test)]
@@ -317,6 +486,120 @@ mod tests {
         assert_eq!(json["zones"][1]["objects"][1]["state"], "differs");
         assert_eq!(json["zones"][2]["source"], "default");
         assert_eq!(json["resolution"], "exact");
+    }
+
+    /// Zones 0, 5, 7 and 20 as ovs-vsctl sets them; 5 and 7 differ only in
+    /// udp_first, which the kernel has no timeout for.
+    fn vswitchd_config() -> Config {
+        let mut c = Config::default();
+        c.add_dp("system", false).unwrap();
+        c.add_zone_tp("system", 0, tp(&["udp_single=90", "tcp_established=3600"]), false).unwrap();
+        c.add_zone_tp("system", 5, tp(&["udp_single=50", "icmp_first=50", "udp_first=5"]), false).unwrap();
+        c.add_zone_tp("system", 7, tp(&["udp_single=50", "icmp_first=50", "udp_first=7"]), false).unwrap();
+        c.add_zone_tp("system", 20, tp(&["udp_single=70", "tcp_established=700"]), false).unwrap();
+        c
+    }
+
+    /// What ovs-vswitchd pushed for zone `zone`'s policy under its own `id`.
+    fn vswitchd_pushed(c: &Config, zone: u16, id: u32) -> Vec<CtTimeoutObject> {
+        let own = c.datapaths["system"].ct_zones[&zone].timeout_policy.unwrap();
+        c.timeout_policies[&own]
+            .timeouts
+            .kernel_objects(id)
+            .into_iter()
+            .map(|mut o| {
+                o.timeouts = expected(&o, &defaults());
+                o.use_count = Some(1);
+                o
+            })
+            .collect()
+    }
+
+    fn flow(zone: u16, name: &str) -> FlowCommit {
+        FlowCommit { zone, timeout: Some(name.into()), protocols: None }
+    }
+
+    #[test]
+    fn beside_vswitchd_zones_get_its_objects_by_flows_then_contents() {
+        let c = vswitchd_config();
+        // ovs-vswitchd's numbering is not zonetp's (zonetp's ids are 1..4).
+        let mut kernel = vswitchd_pushed(&c, 20, 1);
+        kernel.extend(vswitchd_pushed(&c, 7, 2));
+        kernel.extend(vswitchd_pushed(&c, 5, 3));
+        kernel.extend(vswitchd_pushed(&c, 0, 4));
+        let input = VswitchdInput {
+            pid: Some(812),
+            commits: Ok(vec![flow(5, "ovs_tp_3_udp4"), flow(5, "ovs_tp_3_icmp4"), flow(7, "ovs_tp_2_udp4")]),
+        };
+        let r = status_beside_vswitchd(&c, "system", &kernel, &defaults(), &entries(), &input).unwrap();
+        assert!(r.in_sync(), "{r:#?}");
+        assert!(r.strays.is_empty() && r.vswitchd.as_ref().unwrap().unclaimed.is_empty());
+        let ids: Vec<_> = r.zones.iter().map(|z| (z.zone, z.policy_id)).collect();
+        assert_eq!(ids, vec![(0, Some(4)), (5, Some(3)), (7, Some(2)), (20, Some(1))]);
+        assert_eq!(r.zones[0].decided_by, Some(Decision::Contents));
+        assert_eq!(
+            r.zones[1].decided_by,
+            Some(Decision::Flows {
+                objects: vec!["ovs_tp_3_icmp4".into(), "ovs_tp_3_udp4".into()],
+                also_fit: vec![2]
+            })
+        );
+        let udp4 = &r.zones[1].objects[1];
+        assert_eq!(
+            (udp4.object.as_deref(), udp4.state, udp4.flows, udp4.entries),
+            (Some("ovs_tp_3_udp4"), SyncState::InSync, Some(1), 3)
+        );
+        assert_eq!(r.resolution, ResolutionMode::Exact);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["zones"][1]["decided_by"]["by"], "flows");
+        assert_eq!(json["zones"][0]["decided_by"]["by"], "contents");
+        assert_eq!(json["vswitchd"]["pid"], 812);
+        // The same kernel, read as zonetp's own: what status said before.
+        let old = status(&c, "system", &kernel, &defaults(), 1000, &entries()).unwrap();
+        assert!(!old.in_sync());
+    }
+
+    #[test]
+    fn beside_vswitchd_a_policy_not_pushed_is_said_and_nothing_is_a_stray() {
+        let c = vswitchd_config();
+        let mut kernel = vswitchd_pushed(&c, 0, 1);
+        kernel.extend(vswitchd_pushed(&c, 5, 2));
+        // A policy ovs-vswitchd dropped, its objects not deleted yet.
+        kernel.push(
+            CtTimeoutObject::new("ovs_tp_9_udp4", L3Proto::IPV4, L4Proto::UDP, Timeouts::from([(1, 1)]))
+                .unwrap(),
+        );
+        let input = VswitchdInput {
+            pid: None,
+            commits: Err("openvswitch.ko is not loaded: no datapath flows".into()),
+        };
+        let r =
+            status_beside_vswitchd(&c, "system", &kernel, &defaults(), &EntryCounts::new(), &input).unwrap();
+        assert!(!r.in_sync());
+        assert!(r.strays.is_empty());
+        assert_eq!(r.vswitchd.as_ref().unwrap().unclaimed, vec!["ovs_tp_9_udp4"]);
+        // Zones 5 and 7 have identical objects: by contents, ambiguous
+        // would need two ids; here one fits both.
+        assert_eq!((r.zones[1].policy_id, r.zones[2].policy_id), (Some(2), Some(2)));
+        let z20 = &r.zones[3];
+        assert_eq!((z20.policy_id, &z20.decided_by), (None, &Some(Decision::NotFound)));
+        assert!(z20.objects.iter().all(|o| o.state == SyncState::NotPushed && o.flows.is_none()));
+    }
+
+    #[test]
+    fn beside_vswitchd_flows_without_a_timeout_are_named() {
+        let c = vswitchd_config();
+        let mut kernel = vswitchd_pushed(&c, 0, 1);
+        kernel.extend(vswitchd_pushed(&c, 5, 2));
+        kernel.extend(vswitchd_pushed(&c, 20, 3));
+        let bare = FlowCommit { zone: 20, timeout: None, protocols: Some((L3Proto::IPV4, L4Proto::UDP)) };
+        let input = VswitchdInput { pid: None, commits: Ok(vec![bare]) };
+        let r =
+            status_beside_vswitchd(&c, "system", &kernel, &defaults(), &EntryCounts::new(), &input).unwrap();
+        let z20 = r.zones.iter().find(|z| z.zone == 20).unwrap();
+        assert_eq!(z20.objects[1].state, SyncState::FlowsWithout);
+        assert_eq!(z20.objects[0].state, SyncState::InSync);
+        assert!(!r.in_sync());
     }
 
     #[test]

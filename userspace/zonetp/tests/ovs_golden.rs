@@ -107,6 +107,12 @@ fn flow_new_with_ct_timeout() {
 }
 
 #[test]
+fn datapath_dump() {
+    // REQUEST|DUMP, OVS_DP_CMD_GET, version 2, dp_ifindex 0: every datapath.
+    assert_eq!(OvsRequest::DpDump.emit(&F), msg(hdr(0, 0x1c, 0x0301, 3, 2, 0), &[]));
+}
+
+#[test]
 fn flow_dump_and_delete_all() {
     assert_eq!(OvsRequest::FlowDump { dp_ifindex: 7 }.emit(&F), msg(hdr(0, 0x1e, 0x0301, 3, 1, 7), &[]));
     assert_eq!(
@@ -156,4 +162,121 @@ fn flow_delete_by_key_and_packet_probe_carry_the_key_without_a_mask() {
         &[attr(1, &packet), attr(2, &keys), attr(3, &[]), attr(8, &[])],
     );
     assert_eq!(got, want);
+}
+
+/// A flow as the kernel reports it for ovs-vswitchd (Linux 6.12,
+/// `ovs_flow_cmd_fill_info`): UFID, the masked KEY with every attribute
+/// vswitchd's datapath fills, MASK, USED, STATS, ACTIONS. Its ct action is
+/// in the order the kernel writes it back (`ovs_ct_action_to_attr`:
+/// COMMIT, ZONE even for zone 0, EVENTMASK, TIMEOUT), with the eventmask
+/// ovs-vswitchd asks for (`OVS_CT_EVENTMASK_DEFAULT`: new, related,
+/// destroy, mark, label); its action list has a `set` and a `userspace`.
+/// zonetp writes none of EVENTMASK, `set` or `userspace` itself.
+fn vswitchd_flow(zone: u16, proto: u8, timeout: &str) -> Vec<u8> {
+    let (l4_kind, l4_key): (u16, &[u8]) = match proto {
+        17 => (10, &[0x13, 0x88, 0x13, 0x88]), // OVS_KEY_ATTR_UDP 5000 -> 5000
+        _ => (11, &[8, 0]),                    // OVS_KEY_ATTR_ICMP echo request
+    };
+    let ipv4 = [10, 1, 1, 1, 10, 1, 1, 2, proto, 0, 64, 0]; // src, dst, proto, tos, ttl, frag
+    let keys = [
+        attr(20, &1u32.to_le_bytes()),    // RECIRC_ID 1
+        attr(19, &0u32.to_le_bytes()),    // DP_HASH
+        attr(2, &0u32.to_le_bytes()),     // PRIORITY
+        attr(3, &1u32.to_le_bytes()),     // IN_PORT 1
+        attr(15, &0u32.to_le_bytes()),    // SKB_MARK
+        attr(22, &0x21u32.to_le_bytes()), // CT_STATE +new+trk
+        attr(23, &zone.to_le_bytes()),    // CT_ZONE
+        attr(24, &0u32.to_le_bytes()),    // CT_MARK
+        attr(25, &[0; 16]),               // CT_LABELS
+        attr(26, &[10, 1, 1, 1, 10, 1, 1, 2, 0x13, 0x88, 0x13, 0x88, proto]), // CT_ORIG_TUPLE_IPV4
+        attr(4, &[0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2]), // ETHERNET
+        attr(6, &[0x08, 0x00]),           // ETHERTYPE
+        attr(7, &ipv4),                   // IPV4
+        attr(l4_kind, l4_key),
+    ]
+    .concat();
+    let masks = [
+        attr(20, &[0xff; 4]),
+        attr(19, &[0; 4]),
+        attr(2, &[0; 4]),
+        attr(3, &[0xff; 4]),
+        attr(15, &[0; 4]),
+        attr(22, &0x23u32.to_le_bytes()), // new, est, trk
+        attr(23, &[0; 2]),
+        attr(24, &[0; 4]),
+        attr(25, &[0; 16]),
+        attr(26, &[0; 13]),
+        attr(4, &[0; 12]),
+        attr(6, &[0xff, 0xff]),
+        attr(7, &[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0xff]), // proto, frag
+        attr(l4_kind, &vec![0; l4_key.len()]),
+    ]
+    .concat();
+    let ct = [
+        attr(1, &[]),                               // OVS_CT_ATTR_COMMIT
+        attr(2, &zone.to_le_bytes()),               // OVS_CT_ATTR_ZONE
+        attr(8, &0x487u32.to_le_bytes()),           // OVS_CT_ATTR_EVENTMASK
+        attr(9, format!("{timeout}\0").as_bytes()), // OVS_CT_ATTR_TIMEOUT
+    ];
+    let set_mark = attr(15, &7u32.to_le_bytes()); // a key attribute: SKB_MARK 7
+    let userspace = [attr(1, &99u32.to_le_bytes())].concat(); // OVS_USERSPACE_ATTR_PID
+    let actions = [
+        attr(3, &set_mark),           // OVS_ACTION_ATTR_SET
+        attr(12, &ct.concat()),       // OVS_ACTION_ATTR_CT
+        attr(1, &2u32.to_le_bytes()), // OVS_ACTION_ATTR_OUTPUT 2
+        attr(2, &userspace),          // OVS_ACTION_ATTR_USERSPACE
+    ]
+    .concat();
+    let stats = [2u64.to_le_bytes(), 196u64.to_le_bytes()].concat();
+    msg(
+        hdr(0, 0x1e, 0x0002, 1, 1, 7), // NLM_F_MULTI, OVS_FLOW_CMD_NEW as dumps answer
+        &[
+            attr(10, &[0xab; 16]),          // OVS_FLOW_ATTR_UFID
+            attr(1, &keys),                 // OVS_FLOW_ATTR_KEY
+            attr(7, &masks),                // OVS_FLOW_ATTR_MASK
+            attr(5, &123u64.to_le_bytes()), // OVS_FLOW_ATTR_USED
+            attr(3, &stats),                // OVS_FLOW_ATTR_STATS
+            attr(2, &actions),              // OVS_FLOW_ATTR_ACTIONS
+        ],
+    )
+}
+
+#[test]
+fn a_vswitchd_flow_parses_with_the_actions_zonetp_does_not_write() {
+    let f = FlowInfo::parse(&vswitchd_flow(5, 17, "ovs_tp_3_udp4")).unwrap();
+    assert_eq!(
+        Action::format_list(&f.actions),
+        "action3(0x08000f0007000000),ct(commit,zone=5,timeout=ovs_tp_3_udp4,attr8=0x87040000),2,\
+         action2(0x0800010063000000)"
+    );
+    assert_eq!((f.key.eth_type(), f.key.ip_proto(), f.packets), (Some(0x0800), Some(17), 2));
+    // Written back and read again, the actions are the same (the ct
+    // attributes zonetp knows first, then the others, as kept).
+    let mut buf = Vec::new();
+    Action::emit_list(&f.actions, &mut zonetp::netlink::AttrWriter::new(&mut buf), 2);
+    let again = Action::decode_list(&buf[4..]).unwrap();
+    assert_eq!(again, f.actions);
+}
+
+#[test]
+fn vswitchd_flows_name_the_objects_each_zone_commits_with() {
+    use zonetp::beside_vswitchd::{flow_commits, FlowCommit};
+    use zonetp::cttimeout::{L3Proto, L4Proto};
+    let flows: Vec<FlowInfo> = [
+        vswitchd_flow(5, 17, "ovs_tp_3_udp4"),
+        vswitchd_flow(5, 1, "ovs_tp_3_icmp4"),
+        vswitchd_flow(0, 17, "ovs_tp_1_udp4"),
+    ]
+    .iter()
+    .map(|m| FlowInfo::parse(m).unwrap())
+    .collect();
+    let c = |zone, name: &str, l4| FlowCommit {
+        zone,
+        timeout: Some(name.into()),
+        protocols: Some((L3Proto::IPV4, L4Proto(l4))),
+    };
+    assert_eq!(
+        flow_commits(&flows),
+        vec![c(5, "ovs_tp_3_udp4", 17), c(5, "ovs_tp_3_icmp4", 1), c(0, "ovs_tp_1_udp4", 17)]
+    );
 }

@@ -1,8 +1,13 @@
 //! Datapath actions (`OVS_ACTION_ATTR_*`) with the `ct` action's
 //! attributes (`OVS_CT_ATTR_*`, including `OVS_CT_ATTR_TIMEOUT`), and their
 //! text form: `ct(commit,zone=5,mark=0x1/0xff,timeout=ovs_tp_1_udp4),recirc(0x1),2`.
+//!
+//! Flows that ovs-vswitchd installs carry actions and ct attributes zonetp
+//! never writes (`set`, `userspace`, `ct(...,eventmask)`, ...): they are
+//! read back as they came ([`Action::Other`], [`CtAction::other`]), so a
+//! dump of its datapath parses and the ct actions in it can be looked at.
 
-use crate::cttimeout::object::NAME_MAX_LEN;
+use crate::cttimeout::object::{OtherAttr, NAME_MAX_LEN};
 use crate::netlink::{AttrIter, AttrWriter, ParseError};
 
 use super::key::split_top;
@@ -10,6 +15,7 @@ use super::key::split_top;
 pub const OVS_ACTION_ATTR_OUTPUT: u16 = 1;
 pub const OVS_ACTION_ATTR_RECIRC: u16 = 7;
 pub const OVS_ACTION_ATTR_CT: u16 = 12;
+pub const OVS_ACTION_ATTR_CLONE: u16 = 20;
 
 pub const OVS_CT_ATTR_COMMIT: u16 = 1;
 pub const OVS_CT_ATTR_ZONE: u16 = 2;
@@ -26,6 +32,9 @@ pub struct CtAction {
     pub mark: Option<(u32, u32)>,
     /// The cttimeout object new connections get (`OVS_CT_ATTR_TIMEOUT`).
     pub timeout: Option<String>,
+    /// Attributes zonetp has no type for (ovs-vswitchd's `EVENTMASK`,
+    /// `NAT`, `LABELS`, `HELPER`), as the kernel reported them.
+    pub other: Vec<OtherAttr>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +42,24 @@ pub enum Action {
     Output(u32),
     Recirc(u32),
     Ct(CtAction),
+    /// `clone(...)`: actions run on a copy of the packet (ovs-vswitchd
+    /// puts a `ct` inside one, e.g. across patch ports).
+    Clone(Vec<Action>),
+    /// An action zonetp has no type for, as the kernel reported it.
+    Other(OtherAttr),
+}
+
+/// How deep `clone` actions may nest: the kernel's own limit
+/// (`OVS_COPY_ACTIONS_MAX_DEPTH` in `net/openvswitch/flow_netlink.c`), so
+/// neither a reply nor a command line can recurse without bound.
+const MAX_CLONE_DEPTH: usize = 16;
+
+fn too_deep() -> ParseError {
+    ParseError::Syntax(format!("clone actions nested more than {MAX_CLONE_DEPTH} deep"))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn perr(s: String) -> ParseError {
@@ -103,6 +130,7 @@ impl CtAction {
         if let Some(t) = &self.timeout {
             parts.push(format!("timeout={t}"));
         }
+        parts.extend(self.other.iter().map(|o| format!("attr{}=0x{}", o.kind, hex(&o.payload))));
         format!("ct({})", parts.join(","))
     }
 }
@@ -110,6 +138,13 @@ impl CtAction {
 impl Action {
     /// Parses a comma-separated action list; `drop` or nothing is empty.
     pub fn parse_list(text: &str) -> Result<Vec<Action>, ParseError> {
+        Action::parse_nested(text, 0)
+    }
+
+    fn parse_nested(text: &str, depth: usize) -> Result<Vec<Action>, ParseError> {
+        if depth > MAX_CLONE_DEPTH {
+            return Err(too_deep());
+        }
         let text = text.trim();
         if text.is_empty() || text == "drop" {
             return Ok(Vec::new());
@@ -123,6 +158,9 @@ impl Action {
                 if a == "ct" {
                     return Ok(Action::Ct(CtAction::default()));
                 }
+                if let Some(inner) = a.strip_prefix("clone(").and_then(|r| r.strip_suffix(')')) {
+                    return Action::parse_nested(inner, depth + 1).map(Action::Clone);
+                }
                 if let Some(inner) = a.strip_prefix("recirc(").and_then(|r| r.strip_suffix(')')) {
                     return num(inner)
                         .and_then(|v| u32::try_from(v).ok())
@@ -131,7 +169,7 @@ impl Action {
                 }
                 num(a).and_then(|v| u32::try_from(v).ok()).map(Action::Output).ok_or_else(|| {
                     perr(format!(
-                        "unknown action \"{a}\" (expected a port number, ct(...), recirc(N) or drop)"
+                        "unknown action \"{a}\" (expected a port number, ct(...), recirc(N), clone(...) or drop)"
                     ))
                 })
             })
@@ -148,14 +186,34 @@ impl Action {
                 Action::Output(p) => p.to_string(),
                 Action::Recirc(r) => format!("recirc({r:#x})"),
                 Action::Ct(ct) => ct.format(),
+                Action::Clone(inner) => format!("clone({})", Action::format_list(inner)),
+                Action::Other(o) => format!("action{}(0x{})", o.kind, hex(&o.payload)),
             })
             .collect::<Vec<_>>()
             .join(",")
     }
 
+    /// The committing `ct` actions of a list, those inside `clone` too.
+    pub fn commits(actions: &[Action]) -> Vec<&CtAction> {
+        let mut out = Vec::new();
+        for a in actions {
+            match a {
+                Action::Ct(ct) if ct.commit || ct.force_commit => out.push(ct),
+                Action::Clone(inner) => out.extend(Action::commits(inner)),
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Writes the action list as `attr` (e.g. `OVS_FLOW_ATTR_ACTIONS`).
     pub fn emit_list(actions: &[Action], w: &mut AttrWriter<'_>, attr: u16) {
         let nest = w.nest_start(attr, false);
+        Action::emit_actions(actions, w);
+        w.nest_end(nest);
+    }
+
+    fn emit_actions(actions: &[Action], w: &mut AttrWriter<'_>) {
         for a in actions {
             match a {
                 Action::Output(p) => w.put_u32(OVS_ACTION_ATTR_OUTPUT, *p),
@@ -179,15 +237,30 @@ impl Action {
                     if let Some(t) = &ct.timeout {
                         w.put_cstr(OVS_CT_ATTR_TIMEOUT, t);
                     }
+                    for o in &ct.other {
+                        w.put(o.kind, &o.payload);
+                    }
                     w.nest_end(n);
                 }
+                Action::Clone(inner) => {
+                    let n = w.nest_start(OVS_ACTION_ATTR_CLONE, false);
+                    Action::emit_actions(inner, w);
+                    w.nest_end(n);
+                }
+                Action::Other(o) => w.put(o.kind, &o.payload),
             }
         }
-        w.nest_end(nest);
     }
 
     /// Reads an action list back (the payload of `OVS_FLOW_ATTR_ACTIONS`).
     pub fn decode_list(payload: &[u8]) -> Result<Vec<Action>, ParseError> {
+        Action::decode_nested(payload, 0)
+    }
+
+    fn decode_nested(payload: &[u8], depth: usize) -> Result<Vec<Action>, ParseError> {
+        if depth > MAX_CLONE_DEPTH {
+            return Err(too_deep());
+        }
         let mut out = Vec::new();
         for a in AttrIter::new(payload) {
             let a = a?;
@@ -208,17 +281,15 @@ impl Action {
                                 ct.mark = Some((v, m));
                             }
                             OVS_CT_ATTR_TIMEOUT => ct.timeout = Some(c.cstr()?.to_owned()),
-                            other => {
-                                return Err(ParseError::Unsupported {
-                                    what: "ct attribute",
-                                    value: other.to_string(),
-                                })
-                            }
+                            kind => ct.other.push(OtherAttr { kind, payload: c.payload.to_vec() }),
                         }
                     }
                     out.push(Action::Ct(ct));
                 }
-                other => return Err(ParseError::Unsupported { what: "action", value: other.to_string() }),
+                OVS_ACTION_ATTR_CLONE => {
+                    out.push(Action::Clone(Action::decode_nested(a.payload, depth + 1)?))
+                }
+                kind => out.push(Action::Other(OtherAttr { kind, payload: a.payload.to_vec() })),
             }
         }
         Ok(out)
@@ -258,6 +329,29 @@ mod tests {
         ]
         .concat();
         assert_eq!(buf, expect);
+    }
+
+    #[test]
+    fn clone_nests_to_the_kernel_s_depth_and_no_deeper() {
+        let nested = |n: usize| format!("{}2{}", "clone(".repeat(n), ")".repeat(n));
+        let acts = Action::parse_list(&format!("ct(commit,zone=7),{}", nested(16))).unwrap();
+        assert_eq!(Action::commits(&acts).len(), 1);
+        assert!(Action::parse_list(&nested(17)).unwrap_err().to_string().contains("more than 16 deep"));
+        let inner = Action::parse_list("clone(ct(commit,zone=5,timeout=ovs_tp_1_udp4)),1").unwrap();
+        assert_eq!(Action::commits(&inner)[0].timeout.as_deref(), Some("ovs_tp_1_udp4"));
+        // In bytes: `levels` clones around an output.
+        let wrapped = |levels: usize| {
+            let mut list = Vec::new();
+            AttrWriter::new(&mut list).put_u32(OVS_ACTION_ATTR_OUTPUT, 2);
+            for _ in 0..levels {
+                let mut outer = Vec::new();
+                AttrWriter::new(&mut outer).put(OVS_ACTION_ATTR_CLONE, &list);
+                list = outer;
+            }
+            list
+        };
+        assert!(Action::decode_list(&wrapped(16)).is_ok());
+        assert!(Action::decode_list(&wrapped(17)).unwrap_err().to_string().contains("more than 16 deep"));
     }
 
     #[test]

@@ -55,6 +55,12 @@ impl OvsClient {
         )?)
     }
 
+    /// Every kernel datapath of this network namespace.
+    pub fn datapaths(&mut self) -> Result<Vec<DatapathInfo>> {
+        let r = self.call(OvsRequest::DpDump, "datapaths", "list")?;
+        Ok(r.iter().map(|m| DatapathInfo::parse(m)).collect::<Result<_, _>>()?)
+    }
+
     pub fn vport_new(&mut self, dp: &DatapathInfo, name: &str, port_no: Option<u32>) -> Result<()> {
         let req = OvsRequest::VportNew { dp_ifindex: dp.ifindex, name: name.into(), port_no };
         self.call(req, &format!("port {name} of datapath {}", dp.name), "add").map(drop)

@@ -69,6 +69,8 @@ pub enum OvsRequest {
     DpGet {
         name: String,
     },
+    /// Every datapath of the network namespace (ovs-vswitchd's is `ovs-system`).
+    DpDump,
     VportNew {
         dp_ifindex: i32,
         name: String,
@@ -121,6 +123,7 @@ impl OvsRequest {
             Self::DpNew { .. } => (f.datapath, create, CMD_NEW, OVS_DATAPATH_VERSION, 0),
             Self::DpDel { .. } => (f.datapath, ack, CMD_DEL, OVS_DATAPATH_VERSION, 0),
             Self::DpGet { .. } => (f.datapath, ack, CMD_GET, OVS_DATAPATH_VERSION, 0),
+            Self::DpDump => (f.datapath, dump, CMD_GET, OVS_DATAPATH_VERSION, 0),
             Self::VportNew { dp_ifindex, .. } => (f.vport, create, CMD_NEW, OVS_VPORT_VERSION, *dp_ifindex),
             Self::VportDel { dp_ifindex, .. } => (f.vport, ack, CMD_DEL, OVS_VPORT_VERSION, *dp_ifindex),
             Self::VportDump { dp_ifindex } => (f.vport, dump, CMD_GET, OVS_VPORT_VERSION, *dp_ifindex),
@@ -150,7 +153,10 @@ impl OvsRequest {
                 w.put_u32(OVS_VPORT_ATTR_UPCALL_PID, 0);
             }
             Self::VportDel { name, .. } => w.put_cstr(OVS_VPORT_ATTR_NAME, name),
-            Self::VportDump { .. } | Self::FlowDump { .. } | Self::FlowDel { key: None, .. } => {}
+            Self::DpDump
+            | Self::VportDump { .. }
+            | Self::FlowDump { .. }
+            | Self::FlowDel { key: None, .. } => {}
             Self::FlowNew { key, actions, .. } => {
                 key.emit(w, OVS_FLOW_ATTR_KEY, OVS_FLOW_ATTR_MASK);
                 Action::emit_list(actions, w, OVS_FLOW_ATTR_ACTIONS);
