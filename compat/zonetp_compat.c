@@ -80,18 +80,6 @@ bool zonetp_compat_check_net(const struct net *net)
 	return check_net(net);
 }
 
-#ifdef ZONETP_FAIL_INIT
-/* Test aid, only in a module built with ZONETP_FAIL_INIT=1 (see Kbuild). */
-static bool fail_init = true;
-module_param(fail_init, bool, 0444);
-MODULE_PARM_DESC(fail_init, "Make module init fail with -EINVAL (test aid)");
-
-bool zonetp_compat_fail_init(void)
-{
-	return fail_init;
-}
-#endif
-
 #ifdef ZONETP_SELFTEST
 u32 zonetp_compat_abi(void)
 {

@@ -48,15 +48,10 @@ void *zonetp_compat_net_generic(const struct net *net, unsigned int id);
 /* check_net(): false once @net is being dismantled (its count is zero). */
 bool zonetp_compat_check_net(const struct net *net);
 
-#ifdef ZONETP_FAIL_INIT
-/* Value of the `fail_init` module parameter (test aid, ZONETP_FAIL_INIT=1 only). */
-bool zonetp_compat_fail_init(void);
-#endif
-
 #ifdef ZONETP_SELFTEST
 /*
  * ABI version of this shim layer; at init Rust compares it with its own
- * SHIM_ABI (rust-module/zonetp.rs), ZONETP_SELFTEST=1 only.  Change both
+ * SHIM_ABI (rust-module/selftest.rs), ZONETP_SELFTEST=1 only.  Change both
  * when a shim's signature or meaning changes.
  */
 #define ZONETP_COMPAT_ABI 3

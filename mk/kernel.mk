@@ -5,9 +5,9 @@
 #
 #   make deps       install toolchain, kernel source, qemu, virtme-ng (idempotent)
 #   make kernel     build (or reuse) the cached Rust-enabled 6.12 test kernel
-#   make module     build zonetp.ko against it (ZONETP_FAIL_INIT=1: broken init)
+#   make module     build zonetp.ko against it
 #   make vm-test    module-load + stock-kernel VM tests; PASS/FAIL per test
-#   make vm-test-selfcheck   prove vm-test catches a module whose init fails
+#   make vm-test-selfcheck   prove vm-test catches a failing init, a leak, a use after free
 #   make vm-shell   interactive shell in the test kernel (repo visible, zonetp.ko built)
 #   make fuzz       differential fuzzing, upstream cttimeout vs zonetp.ko
 #                   (SEED=n to replay a run, COUNT=n messages, default 1000000)
@@ -19,7 +19,6 @@ ZONETP_KROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 ZONETP_KSCRIPTS := $(ZONETP_KROOT)/scripts
 # Kernel tree path (computed from the inputs' hash; nothing is built here).
 ZONETP_KTREE = $(shell $(ZONETP_KSCRIPTS)/build-kernel --print-dir)
-ZONETP_FAIL_INIT ?=
 ZONETP_MODULE_JOBS ?= $(shell nproc)
 
 .PHONY: deps kernel kernel-dir module module-clean vm-test vm-test-selfcheck vm-shell fuzz stress
@@ -34,8 +33,7 @@ kernel-dir:
 	@$(ZONETP_KSCRIPTS)/build-kernel --print-dir
 
 module: kernel
-	$(ZONETP_KSCRIPTS)/kmake M=$(ZONETP_KROOT) -j$(ZONETP_MODULE_JOBS) \
-		ZONETP_FAIL_INIT=$(ZONETP_FAIL_INIT) modules
+	$(ZONETP_KSCRIPTS)/kmake M=$(ZONETP_KROOT) -j$(ZONETP_MODULE_JOBS) modules
 	@echo "built $(ZONETP_KROOT)/zonetp.ko"
 
 # Only the module's own outputs (`make M=... clean` would sweep the whole repo).

@@ -85,7 +85,7 @@ unsafe extern "C" fn put(t: *mut b::nf_ct_timeout) {
     unsafe { b::zonetp_compat_module_put() };
 }
 
-static HOOKS: b::nf_ct_timeout_hooks = b::nf_ct_timeout_hooks {
+pub(crate) static HOOKS: b::nf_ct_timeout_hooks = b::nf_ct_timeout_hooks {
     timeout_find_get: Some(find_get),
     timeout_put: Some(put),
 };
@@ -119,14 +119,6 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        // ZONETP_SELFTEST=1 builds: wait (exit_hook_delay_ms at most) for
-        // another provider to take the hook, for test-hook-ownership.sh.
-        // SAFETY: reads the hook pointer and sleeps; we are in process
-        // context (module exit or failed init).
-        #[cfg(zonetp_selftest)]
-        unsafe {
-            b::zonetp_compat_selftest_exit_delay(&HOOKS)
-        };
         // SAFETY: a compare-and-exchange: clears the hook only if it still
         // points to HOOKS; another provider's hook is left alone.
         unsafe { b::zonetp_compat_timeout_hook_remove(&HOOKS) };

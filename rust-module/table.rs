@@ -628,12 +628,7 @@ impl Unlinked {
         // SAFETY: `net` is live; the object is live (we hold the table's
         // reference).
         unsafe { bindings::nf_ct_untimeout(net.as_ptr(), self.entry().timeout().as_ptr()) };
-        crate::inject::leak_reference(self.entry().timeout());
-        let e = self.e;
         drop(self);
-        // SAFETY: a no-op, except in ZONETP_INJECT=uaf test builds, where
-        // this is the deliberate defect.
-        unsafe { crate::inject::read_after_free(e.as_ptr().cast_const()) };
     }
 }
 
