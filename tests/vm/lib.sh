@@ -117,7 +117,7 @@ lockdep_armed() {
 # backtrace, then greyed out with `clear` so the next test is judged on its
 # own. Two scans, always: an entry freed with kfree_rcu() still references
 # what it held until the RCU batch frees it, seconds later under TCG, so a
-# leak through it shows only in a later scan (ZONETP_INJECT=leak's object
+# leak through it shows only in a later scan (the leak self-check's object
 # was missed by a single scan); and a pointer only in a register or a list
 # in mid-move looks unreferenced for one scan, which the second drops. Run
 # it while zonetp.ko is still loaded to see its symbols in the backtraces,
