@@ -108,6 +108,26 @@ void zonetp_compat_selftest_exit_delay(const struct nf_ct_timeout_hooks *ours)
 }
 #endif
 
+void zonetp_compat_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void zonetp_compat_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void *zonetp_compat_dump_ctx(struct netlink_callback *cb)
+{
+	/* ctx shares a union with long args[6] today; if that ever changes,
+	 * the build stops here rather than Rust misreading its cursor. */
+	BUILD_BUG_ON(sizeof_field(struct netlink_callback, ctx) < ZONETP_DUMP_CTX_SIZE);
+	BUILD_BUG_ON(offsetof(struct netlink_callback, ctx) % ZONETP_DUMP_CTX_ALIGN);
+	BUILD_BUG_ON(__alignof__(struct netlink_callback) < ZONETP_DUMP_CTX_ALIGN);
+	return cb->ctx;
+}
+
 bool zonetp_compat_module_try_get(void)
 {
 	return try_module_get(THIS_MODULE);

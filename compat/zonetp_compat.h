@@ -39,6 +39,13 @@ void zonetp_compat_kfree_rcu(struct zonetp_rcu_obj *obj);
 unsigned long zonetp_compat_rcu_gp_cookie(void);
 bool zonetp_compat_rcu_gp_passed(unsigned long cookie);
 
+/*
+ * rcu_read_lock() / rcu_read_unlock(): the RCU read-side critical section
+ * that rust-module/table.rs's RcuReadSide guard holds for its lifetime.
+ */
+void zonetp_compat_rcu_read_lock(void);
+void zonetp_compat_rcu_read_unlock(void);
+
 /* siphash(@data, @len, @key) */
 u64 zonetp_compat_siphash(const void *data, size_t len, const siphash_key_t *key);
 
@@ -106,6 +113,14 @@ void zonetp_compat_nlmsg_end(struct sk_buff *skb, struct nlmsghdr *nlh);
 void zonetp_compat_nlmsg_cancel(struct sk_buff *skb, struct nlmsghdr *nlh);
 struct nlattr *zonetp_compat_nla_nest_start(struct sk_buff *skb, int type);
 void zonetp_compat_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
+/*
+ * cb->ctx, the dump's scratch space: at least ZONETP_DUMP_CTX_SIZE bytes,
+ * aligned to ZONETP_DUMP_CTX_ALIGN (both checked when zonetp_compat.c is
+ * built), which rust-module/handlers.rs's DumpCursor is checked against.
+ */
+#define ZONETP_DUMP_CTX_SIZE 48
+#define ZONETP_DUMP_CTX_ALIGN 8
+void *zonetp_compat_dump_ctx(struct netlink_callback *cb);
 /* netlink_dump_start() with .dump = @dump and .module = THIS_MODULE */
 int zonetp_compat_netlink_dump_start(struct sock *ssk, struct sk_buff *skb,
 				     const struct nlmsghdr *nlh,

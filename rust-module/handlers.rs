@@ -185,7 +185,9 @@ struct DumpCursor {
     state: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<DumpCursor>() <= 48);
+// `cb->ctx`'s size and alignment, which zonetp_compat.c checks at build time.
+const _: () = assert!(core::mem::size_of::<DumpCursor>() <= b::ZONETP_DUMP_CTX_SIZE as usize);
+const _: () = assert!(core::mem::align_of::<DumpCursor>() <= b::ZONETP_DUMP_CTX_ALIGN as usize);
 
 /// `ctnl_timeout_dump`: one part of a dump, in creation order.
 ///
@@ -201,10 +203,11 @@ unsafe extern "C" fn dump(skb: *mut b::sk_buff, cb: *mut b::netlink_callback) ->
     // append to during this call.
     let (cb, w) = unsafe { (&mut *cb, SkbWriter::from_raw(skb)) };
     let Some(mut w) = w else { return 0 };
-    // SAFETY: `ctx` is 48 bytes, 8-byte aligned (it shares a union with
-    // `long args[6]`), zeroed at dump start and ours alone during the dump;
-    // every bit pattern is a valid DumpCursor.
-    let cur = unsafe { &mut *cb.__bindgen_anon_1.ctx.as_mut_ptr().cast::<DumpCursor>() };
+    // SAFETY: `cb->ctx` is large and aligned enough for a DumpCursor (the
+    // asserts above and the C side's BUILD_BUG_ONs), zeroed at dump start
+    // and ours alone during the dump; every bit pattern is a valid
+    // DumpCursor.
+    let cur = unsafe { &mut *b::zonetp_compat_dump_ctx(cb).cast::<DumpCursor>() };
     if cur.state == 2 {
         return 0;
     }

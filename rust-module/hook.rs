@@ -46,9 +46,9 @@ unsafe extern "C" fn find_get(net: *mut b::net, name: *const c_char) -> *mut b::
     // SAFETY: conntrack passes the template's namespace, which is set up
     // (a rule or flow is being added in it) and outlives the call.
     let net = unsafe { Net::from_raw(net) };
-    // SAFETY: the caller (nf_ct_set_timeout) holds rcu_read_lock() for the
-    // whole call.
-    let rcu = unsafe { RcuReadSide::assume() };
+    // The caller (nf_ct_set_timeout) holds rcu_read_lock() already; a
+    // section of our own makes the look-up's safety local to this function.
+    let rcu = RcuReadSide::lock();
     let Some(t) = pernet::table(net).find_rcu(&rcu, &Key::new(&buf)).and_then(|e| e.try_get_timeout()) else {
         return core::ptr::null_mut();
     };

@@ -164,17 +164,33 @@ impl Entry {
     }
 }
 
-/// Proof of being inside an RCU read-side critical section.
+/// An RCU read-side critical section, held while the guard lives: the
+/// proof `find_rcu` asks for, so what it lends cannot outlive the section.
+///
+/// # Invariants
+///
+/// `rcu_read_lock()` was called when the guard was made, and is matched by
+/// the `rcu_read_unlock()` of its `drop`.  The guard is neither `Send` nor
+/// `Sync` (the raw pointer in its marker), so it is dropped on the CPU
+/// that made it, as RCU requires of an unlock.
 pub(crate) struct RcuReadSide(PhantomData<*mut ()>);
 
 impl RcuReadSide {
-    /// # Safety
-    ///
-    /// The caller must be inside an RCU read-side critical section (as
-    /// `timeout_find_get`'s caller, `nf_ct_set_timeout`, is) for as long as
-    /// the returned value and anything borrowed from it live.
-    pub(crate) unsafe fn assume() -> RcuReadSide {
+    /// Enters a read-side critical section (nested sections are cheap:
+    /// the hook's caller usually holds one already).
+    pub(crate) fn lock() -> RcuReadSide {
+        // SAFETY: rcu_read_lock() has no precondition; the guard's drop
+        // calls the matching unlock.
+        unsafe { bindings::zonetp_compat_rcu_read_lock() };
         RcuReadSide(PhantomData)
+    }
+}
+
+impl Drop for RcuReadSide {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant, this section was entered by
+        // `lock` on this CPU and is left once, here.
+        unsafe { bindings::zonetp_compat_rcu_read_unlock() };
     }
 }
 
