@@ -93,6 +93,16 @@ enum Command {
   zonetp list-dp
   zonetp list-dp --format json")]
     ListDp,
+    /// Print a datapath record's capabilities (KEY=VALUE on one line, as
+    /// ovs-vsctl does; sorted by key).
+    ///
+    /// `zonetp sync` records what it probed of openvswitch.ko (ct_zone,
+    /// ct_timeout) when it drives the kernel; beside ovs-vswitchd, it is
+    /// ovs-vswitchd's to write.
+    #[command(after_help = "Examples:
+  zonetp list-dp-cap system
+  zonetp list-dp-cap system --format json")]
+    ListDpCap(zone_cmd::ListDpCap),
     /// Give a zone a timeout policy: add-zone-tp DP zone=N KEY=SECONDS...
     ///
     /// Identical policies share one policy id. The kernel is changed by `zonetp sync`.
@@ -231,6 +241,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::DelDp(a) => zone_cmd::del_dp(store, a),
         Command::SetDp(a) => zone_cmd::set_dp(store, a),
         Command::ListDp => zone_cmd::list_dp(store, format),
+        Command::ListDpCap(a) => zone_cmd::list_dp_cap(store, a, format),
         Command::AddZoneTp(a) => zone_cmd::add_zone_tp(store, a),
         Command::DelZoneTp(a) => zone_cmd::del_zone_tp(store, a),
         Command::ListZoneTp(a) => zone_cmd::list_zone_tp(store, a, format),

@@ -14,6 +14,7 @@ use serde_json::json;
 use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::reconcile::{check_kernel_datapath, sync, SyncOptions, SyncReport, KERNEL_DATAPATH};
 use zonetp::store::Store;
+use zonetp::zone_store::ZoneStore;
 use zonetp::Error;
 
 use crate::failure::CmdResult;
@@ -134,6 +135,18 @@ pub(crate) fn print_report(r: &SyncReport, format: Format, one_line_json: bool) 
     }
 }
 
+/// After a sync that drove the kernel itself (not beside ovs-vswitchd,
+/// whose record it is to write): what was probed of openvswitch.ko
+/// ([`zonetp::capabilities`]) into the datapath record's capabilities. A
+/// probe or a write that fails is said in one line; the sync's outcome
+/// stands.
+pub(crate) fn record_capabilities(store: &dyn ZoneStore, dp: &str) {
+    let recorded = zonetp::capabilities::probe().and_then(|caps| store.set_capabilities(dp, &caps));
+    if let Err(e) = recorded {
+        errln!("zonetp: note: the capabilities of datapath {dp} were not recorded: {e}");
+    }
+}
+
 /// Why a finished sync still fails the command (after its report).
 pub(crate) fn report_failure(r: &SyncReport) -> Option<Error> {
     if let Some(e) = &r.record_error {
@@ -209,20 +222,24 @@ pub fn run(store: &Store, a: Sync, format: Format) -> CmdResult {
         return Ok(());
     }
     if a.watch {
-        return watch(store, dp, Duration::from_secs(a.interval), format);
+        return watch(store, dp, Duration::from_secs(a.interval), format, a.beside_vswitchd);
     }
     let mut client = CtTimeoutClient::open()?;
     let progress = attach_progress(&mut client, &dp);
     let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };
     let report = sync_pass(store, &mut client, &progress, &dp, opts)?;
     print_report(&report, format, false);
-    match report_failure(&report) {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
+    if let Some(e) = report_failure(&report) {
+        return Err(e.into());
     }
+    // After a sync that failed, its error is the one line said.
+    if !a.dry_run && !a.beside_vswitchd {
+        record_capabilities(store, &dp);
+    }
+    Ok(())
 }
 
-fn watch(store: &Store, dp: String, interval: Duration, format: Format) -> CmdResult {
+fn watch(store: &Store, dp: String, interval: Duration, format: Format, beside: bool) -> CmdResult {
     let signals = WatchSignals::block()?;
     let mut client = CtTimeoutClient::open()?;
     let progress = attach_progress(&mut client, &dp);
@@ -232,6 +249,8 @@ fn watch(store: &Store, dp: String, interval: Duration, format: Format) -> CmdRe
     let worker_store = Store::locate(Some(store.path()));
     let worker_dp = dp.clone();
     let worker = std::thread::spawn(move || {
+        // Beside ovs-vswitchd the datapath's record is its to write.
+        let mut capabilities_recorded = beside;
         while requests.recv().is_ok() {
             // A failed pass (kernel or file unreadable) is reported and
             // retried; the watcher keeps going.
@@ -240,6 +259,10 @@ fn watch(store: &Store, dp: String, interval: Duration, format: Format) -> CmdRe
                     print_report(&r, format, true);
                     if let Some(e) = report_failure(&r) {
                         errln!("zonetp: {e}");
+                    } else if !capabilities_recorded {
+                        // Once, after the first pass that went through.
+                        record_capabilities(&worker_store, &worker_dp);
+                        capabilities_recorded = true;
                     }
                 }
                 Err(e) => errln!("zonetp: sync {worker_dp}: {e}"),

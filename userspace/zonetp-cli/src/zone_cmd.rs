@@ -3,7 +3,7 @@
 
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
-use zonetp::config::{check_datapath_name, parse_zone_arg, DpSettings};
+use zonetp::config::{check_datapath_name, dp_cap_line, parse_zone_arg, DpSettings};
 use zonetp::cttimeout::object::max_timeout_seconds;
 use zonetp::cttimeout::{CtTimeoutClient, L3Proto, L4Proto};
 use zonetp::policy::{object_name, TimeoutPolicy};
@@ -79,6 +79,12 @@ pub struct SetDp {
     /// `resolution=exact`: it gets the kernel's defaults, as OVS does.
     #[arg(value_name = "KEY=VALUE", required = true)]
     pub settings: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct ListDpCap {
+    /// The datapath record.
+    pub datapath: String,
 }
 
 #[derive(Args)]
@@ -166,6 +172,15 @@ pub fn list_dp(store: &dyn ZoneStore, format: Format) -> CmdResult {
                 .collect(),
         )),
         Format::Text => config.datapaths.keys().for_each(|n| outln!("{}", escape(n))),
+    }
+    Ok(())
+}
+
+pub fn list_dp_cap(store: &dyn ZoneStore, a: ListDpCap, format: Format) -> CmdResult {
+    let caps = store.dp_capabilities(&a.datapath)?;
+    match format {
+        Format::Json => print_json(&json!(caps)),
+        Format::Text => outln!("{}", escape(&dp_cap_line(&caps))),
     }
     Ok(())
 }

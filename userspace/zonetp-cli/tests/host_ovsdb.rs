@@ -2014,3 +2014,57 @@ fn after_an_ovsdb_server_restart_the_agent_passes_in_full_then_by_deltas() {
         assert_eq!(planned(&r), six(s.stored_id(31).unwrap()), "{r:#}");
     });
 }
+
+/// `list-dp-cap` on the database: ovs-vsctl's line and refusal. `sync`
+/// and the agent record what they probed of openvswitch.ko in
+/// `Datapath.capabilities`, keeping the keys others wrote; beside
+/// ovs-vswitchd (`--beside-vswitchd`) they record nothing.
+#[test]
+fn list_dp_cap_matches_ovs_vsctl_and_sync_and_the_agent_record_what_they_probed() {
+    in_netns(|| {
+        let s = Server::new("dp-cap");
+        assert_eq!(s.z_ok(&["list-dp-cap", "system"]), "\n");
+        assert_eq!(s.vsctl_ok(&["list-dp-cap", "system"]), "\n");
+        let theirs = s.vsctl(&["list-dp-cap", "nosystem"]);
+        let ours = s.z(&["list-dp-cap", "nosystem"]);
+        assert_eq!((theirs.status, ours.status), (1, 1), "{}{}", theirs.stderr, ours.stderr);
+        assert_eq!(ours.stderr, theirs.stderr.replace("ovs-vsctl: ", "zonetp: "));
+        assert_eq!(ours.stderr, "zonetp: datapath \"nosystem\" record not found\n");
+        let unquote = |t: String| t.trim().trim_matches('"').to_owned();
+        let dp = unquote(s.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:system"]));
+        s.vsctl_ok(&["set", "Datapath", &dp, "capabilities:recirc=true"]);
+        assert_eq!(s.z_ok(&["list-dp-cap", "system"]), "recirc=true\n");
+        assert_eq!(s.vsctl_ok(&["list-dp-cap", "system"]), "recirc=true\n");
+        s.z_ok(&["sync", "--dry-run"]);
+        s.z_ok(&["sync", "--beside-vswitchd"]);
+        assert_eq!(s.z_ok(&["list-dp-cap", "system"]), "recirc=true\n", "nothing recorded");
+        s.z_ok(&["sync"]);
+        let want = expected_capabilities();
+        assert_eq!(s.z_ok(&["list-dp-cap", "system"]), format!("{want} recirc=true\n"));
+        // ovs-vsctl prints them in its hash table's order.
+        let theirs = s.vsctl_ok(&["list-dp-cap", "system"]);
+        let mut words: Vec<&str> = theirs.split_whitespace().collect();
+        words.sort();
+        assert_eq!(words.join(" "), format!("{want} recirc=true"));
+        let json = z_json(&s, &["list-dp-cap", "system"]);
+        assert_eq!(json.as_object().unwrap().len(), 3, "{json}");
+        assert_eq!(json["recirc"], "true");
+
+        // The agent records them after its first pass; beside
+        // ovs-vswitchd it does not.
+        let beside = Server::new("dp-cap-beside");
+        let log = beside.dir.join("beside.log");
+        let args = ["--db", &beside.remote(), "sync", "--watch", "--beside-vswitchd"];
+        let _beside_agent = Proc::spawn(Command::new(env!("CARGO_BIN_EXE_zonetp")).args(args), &log);
+        wait_for("the agent's first pass", 30, || {
+            log_lines(&log).iter().any(|l| l.starts_with("sync system:"))
+        });
+        assert_eq!(beside.z_ok(&["list-dp-cap", "system"]), "\n");
+        let fresh = Server::new("dp-cap-agent");
+        let (_agent, log) = watcher(&fresh, "agent");
+        wait_for("the agent to record the capabilities", 30, || {
+            fresh.z_ok(&["list-dp-cap", "system"]) == format!("{want}\n")
+        });
+        assert!(!log_lines(&log).iter().any(|l| l.contains("not recorded")), "{:?}", log_lines(&log));
+    });
+}

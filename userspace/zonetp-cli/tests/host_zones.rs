@@ -445,3 +445,46 @@ fn a_file_made_anew_does_not_reuse_the_id_of_objects_a_rule_holds() {
         tool_ok("iptables", &["-t", "raw", "-F"]);
     });
 }
+
+/// `list-dp-cap` on the file: ovs-vsctl's line and refusal; `sync` records
+/// what it probed of openvswitch.ko in the datapath record, keeping keys
+/// it did not probe; a dry run, and a sync beside ovs-vswitchd, record
+/// nothing.
+#[test]
+fn list_dp_cap_shows_what_sync_probed_of_the_kernel_datapath() {
+    in_netns(|| {
+        let db = Db::with_system("dp-cap");
+        assert_eq!(db.err(&["list-dp-cap", "nosystem"]), "zonetp: datapath \"nosystem\" record not found\n");
+        assert_eq!(db.ok(&["list-dp-cap", "system"]), "\n", "none yet: an empty line, as ovs-vsctl prints");
+        db.ok(&["sync", "--dry-run"]);
+        db.ok(&["sync", "--beside-vswitchd"]);
+        assert_eq!(
+            db.ok(&["list-dp-cap", "system"]),
+            "\n",
+            "a dry run and a sync beside ovs-vswitchd record nothing"
+        );
+        // A key zonetp does not probe, written by hand, stays.
+        let text =
+            db.text().replace("\"system\": {", "\"system\": {\"capabilities\": {\"recirc\": \"true\"},");
+        std::fs::write(&db.0, text).unwrap();
+        db.ok(&["sync"]);
+        let want = expected_capabilities();
+        assert_eq!(db.ok(&["list-dp-cap", "system"]), format!("{want} recirc=true\n"));
+        let json = db.json(&["list-dp-cap", "system"]);
+        assert_eq!(json["recirc"], json!("true"));
+        assert_eq!(json.as_object().unwrap().len(), 3, "{json}");
+        assert_eq!(
+            format!(
+                "ct_timeout={} ct_zone={}",
+                json["ct_timeout"].as_str().unwrap(),
+                json["ct_zone"].as_str().unwrap()
+            ),
+            want
+        );
+        // Recorded as it is: the next sync writes nothing.
+        let before = std::fs::metadata(&db.0).unwrap().modified().unwrap();
+        db.ok(&["sync"]);
+        assert_eq!(std::fs::metadata(&db.0).unwrap().modified().unwrap(), before);
+        assert_ne!(tool("ip", &["link", "show", "zonetp-probe"]).status, 0, "no probe datapath left");
+    });
+}

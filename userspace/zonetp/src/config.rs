@@ -47,6 +47,11 @@ pub struct Datapath {
     pub resolution: ResolutionMode,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_ids: ExternalIds,
+    /// What the kernel datapath supports, as `Datapath.capabilities` holds
+    /// it in an OVS database (`ct_zone=true`, ...): written by `zonetp
+    /// sync` from what it probed, shown by `list-dp-cap`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub capabilities: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +265,18 @@ pub fn check_datapath_name(name: &str) -> Result<()> {
         return refuse("is not a name a Linux interface can have");
     }
     Ok(())
+}
+
+/// ovs-vsctl's refusal of `list-dp-cap` for a datapath without a record.
+pub fn dp_record_not_found(dp: &str) -> String {
+    format!("datapath \"{dp}\" record not found")
+}
+
+/// `list-dp-cap`'s line, as ovs-vsctl prints it: `KEY=VALUE` pairs
+/// separated by spaces, on one line (an empty line for none). ovs-vsctl
+/// prints them in its hash table's order; zonetp sorts them by key.
+pub fn dp_cap_line(caps: &BTreeMap<String, String>) -> String {
+    caps.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
 }
 
 /// Where `resolve` found a zone's policy.
@@ -487,6 +504,19 @@ impl Config {
         })
     }
 
+    /// `list-dp-cap`'s map, refused in ovs-vsctl's words.
+    pub fn dp_capabilities(&self, dp: &str) -> Result<&BTreeMap<String, String>> {
+        self.datapaths.get(dp).map(|d| &d.capabilities).ok_or_else(|| Error::Invalid(dp_record_not_found(dp)))
+    }
+
+    /// Sets the keys of `caps` in the datapath's capabilities (others
+    /// stay: another writer's keys are not zonetp's to drop).
+    pub fn set_capabilities(&mut self, dp: &str, caps: &BTreeMap<String, String>) -> Result<()> {
+        let d = self.datapath_mut(dp)?;
+        d.capabilities.extend(caps.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(())
+    }
+
     /// `list-zone-tp` output, line for line as ovs-vsctl prints it.
     pub fn list_zone_tp(&self, dp: &str) -> Result<Vec<String>> {
         let d = self
@@ -564,6 +594,33 @@ mod tests {
         assert_eq!(parse_zone_arg("zone=-0").unwrap(), 0);
         assert_eq!(parse_zone_arg("zone=0XfF").unwrap(), 255);
         assert!(parse_zone_arg("zone=99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn capabilities_are_listed_sorted_on_one_line_and_refused_as_ovs_vsctl_does() {
+        let mut c = with_system();
+        assert_eq!(dp_cap_line(c.dp_capabilities("system").unwrap()), "");
+        let caps = BTreeMap::from([("ct_zone".into(), "true".into()), ("ct_timeout".into(), "false".into())]);
+        c.set_capabilities("system", &caps).unwrap();
+        c.set_capabilities("system", &BTreeMap::from([("recirc".into(), "true".into())])).unwrap();
+        assert_eq!(
+            dp_cap_line(c.dp_capabilities("system").unwrap()),
+            "ct_timeout=false ct_zone=true recirc=true"
+        );
+        assert_eq!(
+            c.dp_capabilities("nosystem").unwrap_err().to_string(),
+            "datapath \"nosystem\" record not found"
+        );
+        assert_eq!(
+            c.set_capabilities("netdev", &caps).unwrap_err().to_string(),
+            "datapath netdev does not exist"
+        );
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(
+            text.contains(r#""capabilities":{"ct_timeout":"false","ct_zone":"true","recirc":"true"}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Config>(&text).unwrap(), c);
     }
 
     #[test]

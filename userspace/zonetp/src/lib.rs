@@ -5,6 +5,7 @@
 //! - [`cttimeout`]: the kernel's cttimeout objects (nfnetlink subsystem 8).
 
 pub mod beside_vswitchd;
+pub mod capabilities;
 pub mod config;
 pub mod ctnetlink;
 pub mod cttimeout;

@@ -164,6 +164,31 @@ fn flow_delete_by_key_and_packet_probe_carry_the_key_without_a_mask() {
     assert_eq!(got, want);
 }
 
+/// The `ct_zone` probe (`Datapath.capabilities:ct_zone`): an exact-match
+/// flow (KEY, no MASK) of an IPv4 packet from the local port in zone 1,
+/// no actions, and OVS_FLOW_ATTR_PROBE, as ovs-vswitchd's
+/// `dpif_probe_feature` puts it.
+#[test]
+fn the_ct_zone_probe_puts_an_exact_flow_with_a_zone_and_the_probe_flag() {
+    let key = zonetp::ovs::client::ct_zone_probe_key();
+    let got = OvsRequest::FlowProbe { dp_ifindex: 7, key }.emit(&F);
+    let keys = [
+        attr(3, &0u32.to_le_bytes()), // OVS_KEY_ATTR_IN_PORT: the local port
+        attr(4, &[0; 12]),            // OVS_KEY_ATTR_ETHERNET
+        attr(6, &[0x08, 0x00]),       // OVS_KEY_ATTR_ETHERTYPE be16
+        attr(7, &[0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0]), // OVS_KEY_ATTR_IPV4 proto 17
+        attr(10, &[0; 4]),            // OVS_KEY_ATTR_UDP
+        attr(23, &1u16.to_le_bytes()), // OVS_KEY_ATTR_CT_ZONE: zone 1
+    ]
+    .concat();
+    let want = msg(
+        hdr(0, 0x1e, 0x0605, 1, 1, 7), // REQUEST|ACK|EXCL|CREATE, OVS_FLOW_CMD_NEW
+        // OVS_FLOW_ATTR_KEY, ACTIONS (empty: drop), PROBE
+        &[attr(1, &keys), attr(2, &[]), attr(8, &[])],
+    );
+    assert_eq!(got, want);
+}
+
 /// A flow as the kernel reports it for ovs-vswitchd (Linux 6.12,
 /// `ovs_flow_cmd_fill_info`): UFID, the masked KEY with every attribute
 /// vswitchd's datapath fills, MASK, USED, STATS, ACTIONS. Its ct action is

@@ -164,3 +164,16 @@ pub fn iptables_ct_rule(name: &str) {
 pub fn zonetp_usage(args: &[&str]) -> String {
     zonetp_fails(2, args)
 }
+
+/// What `zonetp sync` should record of openvswitch.ko in this network
+/// namespace's kernel (`Datapath.capabilities`): "true" for both probed
+/// keys where the module answers (any kernel since 5.4 has both), "false"
+/// where it cannot be loaded, as on a kernel built without it.
+pub fn expected_capabilities() -> String {
+    // A datapath that does not exist: the module's answer, or the
+    // kernel's word that there is no module.
+    let r = zonetp(&["dp", "show", "zonetp-none"]);
+    assert_ne!(r.status, 0, "no datapath zonetp-none: {}", r.stdout);
+    let v = if r.stderr.contains("is the openvswitch module loaded?") { "false" } else { "true" };
+    format!("ct_timeout={v} ct_zone={v}")
+}

@@ -536,6 +536,35 @@ impl Snapshot {
     }
 }
 
+/// The two selects `list-dp-cap` reads a datapath's capabilities with:
+/// the root row's `datapaths` and every `Datapath` row's `capabilities`.
+/// The column is read on its own, not with the zone tables: the agent
+/// does not follow it (ovs-vswitchd, or zonetp's own sync, writes it).
+pub fn capabilities_selects() -> Vec<Value> {
+    vec![
+        json!({"op": "select", "table": "Open_vSwitch", "where": [], "columns": ["datapaths"]}),
+        json!({"op": "select", "table": "Datapath", "where": [], "columns": ["_uuid", "capabilities"]}),
+    ]
+}
+
+/// A datapath row's UUID and its `capabilities`.
+pub type CapabilitiesRow = (String, BTreeMap<String, String>);
+
+/// Datapath `name`'s row UUID and capabilities out of the replies to
+/// [`capabilities_selects`]; `None` when there is no such record.
+pub fn capabilities_of(replies: &[Value], name: &str) -> Option<CapabilitiesRow> {
+    let root = replies.first()?["rows"].as_array()?.first()?;
+    let dp_uuid = map_pairs(col(root.as_object()?, "datapaths"))
+        .into_iter()
+        .find(|(k, _)| k.as_str() == Some(name))
+        .and_then(|(_, v)| uuid(v))?
+        .to_owned();
+    let row =
+        replies.get(1)?["rows"].as_array()?.iter().find(|r| uuid(&r["_uuid"]) == Some(dp_uuid.as_str()))?;
+    let caps = string_map(col(row.as_object()?, "capabilities"));
+    Some((dp_uuid, caps))
+}
+
 /// The operations of one change, after the waits.
 #[derive(Default)]
 pub struct Change {
@@ -753,6 +782,21 @@ impl Change {
         Self { ops }
     }
 
+    /// Sets the keys of `caps` in datapath row `dp_uuid`'s `capabilities`
+    /// (other keys stay). No wait: the values are the kernel's, whatever
+    /// the rows say meanwhile.
+    pub fn set_capabilities(dp_uuid: &str, caps: &BTreeMap<String, String>) -> Self {
+        if caps.is_empty() {
+            return Self::default();
+        }
+        let keys: Vec<&str> = caps.keys().map(String::as_str).collect();
+        let pairs = caps.iter().map(|(k, v)| (k.clone(), v.clone()));
+        Self {
+            ops: vec![json!({"op": "mutate", "table": "Datapath", "where": where_uuid(dp_uuid),
+                "mutations": [["capabilities", "delete", set_of(keys)], ["capabilities", "insert", map_of(pairs)]]})],
+        }
+    }
+
     /// Reports configuration `cfg` as applied (`cur_cfg`), never moving it
     /// backwards: ovs-vsctl without `--no-wait` waits for this.
     pub fn report_applied(ovs_uuid: &str, cfg: i64) -> Self {
@@ -966,6 +1010,33 @@ mod tests {
         let errors = s.resolution_errors();
         assert_eq!(errors.len(), 1);
         assert!(errors[0].starts_with("datapath system: external_ids:zonetp-resolution: "), "{errors:?}");
+    }
+
+    #[test]
+    fn capabilities_are_read_by_datapath_name_and_set_key_by_key() {
+        let replies = json!([
+            {"rows": [{"datapaths": ["map", [["netdev", ["uuid", "n"]], ["system", ["uuid", "d"]]]]}]},
+            {"rows": [{"_uuid": ["uuid", "n"], "capabilities": ["map", [["recirc", "true"]]]},
+                      {"_uuid": ["uuid", "d"], "capabilities": ["map", [["ct_zone", "true"], ["ct_timeout", "false"]]]}]}
+        ]);
+        let replies = replies.as_array().unwrap();
+        let (u, caps) = capabilities_of(replies, "system").unwrap();
+        assert_eq!(u, "d");
+        assert_eq!(crate::config::dp_cap_line(&caps), "ct_timeout=false ct_zone=true");
+        assert_eq!(capabilities_of(replies, "nosystem"), None);
+        assert_eq!(capabilities_of(&[json!({"rows": []}), json!({"rows": []})], "system"), None);
+        let caps = BTreeMap::from([
+            ("ct_timeout".to_owned(), "true".to_owned()),
+            ("ct_zone".to_owned(), "true".to_owned()),
+        ]);
+        let ops = Change::set_capabilities("d", &caps).ops;
+        assert_eq!(
+            ops,
+            vec![json!({"op": "mutate", "table": "Datapath", "where": [["_uuid", "==", ["uuid", "d"]]],
+                "mutations": [["capabilities", "delete", ["set", ["ct_timeout", "ct_zone"]]],
+                              ["capabilities", "insert", ["map", [["ct_timeout", "true"], ["ct_zone", "true"]]]]]})]
+        );
+        assert!(Change::set_capabilities("d", &BTreeMap::new()).ops.is_empty());
     }
 
     #[test]
