@@ -333,17 +333,84 @@ fn zonetp_policies_show_in_ovs_vsctl_and_refusals_match() {
     );
 }
 
-/// A server whose schema is Debian's plus `CT_Zone.limit` (as schema 8.5.0,
-/// OVS 3.3, has it).
+/// A server whose schema is Debian's (8.3.1) plus the two columns schema
+/// 8.5.0 (OVS 3.3) added for zone limits, `CT_Zone.limit` and
+/// `Datapath.ct_zone_default_limit`, with its version bumped to 8.5.0:
+/// ovsdb-server 3.1 serves it; OVS's own schema file is not needed.
 fn server_with_zone_limits(name: &str) -> Server {
     let dir = temp_dir(name);
     let path = dir.join("limit.ovsschema");
     write_schema(&path, |schema| {
         schema["version"] = "8.5.0".into();
-        schema["tables"]["CT_Zone"]["columns"]["limit"] = serde_json::json!({"type": {"key": {"type": "integer", "minInteger": 0, "maxInteger": 4294967295u64},
-                                        "min": 0, "max": 1}});
+        let limit = serde_json::json!({"type": {"key": {"type": "integer", "minInteger": 0,
+            "maxInteger": 4294967295u64}, "min": 0, "max": 1}});
+        schema["tables"]["CT_Zone"]["columns"]["limit"] = limit.clone();
+        schema["tables"]["Datapath"]["columns"]["ct_zone_default_limit"] = limit;
     });
     Server::with_schema(dir, path.to_str().unwrap())
+}
+
+/// The zone limit verbs on a database of schema 8.5.0: ovs-vsctl 3.5's
+/// round trip and refusals, and the rows as OVS 3.5 has them.
+#[test]
+fn zone_limits_on_a_schema_8_5_0_database_round_trip_with_ovs_vsctl_3_5_s_words() {
+    let s = server_with_zone_limits("limit-verbs");
+    zone_limits_round_trip(&|args| s.z(args));
+    s.z_ok(&["set-zone-limit", "system", "default", "9"]);
+    let select = |table: &str, column: &str| {
+        let txn = serde_json::json!(["Open_vSwitch", {"op": "select", "table": table, "where": [],
+            "columns": [column]}]);
+        tool_ok("ovsdb-client", &["transact", &s.remote(), &txn.to_string()]).trim().to_owned()
+    };
+    assert_eq!(select("Datapath", "ct_zone_default_limit"), r#"[{"rows":[{"ct_zone_default_limit":9}]}]"#);
+    let mut limits: Vec<String> = serde_json::from_str::<serde_json::Value>(&select("CT_Zone", "limit"))
+        .unwrap()[0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["limit"].to_string())
+        .collect();
+    limits.sort();
+    assert_eq!(limits, ["0", "4294967295"], "one row per limited zone, none left over");
+    // ovs-vsctl 3.1 sees zones that have a limit alone as zones without a policy.
+    assert_eq!(s.vsctl_ok(&["list-zone-tp", "system"]), s.z_ok(&["list-zone-tp", "system"]));
+    assert_eq!(
+        s.z_ok(&["list-zone-tp", "system"]),
+        "Zone:16, Timeout Policies: system default\nZone:65535, Timeout Policies: system default\n"
+    );
+}
+
+/// On Debian's schema (8.3.1, OVS 3.1) the zone limit verbs are refused in
+/// ovs-vsctl 3.1's words for a command it does not have, whatever their
+/// arguments; every other verb keeps working.
+#[test]
+fn zone_limit_verbs_are_unknown_commands_on_an_older_schema_and_the_rest_works() {
+    let s = Server::new("limit-old-schema");
+    for args in [
+        &["set-zone-limit", "system", "1", "5"][..],
+        &["set-zone-limit", "system", "five", "5"],
+        &["del-zone-limit", "system", "default"],
+        &["--if-exists", "del-zone-limit", "system", "1"],
+        &["list-zone-limits", "system"],
+        &["list-zone-limits", "nope"],
+    ] {
+        let theirs = s.vsctl(args);
+        let ours = s.z(args);
+        assert_eq!((theirs.status, ours.status), (1, 1), "{args:?}: {}", ours.stderr);
+        assert_eq!(ours.stderr, theirs.stderr.replace("ovs-vsctl: ", "zonetp: "), "{args:?}");
+        assert_eq!(
+            ours.stderr,
+            format!(
+                "zonetp: unknown command '{}'; use --help for help\n",
+                args.iter().find(|a| a.contains("zone-limit")).unwrap()
+            )
+        );
+    }
+    s.z_ok(&["add-zone-tp", "system", "zone=3", "udp_single=1"]);
+    assert_eq!(s.z_ok(&["list-zone-tp", "system"]), "Zone:3, Timeout Policies: udp_single=1\n");
+    s.z_ok(&["del-zone-tp", "system", "zone=3"]);
+    assert_eq!(s.z_ok(&["list-dp-cap", "system"]), "\n");
+    assert_eq!(s.z_ok(&["list-dp"]), "system\n");
 }
 
 #[test]

@@ -488,3 +488,13 @@ fn list_dp_cap_shows_what_sync_probed_of_the_kernel_datapath() {
         assert_ne!(tool("ip", &["link", "show", "zonetp-probe"]).status, 0, "no probe datapath left");
     });
 }
+
+/// The zone limit verbs on the file: ovs-vsctl 3.5's round trip and
+/// refusals; the file keeps the limits where a reader can see them.
+#[test]
+fn zone_limits_on_the_file_round_trip_with_ovs_vsctl_3_5_s_words() {
+    let db = Db::with_system("limits");
+    zone_limits_round_trip(&|args| db.run(args));
+    let text = db.text();
+    assert!(text.contains("\"limit\": 4294967295"), "{text}");
+}

@@ -9,7 +9,7 @@ use super::client::{Client, Dialer, IdReader};
 use super::remote::Remote;
 use super::vswitch::{Change, Snapshot, Wording};
 use super::DbError;
-use crate::config::{dp_record_not_found, Config, DpSettings};
+use crate::config::{dp_record_not_found, Config, DpSettings, LimitZone};
 use crate::error::{Error, Result};
 use crate::policy::TimeoutPolicy;
 use crate::zone_store::ZoneStore;
@@ -127,6 +127,21 @@ impl ZoneStore for OvsdbStore {
     }
     fn reserve_ids(&self, ids: BTreeSet<u32>) {
         *self.reserved_ids.borrow_mut() = Some(ids);
+    }
+    fn check_zone_limits(&self, verb: &str) -> Result<()> {
+        if self.with_client(|c| Ok(c.schema.has_zone_limits()))? {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!("unknown command '{verb}'; use --help for help")))
+        }
+    }
+    fn set_zone_limit(&self, dp: &str, zone: LimitZone, limit: i64) -> Result<()> {
+        self.check_zone_limits("set-zone-limit")?;
+        self.change(|s, _| Change::set_zone_limit(s, dp, zone, limit))
+    }
+    fn del_zone_limit(&self, dp: &str, zone: LimitZone, if_exists: bool) -> Result<()> {
+        self.check_zone_limits("del-zone-limit")?;
+        self.change(|s, _| Change::del_zone_limit(s, dp, zone, if_exists))
     }
     fn dp_capabilities(&self, dp: &str) -> Result<BTreeMap<String, String>> {
         match self.with_client(|c| c.datapath_capabilities(dp))? {
