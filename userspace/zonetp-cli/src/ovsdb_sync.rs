@@ -23,7 +23,8 @@ use zonetp::zone_store::ZoneStore;
 use crate::failure::CmdResult;
 use crate::output::{errln, Format};
 use crate::sync_cmd::{
-    attach_progress, dry_run_beside_vswitchd, print_report, record_capabilities, report_failure, Sync,
+    attach_progress, dry_run_beside_vswitchd, print_report, push_limits, record_capabilities, report_failure,
+    Sync,
 };
 use crate::watch_signals::{self, Request, WatchSignals};
 
@@ -78,7 +79,10 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> CmdResult {
     if let Ok(mut p) = progress.lock() {
         p.finish();
     }
-    let (report, _) = result?;
+    let (mut report, _) = result?;
+    if !a.beside_vswitchd && !a.delete_all {
+        report.limits = push_limits(&config, &dp, a.dry_run);
+    }
     print_report(&report, format, false);
     if let Some(e) = report_failure(&report) {
         return Err(e.into());
@@ -427,9 +431,19 @@ impl Agent {
             // are reported, and retried on the next change or period):
             // one bad value must not hang every ovs-vsctl.
             Ok(mut report) => {
+                // Beside ovs-vswitchd it pushes its own limits.
+                if self.capabilities != Capabilities::NotOurs {
+                    let wanted = self.follower.snapshot().limits_of(&dp);
+                    report.limits = zonetp::zone_limits::sync_limits(&wanted, false);
+                }
+                let limits_quiet = report.limits.as_ref().is_none_or(|l| !l.changed() && l.error.is_none());
                 // A delta pass with nothing to do (the update was cur_cfg,
                 // say) says nothing.
-                if report.pass == Some("delta") && report.plan.is_empty() && report.failed.is_empty() {
+                if report.pass == Some("delta")
+                    && report.plan.is_empty()
+                    && report.failed.is_empty()
+                    && limits_quiet
+                {
                     return true;
                 }
                 let sent = self.client.requests_sent();

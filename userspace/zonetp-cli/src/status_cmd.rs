@@ -10,7 +10,8 @@ use serde_json::json;
 use zonetp::beside_vswitchd::{flow_commits, Decision, FlowCommit};
 use zonetp::ctnetlink::ConntrackClient;
 use zonetp::cttimeout::CtTimeoutClient;
-use zonetp::ovs::OvsClient;
+use zonetp::ovs::ct_limit::LimitTarget;
+use zonetp::ovs::{CtLimitClient, OvsClient};
 use zonetp::reconcile::{kernel_defaults, KERNEL_DATAPATH};
 use zonetp::status::{status, status_beside_vswitchd, StatusReport, SyncState, VswitchdInput, ZoneStatus};
 use zonetp::zone_store::ZoneStore;
@@ -84,13 +85,16 @@ pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
         ManagedBy::OvsVswitchd => Some(crate::vswitchd::vswitchd_in_this_netns().first().copied()),
         ManagedBy::Zonetp => None,
     };
-    let report = match vswitchd {
+    let mut report = match vswitchd {
         Some(pid) => {
             let input = VswitchdInput { pid, commits: read_commits() };
             status_beside_vswitchd(&config, &dp, &objects, &defaults, &entries, &input)?
         }
         None => status(&config, &dp, &objects, &defaults, timeouts.max_seconds(), &entries)?,
     };
+    if report.has_limits() {
+        read_kernel_limits(&mut report);
+    }
     match format {
         Format::Json => print_json(&json!(report)),
         Format::Text => print_text(&report),
@@ -103,6 +107,27 @@ pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
         return Err(Error::Invalid(format!("status {dp}: {why}")).into());
     }
     Ok(())
+}
+
+/// Each zone's limit and count as openvswitch.ko reports them (one GET
+/// for every zone shown), or why they could not be read.
+fn read_kernel_limits(r: &mut StatusReport) {
+    let targets: Vec<LimitTarget> = r.zones.iter().map(|z| LimitTarget::Zone(z.zone)).collect();
+    match CtLimitClient::open().and_then(|mut c| c.get(&targets)) {
+        Ok(limits) => r.set_kernel_limits(&limits),
+        Err(e) => r.limits_unread = Some(e.to_string()),
+    }
+}
+
+/// "; limit 100, 42 counted": the zone's limit, and what the kernel has.
+fn limit_words(z: &ZoneStatus) -> String {
+    match (z.limit, z.kernel_limit) {
+        (Some(l), Some(k)) if k.limit == l => format!("; limit {l}, {} counted", k.count),
+        (Some(l), Some(k)) => format!("; limit {l} (the kernel has {}), {} counted", k.limit, k.count),
+        (Some(l), None) => format!("; limit {l}"),
+        (None, Some(k)) if k.limit != 0 => format!("; limit {} (the default), {} counted", k.limit, k.count),
+        _ => String::new(),
+    }
 }
 
 /// "a, b and c".
@@ -152,11 +177,12 @@ fn zone_line(z: &ZoneStatus, kernel: bool, vswitchd: bool) -> String {
         _ if kernel => "no policy (kernel defaults)".to_owned(),
         _ => "no policy (ovs-vswitchd's defaults)".to_owned(),
     };
+    let limit = limit_words(z);
     if !kernel {
-        return format!("zone {}: {policy}", z.zone);
+        return format!("zone {}: {policy}{limit}", z.zone);
     }
     let entries = if z.entries == 1 { "entry" } else { "entries" };
-    format!("zone {}: {policy}; {} {entries}", z.zone, z.entries)
+    format!("zone {}: {policy}; {} {entries}{limit}", z.zone, z.entries)
 }
 
 fn print_text(r: &StatusReport) {
@@ -173,6 +199,12 @@ fn print_text(r: &StatusReport) {
             }
         }
         None => outln!("datapath {} (resolution {})", escape(&r.datapath), r.resolution),
+    }
+    if let Some(l) = r.default_limit {
+        outln!("default zone limit: {l}");
+    }
+    if let Some(why) = &r.limits_unread {
+        outln!("zone limits: the kernel's not read ({})", escape(why));
     }
     let flows_read = r.vswitchd.as_ref().is_some_and(|v| v.flows_unread.is_none());
     for z in &r.zones {

@@ -2135,3 +2135,46 @@ fn list_dp_cap_matches_ovs_vsctl_and_sync_and_the_agent_record_what_they_probed(
         assert!(!log_lines(&log).iter().any(|l| l.contains("not recorded")), "{:?}", log_lines(&log));
     });
 }
+
+/// On a database of schema 8.5.0, `sync` and the agent push the zone
+/// limits with the objects: on a kernel without openvswitch.ko (this
+/// host's) they say why they could not, by name, and still push the
+/// objects; without limits they never ask.
+#[test]
+fn sync_and_the_agent_push_zone_limits_from_the_database_or_say_why_not() {
+    in_netns(|| {
+        let module = expected_capabilities().contains("true");
+        let s = server_with_zone_limits("limit-sync");
+        s.z_ok(&["add-zone-tp", "system", "zone=5", "udp_single=3"]);
+        s.z_ok(&["set-zone-limit", "system", "5", "100"]);
+        let r = s.z(&["sync"]);
+        assert_eq!(kernel_objects().len(), 6);
+        if module {
+            assert_eq!(r.status, 0, "{}", r.stderr);
+            assert!(r.stdout.contains("set limit of zone 5 limit=100\n"), "{}", r.stdout);
+        } else {
+            assert_eq!(r.status, 1);
+            assert!(
+                r.stderr.starts_with(
+                    "zonetp: sync system: zone limits: cannot resolve generic netlink family ovs_ct_limit"
+                ),
+                "{}",
+                r.stderr
+            );
+        }
+        let (_agent, log) = watcher(&s, "limit-agent");
+        let said = if module {
+            "set limit of zone 7 limit=5"
+        } else {
+            "zone limits: cannot resolve generic netlink family ovs_ct_limit"
+        };
+        s.z_ok(&["set-zone-limit", "system", "7", "5"]);
+        wait_for("the agent's word on the limits", 30, || log_lines(&log).iter().any(|l| l.contains(said)));
+        // Limits gone: the agent's passes are quiet about them again.
+        s.z_ok(&["del-zone-limit", "system", "7"]);
+        s.z_ok(&["del-zone-limit", "system", "5"]);
+        let r = s.z(&["sync"]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert!(!r.stdout.contains("zone limits"), "{}", r.stdout);
+    });
+}

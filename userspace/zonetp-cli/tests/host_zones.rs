@@ -498,3 +498,68 @@ fn zone_limits_on_the_file_round_trip_with_ovs_vsctl_3_5_s_words() {
     let text = db.text();
     assert!(text.contains("\"limit\": 4294967295"), "{text}");
 }
+
+/// `sync` pushes the configured zone limits into openvswitch.ko after the
+/// timeout objects; `status` shows each zone's limit with the kernel's
+/// count. On a kernel without openvswitch.ko (this host's) the limits
+/// fail the sync by name, the objects are still pushed, and once no limit
+/// is configured (and zonetp set none) the kernel is not asked at all.
+/// With the module, the VM test ovs-zone-limit checks what it does to
+/// connections.
+#[test]
+fn sync_pushes_zone_limits_or_fails_by_name_without_openvswitch_ko() {
+    in_netns(|| {
+        let module = expected_capabilities().contains("true");
+        let db = Db::with_system("limit-sync");
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=3"]);
+        let r = db.run(&["sync"]);
+        assert!(!r.stdout.contains("zone limits"), "no limit, no word of them: {}", r.stdout);
+        db.ok(&["set-zone-limit", "system", "5", "100"]);
+        db.ok(&["set-zone-limit", "system", "default", "7"]);
+        db.ok(&["add-zone-tp", "system", "zone=6", "udp_single=4"]);
+        let r = db.run(&["sync"]);
+        assert_eq!(nfct_objects_sorted().len(), 12, "the objects are pushed whatever the limits do");
+        let status = db.ok(&["status"]);
+        assert!(status.contains("default zone limit: 7\n"), "{status}");
+        if module {
+            assert_eq!(r.status, 0, "{}", r.stderr);
+            assert!(
+                r.stdout.contains("set limit of zone 5 limit=100\nset limit of default limit=7\n")
+                    || r.stdout.contains("set limit of default limit=7\nset limit of zone 5 limit=100\n"),
+                "{}",
+                r.stdout
+            );
+            assert!(status.contains("; 0 entries; limit 100, 0 counted\n"), "{status}");
+            db.ok(&["del-zone-limit", "system", "5"]);
+            let r = db.ok(&["sync"]);
+            assert!(r.contains("deleted limit of zone 5\n"), "{r}");
+        } else {
+            assert_eq!(r.status, 1, "{}", r.stdout);
+            assert_eq!(
+                r.stderr,
+                "zonetp: sync system: zone limits: cannot resolve generic netlink family ovs_ct_limit: \
+                 No such file or directory (os error 2) (ENOENT): is the openvswitch module loaded?\n"
+            );
+            assert!(
+                status.contains(
+                    "zone limits: the kernel's not read (cannot resolve generic netlink family ovs_ct_limit"
+                ),
+                "{status}"
+            );
+            assert!(
+                status.contains("zone 5: policy 1 (own): udp_single=3; 0 entries; limit 100\n"),
+                "{status}"
+            );
+            let json = db.json(&["status"]);
+            assert_eq!(json["default_limit"], json!(7));
+            assert_eq!(json["zones"][0]["limit"], json!(100));
+            assert_eq!(json["zones"][1].get("limit"), None, "zone 6 has none of its own");
+            db.ok(&["del-zone-limit", "system", "5"]);
+        }
+        db.ok(&["del-zone-limit", "system", "default"]);
+        // Nothing configured, nothing zonetp set left: not a word, exit 0.
+        let r = db.ok(&["sync"]);
+        assert!(!r.contains("zone limits"), "{r}");
+        assert!(!db.ok(&["status"]).contains("limit"));
+    });
+}

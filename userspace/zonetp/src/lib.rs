@@ -19,6 +19,7 @@ pub mod reconcile;
 pub mod status;
 pub mod store;
 pub mod xlate;
+pub mod zone_limits;
 pub mod zone_store;
 
 pub use error::{Error, Result};

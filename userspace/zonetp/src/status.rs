@@ -92,6 +92,21 @@ pub struct ZoneStatus {
     /// Beside ovs-vswitchd: how the zone's objects were found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<Decision>,
+    /// The zone's conntrack limit in the configuration (`set-zone-limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// What openvswitch.ko's `ovs_ct_limit` says of the zone: its limit
+    /// (the default's when it has none of its own; 0: none) and the
+    /// connections it counts. Read when a limit is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_limit: Option<KernelLimit>,
+}
+
+/// A zone's limit and count as the kernel reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct KernelLimit {
+    pub limit: u32,
+    pub count: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -111,6 +126,12 @@ pub struct StatusReport {
     /// are then its numbers, not zonetp's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vswitchd: Option<VswitchdView>,
+    /// The datapath's default conntrack zone limit in the configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_limit: Option<u32>,
+    /// Why the kernel's limits and counts could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits_unread: Option<String>,
 }
 
 /// What status saw of ovs-vswitchd.
@@ -178,6 +199,8 @@ pub fn status(
                     entries: 0,
                     objects: Vec::new(),
                     decided_by: None,
+                    limit: d.ct_zones.get(zone).and_then(|z| z.limit),
+                    kernel_limit: None,
                 }
             })
             .collect();
@@ -188,6 +211,8 @@ pub fn status(
             strays: Vec::new(),
             kernel_objects,
             vswitchd: None,
+            default_limit: d.ct_zone_default_limit,
+            limits_unread: None,
         });
     }
     let kernel: BTreeMap<&[u8], &CtTimeoutObject> = kernel.iter().map(|o| (o.name.as_bytes(), o)).collect();
@@ -244,6 +269,8 @@ pub fn status(
             entries: per_zone.get(&zone).copied().unwrap_or(0),
             objects,
             decided_by: None,
+            limit: d.ct_zones.get(&zone).and_then(|z| z.limit),
+            kernel_limit: None,
         });
     }
     // Strays as sync sees them (`reconcile::plan`): `ovs_tp_*` objects this
@@ -266,6 +293,8 @@ pub fn status(
         strays,
         kernel_objects,
         vswitchd: None,
+        default_limit: d.ct_zone_default_limit,
+        limits_unread: None,
     })
 }
 
@@ -358,6 +387,8 @@ pub fn status_beside_vswitchd(
             entries: per_zone.get(&zone).copied().unwrap_or(0),
             objects,
             decided_by: found.map(|m| m.decision),
+            limit: d.ct_zones.get(&zone).and_then(|z| z.limit),
+            kernel_limit: None,
         });
     }
     let unclaimed = groups
@@ -377,7 +408,28 @@ pub fn status_beside_vswitchd(
             flows_unread: vswitchd.commits.as_ref().err().cloned(),
             unclaimed,
         }),
+        default_limit: d.ct_zone_default_limit,
+        limits_unread: None,
     })
+}
+
+impl StatusReport {
+    /// Whether any limit is configured: only then are the kernel's read.
+    pub fn has_limits(&self) -> bool {
+        self.default_limit.is_some() || self.zones.iter().any(|z| z.limit.is_some())
+    }
+
+    /// Fills each zone's [`KernelLimit`] from a `GET` of the zones'
+    /// limits (`ZoneLimit`s of other zones, and the default's, are
+    /// ignored).
+    pub fn set_kernel_limits(&mut self, limits: &[crate::ovs::ct_limit::ZoneLimit]) {
+        for l in limits {
+            let crate::ovs::ct_limit::LimitTarget::Zone(zone) = l.target else { continue };
+            if let Some(z) = self.zones.iter_mut().find(|z| z.zone == zone) {
+                z.kernel_limit = Some(KernelLimit { limit: l.limit, count: l.count });
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! `include/uapi/linux/openvswitch.h` (Linux 6.12). Family ids are those a
 //! kernel might assign; x86_64 byte order.
 
+use zonetp::ovs::ct_limit::{parse_reply, CtLimitRequest, LimitTarget, ZoneLimit};
 use zonetp::ovs::datapath::{Families, FlowInfo, OvsRequest};
 use zonetp::ovs::{Action, FlowKey};
 
@@ -304,4 +305,63 @@ fn vswitchd_flows_name_the_objects_each_zone_commits_with() {
         flow_commits(&flows),
         vec![c(5, "ovs_tp_3_udp4", 17), c(5, "ovs_tp_3_icmp4", 1), c(0, "ovs_tp_1_udp4", 17)]
     );
+}
+
+/// `struct ovs_zone_limit { int zone_id; __u32 limit; __u32 count; }`.
+fn zone_limit(zone_id: i32, limit: u32, count: u32) -> Vec<u8> {
+    [zone_id.to_le_bytes(), limit.to_le_bytes(), count.to_le_bytes()].concat()
+}
+
+/// `ovs_ct_limit` (family id 0x20 here): SET, DEL and GET carry
+/// `struct ovs_header` (dp_ifindex 0: limits are the namespace's) and one
+/// OVS_CT_LIMIT_ATTR_ZONE_LIMIT (1, without NLA_F_NESTED, as OVS's
+/// dpif-netlink puts it) holding the structs back to back; zone id -1
+/// (OVS_ZONE_LIMIT_DEFAULT_ZONE) is the default. OVS_CT_LIMIT_VERSION 1;
+/// commands SET 1, DEL 2, GET 3.
+#[test]
+fn ct_limit_set_del_and_get_carry_zone_limit_structs_back_to_back() {
+    let set = CtLimitRequest::Set(vec![(LimitTarget::Zone(5), 100), (LimitTarget::Default, 1000)]).emit(0x20);
+    let want = msg(
+        hdr(0, 0x20, 0x0005, 1, 1, 0), // REQUEST|ACK, OVS_CT_LIMIT_CMD_SET
+        &[attr(1, &[zone_limit(5, 100, 0), zone_limit(-1, 1000, 0)].concat())],
+    );
+    assert_eq!(set, want);
+    assert_eq!(want.len(), 16 + 4 + 4 + 4 + 24);
+    let del = CtLimitRequest::Del(vec![LimitTarget::Zone(65535), LimitTarget::Default]).emit(0x20);
+    assert_eq!(
+        del,
+        msg(
+            hdr(0, 0x20, 0x0005, 2, 1, 0),
+            &[attr(1, &[zone_limit(65535, 0, 0), zone_limit(-1, 0, 0)].concat())]
+        )
+    );
+    // GET without the attribute: the default and every zone with a limit.
+    assert_eq!(CtLimitRequest::Get(None).emit(0x20), msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[]));
+    let get = CtLimitRequest::Get(Some(vec![LimitTarget::Zone(7)])).emit(0x20);
+    assert_eq!(get, msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[attr(1, &zone_limit(7, 0, 0))]));
+}
+
+/// A GET reply as Linux 6.12's `ovs_ct_limit_cmd_get` builds it: the
+/// request's ovs_header, one ZONE_LIMIT attribute (nla_nest_start_noflag)
+/// holding the default's struct, then each zone's with its count.
+#[test]
+fn a_ct_limit_get_reply_parses_into_the_default_and_each_zone_with_its_count() {
+    let reply = msg(
+        hdr(0, 0x20, 0, 3, 1, 0),
+        &[attr(1, &[zone_limit(-1, 1000, 0), zone_limit(5, 100, 42), zone_limit(0, 0, 3)].concat())],
+    );
+    assert_eq!(
+        parse_reply(&reply).unwrap(),
+        [
+            ZoneLimit { target: LimitTarget::Default, limit: 1000, count: 0 },
+            ZoneLimit { target: LimitTarget::Zone(5), limit: 100, count: 42 },
+            ZoneLimit { target: LimitTarget::Zone(0), limit: 0, count: 3 },
+        ]
+    );
+    // SET's and DEL's replies: the header alone.
+    assert_eq!(parse_reply(&msg(hdr(0, 0x20, 0, 1, 1, 0), &[])).unwrap(), []);
+    let bad = msg(hdr(0, 0x20, 0, 3, 1, 0), &[attr(1, &zone_limit(70000, 1, 0))]);
+    assert!(parse_reply(&bad).unwrap_err().to_string().contains("zone id 70000"));
+    let short = msg(hdr(0, 0x20, 0, 3, 1, 0), &[attr(1, &zone_limit(5, 1, 0)[..8])]);
+    assert!(parse_reply(&short).is_err());
 }

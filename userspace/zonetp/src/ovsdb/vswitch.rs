@@ -483,6 +483,14 @@ impl Snapshot {
         config
     }
 
+    /// Datapath `name`'s conntrack zone limits, read from the rows (the
+    /// agent's passes: no configuration is built for them).
+    pub fn limits_of(&self, name: &str) -> crate::zone_limits::Limits {
+        let Some((_, row)) = self.datapath(name) else { return Default::default() };
+        let zones = row.ct_zones.iter().filter_map(|(z, u)| Some((*z, self.zones.get(u)?.limit?))).collect();
+        crate::zone_limits::Limits::new(row.default_limit, zones)
+    }
+
     /// The configuration's datapath records with their settings but no
     /// zones and no policies: what a sync checks before it runs
     /// ([`crate::reconcile::check_config`]), without reading a zone.
