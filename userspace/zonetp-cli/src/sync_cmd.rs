@@ -179,7 +179,17 @@ pub(crate) fn push_limits(config: &Config, dp: &str, dry_run: bool) -> Option<Li
 /// ([`zonetp::capabilities`]) into the datapath record's capabilities. A
 /// probe or a write that fails is said in one line; the sync's outcome
 /// stands.
+///
+/// A record that says both are supported already is not probed again: a
+/// module does not lose them, and a probe may make and delete a datapath
+/// (when the namespace has none), which every sync need not do.
 pub(crate) fn record_capabilities(store: &dyn ZoneStore, dp: &str) {
+    let known = store.dp_capabilities(dp).is_ok_and(|caps| {
+        zonetp::capabilities::KEYS.iter().all(|k| caps.get(*k).map(String::as_str) == Some("true"))
+    });
+    if known {
+        return;
+    }
     let recorded = zonetp::capabilities::probe().and_then(|caps| store.set_capabilities(dp, &caps));
     if let Err(e) = recorded {
         errln!("zonetp: note: the capabilities of datapath {dp} were not recorded: {e}");

@@ -486,6 +486,15 @@ fn list_dp_cap_shows_what_sync_probed_of_the_kernel_datapath() {
         db.ok(&["sync"]);
         assert_eq!(std::fs::metadata(&db.0).unwrap().modified().unwrap(), before);
         assert_ne!(tool("ip", &["link", "show", "zonetp-probe"]).status, 0, "no probe datapath left");
+        // A record that says both are supported is not probed again (a
+        // probe may make and delete a datapath): it stays as it is.
+        let text = db
+            .text()
+            .replace(r#""ct_timeout": "false""#, r#""ct_timeout": "true""#)
+            .replace(r#""ct_zone": "false""#, r#""ct_zone": "true""#);
+        std::fs::write(&db.0, text).unwrap();
+        db.ok(&["sync"]);
+        assert_eq!(db.ok(&["list-dp-cap", "system"]), "ct_timeout=true ct_zone=true recirc=true\n");
     });
 }
 
