@@ -184,9 +184,7 @@ pub(crate) fn push_limits(config: &Config, dp: &str, dry_run: bool) -> Option<Li
 /// module does not lose them, and a probe may make and delete a datapath
 /// (when the namespace has none), which every sync need not do.
 pub(crate) fn record_capabilities(store: &dyn ZoneStore, dp: &str) {
-    let known = store.dp_capabilities(dp).is_ok_and(|caps| {
-        zonetp::capabilities::KEYS.iter().all(|k| caps.get(*k).map(String::as_str) == Some("true"))
-    });
+    let known = store.dp_capabilities(dp).is_ok_and(|caps| zonetp::capabilities::all_supported(&caps));
     if known {
         return;
     }

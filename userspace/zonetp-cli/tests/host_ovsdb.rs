@@ -2133,6 +2133,22 @@ fn list_dp_cap_matches_ovs_vsctl_and_sync_and_the_agent_record_what_they_probed(
             fresh.z_ok(&["list-dp-cap", "system"]) == format!("{want}\n")
         });
         assert!(!log_lines(&log).iter().any(|l| l.contains("not recorded")), "{:?}", log_lines(&log));
+        // A row that says both are supported is not probed again.
+        let known = Server::new("dp-cap-known");
+        let dp = unquote(known.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:system"]));
+        known.vsctl_ok(&[
+            "set",
+            "Datapath",
+            &dp,
+            "capabilities:ct_zone=true",
+            "capabilities:ct_timeout=true",
+        ]);
+        let (_agent, log) = watcher(&known, "known");
+        wait_for("the agent's first pass", 30, || {
+            log_lines(&log).iter().any(|l| l.starts_with("sync system:"))
+        });
+        known.z_ok(&["sync"]);
+        assert_eq!(known.z_ok(&["list-dp-cap", "system"]), "ct_timeout=true ct_zone=true\n");
     });
 }
 

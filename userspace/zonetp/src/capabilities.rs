@@ -34,6 +34,13 @@ pub fn as_map(ct_zone: bool, ct_timeout: bool) -> BTreeMap<String, String> {
     ])
 }
 
+/// Whether a record already says every probed key is supported: then it
+/// is not probed again (a module does not lose them, and a probe may make
+/// and delete a datapath).
+pub fn all_supported(caps: &BTreeMap<String, String>) -> bool {
+    KEYS.iter().all(|k| caps.get(*k).map(String::as_str) == Some("true"))
+}
+
 /// Probes openvswitch.ko in this network namespace.
 pub fn probe() -> Result<BTreeMap<String, String>> {
     let mut ovs = match OvsClient::open() {
@@ -66,5 +73,10 @@ mod tests {
         let m = as_map(true, false);
         assert_eq!(m.keys().map(String::as_str).collect::<Vec<_>>(), KEYS);
         assert_eq!(crate::config::dp_cap_line(&m), "ct_timeout=false ct_zone=true");
+        assert!(!all_supported(&m));
+        let mut both = as_map(true, true);
+        assert!(all_supported(&both));
+        both.remove("ct_zone");
+        assert!(!all_supported(&both));
     }
 }
