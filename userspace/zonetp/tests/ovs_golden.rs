@@ -325,20 +325,49 @@ fn ct_limit_set_del_and_get_carry_zone_limit_structs_back_to_back() {
         hdr(0, 0x20, 0x0005, 1, 1, 0), // REQUEST|ACK, OVS_CT_LIMIT_CMD_SET
         &[attr(1, &[zone_limit(5, 100, 0), zone_limit(-1, 1000, 0)].concat())],
     );
-    assert_eq!(set, want);
+    assert_eq!(set, [want.clone()]);
     assert_eq!(want.len(), 16 + 4 + 4 + 4 + 24);
     let del = CtLimitRequest::Del(vec![LimitTarget::Zone(65535), LimitTarget::Default]).emit(0x20);
     assert_eq!(
         del,
-        msg(
-            hdr(0, 0x20, 0x0005, 2, 1, 0),
-            &[attr(1, &[zone_limit(65535, 0, 0), zone_limit(-1, 0, 0)].concat())]
-        )
+        [msg(hdr(0, 0x20, 0x0005, 2, 1, 0), &[attr(1, &[zone_limit(65535, 0, 0), zone_limit(-1, 0, 0)].concat())])]
     );
     // GET without the attribute: the default and every zone with a limit.
-    assert_eq!(CtLimitRequest::Get(None).emit(0x20), msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[]));
+    assert_eq!(CtLimitRequest::Get(None).emit(0x20), [msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[])]);
     let get = CtLimitRequest::Get(Some(vec![LimitTarget::Zone(7)])).emit(0x20);
-    assert_eq!(get, msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[attr(1, &zone_limit(7, 0, 0))]));
+    assert_eq!(get, [msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[attr(1, &zone_limit(7, 0, 0))])]);
+}
+
+/// The attribute's nla_len is a u16 (5460 structs at most), and the
+/// kernel builds a GET's reply in one page: a SET or DEL goes in messages
+/// of at most 4096 structs, a GET in messages of at most 256 zones, in
+/// order; an empty list is no message. Every zone and the default at
+/// once (65,537 entries) does not panic.
+#[test]
+fn ct_limit_requests_are_split_so_no_attribute_overflows_and_no_get_reply_outgrows_a_page() {
+    let zones = |n: u16| (0..n).map(LimitTarget::Zone).collect::<Vec<_>>();
+    let set = CtLimitRequest::Set(zones(4097).into_iter().map(|t| (t, 9)).collect()).emit(0x20);
+    assert_eq!(set.len(), 2);
+    let first: Vec<u8> = (0..4096).flat_map(|z| zone_limit(z, 9, 0)).collect();
+    assert_eq!(set[0], msg(hdr(0, 0x20, 0x0005, 1, 1, 0), &[attr(1, &first)]));
+    assert_eq!(set[0].len(), 16 + 4 + 4 + 4 + 4096 * 12);
+    assert_eq!(set[1], msg(hdr(0, 0x20, 0x0005, 1, 1, 0), &[attr(1, &zone_limit(4096, 9, 0))]));
+    let del = CtLimitRequest::Del(zones(8192)).emit(0x20);
+    assert_eq!(del.len(), 2);
+    assert_eq!(del[1].len(), 28 + 4096 * 12);
+    assert_eq!(del[1][16], 2, "OVS_CT_LIMIT_CMD_DEL");
+    let get = CtLimitRequest::Get(Some(zones(513))).emit(0x20);
+    assert_eq!(get.len(), 3);
+    let second: Vec<u8> = (256..512).flat_map(|z| zone_limit(z, 0, 0)).collect();
+    assert_eq!(get[1], msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[attr(1, &second)]));
+    assert_eq!(get[2], msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[attr(1, &zone_limit(512, 0, 0))]));
+    let mut all: Vec<(LimitTarget, u32)> = (0..=u16::MAX).map(|z| (LimitTarget::Zone(z), 1)).collect();
+    all.push((LimitTarget::Default, 1));
+    let set = CtLimitRequest::Set(all).emit(0x20);
+    assert_eq!(set.len(), 17, "65,537 entries in messages of 4096");
+    assert!(set.iter().all(|m| m.len() <= 28 + 4096 * 12));
+    assert_eq!(CtLimitRequest::Set(Vec::new()).emit(0x20), Vec::<Vec<u8>>::new());
+    assert_eq!(CtLimitRequest::Get(Some(Vec::new())).emit(0x20), Vec::<Vec<u8>>::new());
 }
 
 /// A GET reply as Linux 6.12's `ovs_ct_limit_cmd_get` builds it: the

@@ -15,6 +15,14 @@
 //! - `GET`: with the attribute, each entry's zone: its limit (the
 //!   default's when it has none) and `count`, the connections the zone
 //!   holds now; without, the default and every zone with a limit.
+//!
+//! Sizes: the attribute's `nla_len` is a u16, so one message holds at
+//! most 5460 structs; zonetp puts at most [`MAX_SET_DEL_ENTRIES`] in a
+//! `SET` or `DEL`. The kernel builds a `GET`'s reply in one
+//! `NLMSG_DEFAULT_SIZE` buffer (a page less overhead: about 300 structs
+//! on 4 KiB pages), and fails it with EMSGSIZE past that: zonetp asks at
+//! most [`MAX_GET_ENTRIES`] zones a `GET`, and a `GET` of everything
+//! (no attribute) may fail once a few hundred limits exist.
 
 use serde::Serialize;
 
@@ -32,6 +40,12 @@ const OVS_CT_LIMIT_ATTR_ZONE_LIMIT: u16 = 1;
 pub const OVS_ZONE_LIMIT_DEFAULT_ZONE: i32 = -1;
 /// `sizeof(struct ovs_zone_limit)`, already a multiple of 4.
 const ZONE_LIMIT_LEN: usize = 12;
+/// The most structs in one `SET` or `DEL` message (49,152 bytes of
+/// attribute, well under `nla_len`'s 65,535).
+pub const MAX_SET_DEL_ENTRIES: usize = 4096;
+/// The most zones in one `GET` message: their reply (3,072 bytes of
+/// structs) fits the kernel's one-page reply buffer.
+pub const MAX_GET_ENTRIES: usize = 256;
 
 /// Whose limit: a zone's, or the default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -96,14 +110,15 @@ pub enum CtLimitRequest {
 }
 
 impl CtLimitRequest {
-    pub fn emit(&self, family: u16) -> Vec<u8> {
-        let cmd = match self {
-            Self::Set(_) => OVS_CT_LIMIT_CMD_SET,
-            Self::Del(_) => OVS_CT_LIMIT_CMD_DEL,
-            Self::Get(_) => OVS_CT_LIMIT_CMD_GET,
+    /// The request's messages: one per [`MAX_SET_DEL_ENTRIES`] entries of
+    /// a `SET` or `DEL`, one per [`MAX_GET_ENTRIES`] zones of a `GET`
+    /// (none for an empty list; one for a `GET` of everything).
+    pub fn emit(&self, family: u16) -> Vec<Vec<u8>> {
+        let (cmd, per_message) = match self {
+            Self::Set(_) => (OVS_CT_LIMIT_CMD_SET, MAX_SET_DEL_ENTRIES),
+            Self::Del(_) => (OVS_CT_LIMIT_CMD_DEL, MAX_SET_DEL_ENTRIES),
+            Self::Get(_) => (OVS_CT_LIMIT_CMD_GET, MAX_GET_ENTRIES),
         };
-        let mut m = genl_message(family, NLM_F_REQUEST | NLM_F_ACK, cmd, OVS_CT_LIMIT_VERSION);
-        m.header(&0i32.to_ne_bytes()); // struct ovs_header: no datapath
         let entries: Option<Vec<ZoneLimit>> = match self {
             Self::Set(v) => Some(
                 v.iter()
@@ -115,11 +130,19 @@ impl CtLimitRequest {
             }
             Self::Get(None) => None,
         };
-        if let Some(entries) = entries {
-            let payload: Vec<u8> = entries.iter().flat_map(|e| e.bytes()).collect();
-            AttrWriter::new(m.buf()).put(OVS_CT_LIMIT_ATTR_ZONE_LIMIT, &payload);
+        let message = |entries: Option<&[ZoneLimit]>| {
+            let mut m = genl_message(family, NLM_F_REQUEST | NLM_F_ACK, cmd, OVS_CT_LIMIT_VERSION);
+            m.header(&0i32.to_ne_bytes()); // struct ovs_header: no datapath
+            if let Some(entries) = entries {
+                let payload: Vec<u8> = entries.iter().flat_map(|e| e.bytes()).collect();
+                AttrWriter::new(m.buf()).put(OVS_CT_LIMIT_ATTR_ZONE_LIMIT, &payload);
+            }
+            m.finish()
+        };
+        match entries {
+            None => vec![message(None)],
+            Some(entries) => entries.chunks(per_message).map(|c| message(Some(c))).collect(),
         }
-        m.finish()
     }
 }
 

@@ -22,41 +22,48 @@ impl CtLimitClient {
         Ok(Self { sock, family })
     }
 
+    /// Sends each of the request's messages on its own (a `SET` of 4096
+    /// entries is 49 KB: several in one datagram could pass the socket's
+    /// send buffer); the first refusal ends it.
     fn call(&mut self, req: CtLimitRequest, verb: &'static str) -> Result<Vec<ZoneLimit>> {
-        let out = self.sock.transact(vec![req.emit(self.family)])?.pop().expect("one outcome");
-        if let Err(e) = out.status {
-            return Err(Error::Kernel {
-                op: Op::Other(verb),
-                what: "conntrack zone limits".to_owned(),
-                errno: e.errno,
-                text: e.text,
-            });
-        }
         let mut limits = Vec::new();
-        for reply in &out.replies {
-            limits.extend(parse_reply(reply)?);
+        for message in req.emit(self.family) {
+            let out = self.sock.transact(vec![message])?.pop().expect("one outcome");
+            if let Err(e) = out.status {
+                return Err(Error::Kernel {
+                    op: Op::Other(verb),
+                    what: "conntrack zone limits".to_owned(),
+                    errno: e.errno,
+                    text: e.text,
+                });
+            }
+            for reply in &out.replies {
+                limits.extend(parse_reply(reply)?);
+            }
         }
         Ok(limits)
     }
 
+    /// In messages of at most 4096 entries.
     pub fn set(&mut self, limits: &[(LimitTarget, u32)]) -> Result<()> {
         self.call(CtLimitRequest::Set(limits.to_vec()), "set").map(drop)
     }
 
+    /// In messages of at most 4096 entries.
     pub fn del(&mut self, targets: &[LimitTarget]) -> Result<()> {
         self.call(CtLimitRequest::Del(targets.to_vec()), "delete").map(drop)
     }
 
     /// The default limit and every zone that has one, with their counts.
+    /// The kernel answers EMSGSIZE when they do not fit its one-page
+    /// reply (a few hundred limits): callers fall back to [`Self::get`].
     pub fn get_all(&mut self) -> Result<Vec<ZoneLimit>> {
         self.call(CtLimitRequest::Get(None), "get")
     }
 
-    /// `targets`' limits (a zone without one: the default's) and counts.
+    /// `targets`' limits (a zone without one: the default's) and counts,
+    /// in messages of at most 256 zones.
     pub fn get(&mut self, targets: &[LimitTarget]) -> Result<Vec<ZoneLimit>> {
-        if targets.is_empty() {
-            return Ok(Vec::new());
-        }
         self.call(CtLimitRequest::Get(Some(targets.to_vec())), "get")
     }
 }
