@@ -5,15 +5,26 @@
 //! The kernel's limits carry no name and no owner (unlike `ovs_tp_*`
 //! objects), so zonetp keeps a record of what it set, per network
 //! namespace, in `/run/zonetp` (the kernel forgets its limits at boot, and
-//! so does /run). A limit the configuration no longer has is removed only
-//! when the record says zonetp set it *and* the kernel still holds the
-//! value it set: one set by another tool, or changed behind zonetp's back,
-//! is kept and reported. Beside ovs-vswitchd nothing is pushed (the
-//! callers do not call this); ovs-vswitchd pushes its own.
+//! so does /run), under a lock beside it (the agent and a one-shot sync
+//! must not lose each other's entries). A limit the configuration no
+//! longer has is removed only when the record says zonetp set it *and*
+//! the kernel still holds the value it set: one set by another tool, or
+//! changed behind zonetp's back, is kept and reported. Beside
+//! ovs-vswitchd nothing is pushed (the callers do not call this);
+//! ovs-vswitchd pushes its own.
+//!
+//! The kernel is asked only of the zones wanted or recorded, and the
+//! default, in `GET`s of at most 256 zones: a `GET` of everything fails
+//! once a few hundred limits exist (anyone's). Such a `GET` answers a
+//! zone without a limit of its own with the default's, so a zone whose
+//! answer is the default's value cannot be told from one without a
+//! limit: a wanted one is set again (quietly, counted as unchanged), a
+//! recorded one whose answer is not what zonetp set is taken as gone.
 //!
 //! A default limit of 0 is no limit, which is what the kernel starts with
-//! and what `DEL` of the default gives back: a wanted or recorded default
-//! of 0 is the same as none.
+//! and what `DEL` of the default gives back. A configured 0 is still
+//! pushed (ovs-vswitchd pushes it too: it overrides another tool's
+//! default); a recorded or kernel default of 0 is the same as none.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,16 +37,16 @@ use crate::config::Datapath;
 use crate::error::{Error, Result};
 use crate::ovs::ct_limit::{LimitTarget, ZoneLimit};
 use crate::ovs::CtLimitClient;
+use crate::store::Lock;
 
 /// Where the records are kept, one file per network namespace.
 pub const STATE_DIR: &str = "/run/zonetp";
 
-/// A set of limits: wanted (the configuration), in the kernel, or
-/// recorded as zonetp's.
+/// A set of limits: wanted (the configuration) or recorded as zonetp's.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
-    /// The default limit; `None` (never `Some(0)`): no limit.
+    /// The default limit; `Some(0)`: no limit, but said (and pushed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<u32>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -44,7 +55,7 @@ pub struct Limits {
 
 impl Limits {
     pub fn new(default: Option<u32>, zones: BTreeMap<u16, u32>) -> Self {
-        Self { default: default.filter(|d| *d != 0), zones }
+        Self { default, zones }
     }
 
     /// What datapath record `dp` asks for.
@@ -53,32 +64,36 @@ impl Limits {
         Self::new(dp.ct_zone_default_limit, zones)
     }
 
-    /// What a `GET` of everything answered.
-    pub fn from_kernel(limits: &[ZoneLimit]) -> Self {
-        let mut out = Self::default();
-        for l in limits {
-            match l.target {
-                LimitTarget::Default => out.default = Some(l.limit).filter(|d| *d != 0),
-                LimitTarget::Zone(z) => drop(out.zones.insert(z, l.limit)),
-            }
-        }
-        out
-    }
-
     pub fn is_empty(&self) -> bool {
         self.default.is_none() && self.zones.is_empty()
     }
 
-    fn get(&self, t: LimitTarget) -> Option<u32> {
-        match t {
-            LimitTarget::Default => self.default,
-            LimitTarget::Zone(z) => self.zones.get(&z).copied(),
-        }
+    /// The default, and every zone's, to ask the kernel about.
+    fn targets(&self, other: &Limits) -> Vec<LimitTarget> {
+        let zones: std::collections::BTreeSet<u16> = self.zones.keys().chain(other.zones.keys()).copied().collect();
+        std::iter::once(LimitTarget::Default).chain(zones.into_iter().map(LimitTarget::Zone)).collect()
     }
+}
 
-    fn entries(&self) -> impl Iterator<Item = (LimitTarget, u32)> + '_ {
-        let zones = self.zones.iter().map(|(z, l)| (LimitTarget::Zone(*z), *l));
-        self.default.map(|d| (LimitTarget::Default, d)).into_iter().chain(zones)
+/// What a `GET` of the default and some zones answered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KernelLimits {
+    /// 0: none.
+    pub default: u32,
+    /// Each zone asked: its limit, else the default's.
+    pub zones: BTreeMap<u16, u32>,
+}
+
+impl KernelLimits {
+    pub fn from_reply(limits: &[ZoneLimit]) -> Self {
+        let mut out = Self::default();
+        for l in limits {
+            match l.target {
+                LimitTarget::Default => out.default = l.limit,
+                LimitTarget::Zone(z) => drop(out.zones.insert(z, l.limit)),
+            }
+        }
+        out
     }
 }
 
@@ -86,28 +101,50 @@ impl Limits {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LimitPlan {
     pub set: Vec<(LimitTarget, u32)>,
+    /// Wanted zones whose answer was the wanted value but also the
+    /// default's: set again, since the zone may have no limit of its own
+    /// (not reported: counted as unchanged).
+    pub reassert: Vec<(LimitTarget, u32)>,
     pub del: Vec<LimitTarget>,
     pub unchanged: usize,
-    /// Limits in the kernel the configuration does not have and zonetp did
-    /// not set (or were changed since): left as they are.
+    /// Limits zonetp set that the configuration no longer has and the
+    /// kernel holds with another value since: left as they are.
     pub kept: Vec<(LimitTarget, u32)>,
 }
 
 /// Sets what differs from `wanted`; deletes what `record` explains.
-pub fn plan(wanted: &Limits, kernel: &Limits, record: &Limits) -> LimitPlan {
+/// `kernel` answered for the default and every zone of `wanted` and
+/// `record`.
+pub fn plan(wanted: &Limits, kernel: &KernelLimits, record: &Limits) -> LimitPlan {
     let mut p = LimitPlan::default();
-    for (t, w) in wanted.entries() {
-        if kernel.get(t) == Some(w) {
-            p.unchanged += 1;
-        } else {
-            p.set.push((t, w));
+    let kd = kernel.default;
+    match (wanted.default, record.default.filter(|d| *d != 0)) {
+        (Some(w), _) if w == kd => p.unchanged += 1,
+        (Some(w), _) => p.set.push((LimitTarget::Default, w)),
+        (None, _) if kd == 0 => {}
+        (None, Some(r)) if r == kd => p.del.push(LimitTarget::Default),
+        (None, _) => p.kept.push((LimitTarget::Default, kd)),
+    }
+    for (z, w) in &wanted.zones {
+        let t = LimitTarget::Zone(*z);
+        match kernel.zones.get(z) {
+            Some(k) if k == w && *k != kd => p.unchanged += 1,
+            Some(k) if k == w => {
+                p.unchanged += 1;
+                p.reassert.push((t, *w));
+            }
+            _ => p.set.push((t, *w)),
         }
     }
-    for (t, k) in kernel.entries().filter(|(t, _)| wanted.get(*t).is_none()) {
-        if record.get(t) == Some(k) {
-            p.del.push(t);
-        } else {
-            p.kept.push((t, k));
+    for (z, r) in record.zones.iter().filter(|(z, _)| !wanted.zones.contains_key(z)) {
+        let t = LimitTarget::Zone(*z);
+        match kernel.zones.get(z) {
+            Some(k) if k == r => p.del.push(t),
+            // The default's answer: no limit of its own left (or one of
+            // the default's value, nobody's to tell).
+            Some(k) if *k == kd => {}
+            Some(k) => p.kept.push((t, *k)),
+            None => {}
         }
     }
     p
@@ -121,7 +158,7 @@ pub struct LimitReport {
     /// `zone 5`, `default`.
     pub deleted: Vec<String>,
     pub unchanged: usize,
-    /// `zone 9 limit=3`: not the configuration's, not set by zonetp.
+    /// `zone 9 limit=3`: set by zonetp once, changed since.
     pub kept: Vec<String>,
     /// Why the limits could not be read or pushed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,6 +191,11 @@ pub fn record_path(dir: &Path) -> Result<PathBuf> {
     let ns = std::fs::metadata("/proc/thread-self/ns/net")
         .map_err(|e| Error::Store(format!("cannot identify the network namespace: {e}")))?;
     Ok(dir.join(format!("ct-limits-{}-{}.json", ns.dev(), ns.ino())))
+}
+
+/// The lock file beside the record at `path`.
+fn lock_path(path: &Path) -> PathBuf {
+    path.with_extension("lock")
 }
 
 /// The record at `path`; none yet is empty.
@@ -194,15 +236,36 @@ pub fn save_record(path: &Path, record: &Limits) -> Result<()> {
 
 /// Pushes `wanted` into this network namespace's kernel, removing what the
 /// record explains; `None` when there is nothing to do and nothing was
-/// ever set (the kernel is not asked: a host without openvswitch.ko and
-/// without limits never hears of them).
+/// ever set (the kernel is not asked, not even for the family: a host
+/// without openvswitch.ko and without limits never hears of them).
 pub fn sync_limits(wanted: &Limits, dry_run: bool) -> Option<LimitReport> {
-    sync_limits_in(Path::new(STATE_DIR), wanted, dry_run)
+    sync_limits_in(Path::new(STATE_DIR), wanted, dry_run, &mut CtLimitClient::open)
 }
 
-pub fn sync_limits_in(dir: &Path, wanted: &Limits, dry_run: bool) -> Option<LimitReport> {
+/// [`sync_limits`] with the record under `dir` and the kernel's family
+/// opened by `open`.
+pub fn sync_limits_in(
+    dir: &Path,
+    wanted: &Limits,
+    dry_run: bool,
+    open: &mut dyn FnMut() -> Result<CtLimitClient>,
+) -> Option<LimitReport> {
     let path = match record_path(dir) {
         Ok(p) => p,
+        Err(e) => return Some(LimitReport::failed(e)),
+    };
+    // Nothing wanted, nothing recorded: no lock file made, no family
+    // resolved (a record appearing meanwhile is the next sync's).
+    match load_record(&path) {
+        Ok(r) if wanted.is_empty() && r.is_empty() => return None,
+        Ok(_) => {}
+        Err(e) => return Some(LimitReport::failed(e)),
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return Some(LimitReport::failed(format!("cannot make {}: {e}", dir.display())));
+    }
+    let _lock = match Lock::take(&lock_path(&path), None) {
+        Ok(l) => l,
         Err(e) => return Some(LimitReport::failed(e)),
     };
     let record = match load_record(&path) {
@@ -212,7 +275,7 @@ pub fn sync_limits_in(dir: &Path, wanted: &Limits, dry_run: bool) -> Option<Limi
     if wanted.is_empty() && record.is_empty() {
         return None;
     }
-    let mut client = match CtLimitClient::open() {
+    let mut client = match open() {
         Ok(c) => c,
         // No openvswitch.ko: the limits zonetp set went with it (a module
         // unloaded takes its namespaces' limits), and none is wanted.
@@ -221,8 +284,8 @@ pub fn sync_limits_in(dir: &Path, wanted: &Limits, dry_run: bool) -> Option<Limi
         }
         Err(e) => return Some(LimitReport::failed(e)),
     };
-    let kernel = match client.get_all() {
-        Ok(k) => Limits::from_kernel(&k),
+    let kernel = match client.get(&wanted.targets(&record)) {
+        Ok(k) => KernelLimits::from_reply(&k),
         Err(e) => return Some(LimitReport::failed(e)),
     };
     let p = plan(wanted, &kernel, &record);
@@ -231,8 +294,9 @@ pub fn sync_limits_in(dir: &Path, wanted: &Limits, dry_run: bool) -> Option<Limi
         return Some(report);
     }
     let pushed = (|| {
-        if !p.set.is_empty() {
-            client.set(&p.set)?;
+        let set: Vec<_> = p.set.iter().chain(&p.reassert).copied().collect();
+        if !set.is_empty() {
+            client.set(&set)?;
         }
         if !p.del.is_empty() {
             client.del(&p.del)?;
@@ -267,38 +331,53 @@ mod tests {
         Limits::new(default, zones.iter().copied().collect())
     }
 
-    #[test]
-    fn sync_sets_what_differs_and_deletes_only_what_it_set_and_the_kernel_still_holds() {
-        let wanted = limits(Some(1000), &[(5, 100), (7, 0)]);
-        let kernel = limits(None, &[(5, 100), (6, 10), (8, 3), (9, 4)]);
-        let record = limits(None, &[(6, 10), (8, 2)]);
-        let p = plan(&wanted, &kernel, &record);
-        assert_eq!(p.set, [(LimitTarget::Default, 1000), (LimitTarget::Zone(7), 0)]);
-        assert_eq!(p.unchanged, 1);
-        // 6: zonetp's, as set; 8: changed since zonetp set it; 9: not zonetp's.
-        assert_eq!(p.del, [LimitTarget::Zone(6)]);
-        assert_eq!(p.kept, [(LimitTarget::Zone(8), 3), (LimitTarget::Zone(9), 4)]);
-        let r = LimitReport::of(&p);
-        assert_eq!(r.set, ["default limit=1000", "zone 7 limit=0"]);
-        assert_eq!(r.deleted, ["zone 6"]);
-        assert_eq!(r.kept, ["zone 8 limit=3", "zone 9 limit=4"]);
+    fn kernel(default: u32, zones: &[(u16, u32)]) -> KernelLimits {
+        KernelLimits { default, zones: zones.iter().copied().collect() }
     }
 
     #[test]
-    fn the_default_is_deleted_only_when_zonetp_set_it_and_zero_is_none() {
-        let kernel = limits(Some(50), &[]);
-        assert_eq!(plan(&Limits::default(), &kernel, &limits(Some(50), &[])).del, [LimitTarget::Default]);
-        assert_eq!(
-            plan(&Limits::default(), &kernel, &limits(Some(40), &[])).kept,
-            [(LimitTarget::Default, 50)]
-        );
-        assert_eq!(limits(Some(0), &[]), Limits::default());
-        let from_kernel = Limits::from_kernel(&[
-            ZoneLimit { target: LimitTarget::Default, limit: 0, count: 0 },
+    fn sync_sets_what_differs_and_deletes_only_what_it_set_and_the_kernel_still_holds() {
+        let wanted = limits(Some(1000), &[(5, 100), (7, 0)]);
+        let kernel = kernel(0, &[(5, 100), (6, 10), (7, 0), (8, 3), (9, 0)]);
+        let record = limits(None, &[(6, 10), (8, 2), (9, 4)]);
+        let p = plan(&wanted, &kernel, &record);
+        assert_eq!(p.set, [(LimitTarget::Default, 1000)]);
+        // 7's answer is 0, the default's too: it may have none of its own.
+        assert_eq!(p.reassert, [(LimitTarget::Zone(7), 0)]);
+        assert_eq!(p.unchanged, 2);
+        // 6: zonetp's, as set; 8: changed since zonetp set it; 9: gone
+        // (the default's answer).
+        assert_eq!(p.del, [LimitTarget::Zone(6)]);
+        assert_eq!(p.kept, [(LimitTarget::Zone(8), 3)]);
+        let r = LimitReport::of(&p);
+        assert_eq!(r.set, ["default limit=1000"]);
+        assert_eq!(r.deleted, ["zone 6"]);
+        assert_eq!(r.kept, ["zone 8 limit=3"]);
+        // Only the zones wanted or recorded, and the default, are asked.
+        let z = LimitTarget::Zone;
+        assert_eq!(wanted.targets(&record), [LimitTarget::Default, z(5), z(6), z(7), z(8), z(9)]);
+    }
+
+    #[test]
+    fn the_default_is_deleted_only_when_zonetp_set_it_and_a_configured_zero_is_pushed() {
+        let k = kernel(50, &[]);
+        assert_eq!(plan(&Limits::default(), &k, &limits(Some(50), &[])).del, [LimitTarget::Default]);
+        assert_eq!(plan(&Limits::default(), &k, &limits(Some(40), &[])).kept, [(LimitTarget::Default, 50)]);
+        // `set-zone-limit DP default 0` overrides another tool's default,
+        // as ovs-vswitchd's push of it does; with the kernel at 0 it is
+        // unchanged.
+        assert_eq!(limits(Some(0), &[]).default, Some(0), "a configured 0 stays wanted");
+        assert_eq!(plan(&limits(Some(0), &[]), &k, &Limits::default()).set, [(LimitTarget::Default, 0)]);
+        let p = plan(&limits(Some(0), &[]), &kernel(0, &[]), &Limits::default());
+        assert_eq!((p.set.len(), p.unchanged), (0, 1));
+        // A recorded 0 is none: nothing to take back.
+        assert_eq!(plan(&Limits::default(), &kernel(0, &[]), &limits(Some(0), &[])), LimitPlan::default());
+        assert_eq!(plan(&Limits::default(), &KernelLimits::default(), &Limits::default()), LimitPlan::default());
+        let from = KernelLimits::from_reply(&[
+            ZoneLimit { target: LimitTarget::Default, limit: 7, count: 0 },
             ZoneLimit { target: LimitTarget::Zone(3), limit: 0, count: 9 },
         ]);
-        assert_eq!(from_kernel, limits(None, &[(3, 0)]), "a zone's 0 is a limit of its own: unlimited");
-        assert_eq!(plan(&Limits::default(), &Limits::default(), &Limits::default()), LimitPlan::default());
+        assert_eq!(from, kernel(7, &[(3, 0)]));
     }
 
     #[test]
@@ -309,12 +388,19 @@ mod tests {
         c.set_zone_limit("system", crate::config::LimitZone::Default, 7).unwrap();
         c.add_zone_tp("system", 6, Default::default(), false).unwrap();
         assert_eq!(Limits::of(&c.datapaths["system"]), limits(Some(7), &[(5, 100)]));
+        c.set_zone_limit("system", crate::config::LimitZone::Default, 0).unwrap();
+        assert_eq!(Limits::of(&c.datapaths["system"]), limits(Some(0), &[(5, 100)]));
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("zonetp-limit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
     }
 
     #[test]
     fn the_record_round_trips_and_an_empty_one_is_removed() {
-        let dir = std::env::temp_dir().join(format!("zonetp-limit-record-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = temp("record");
         let path = record_path(&dir).unwrap();
         assert_eq!(load_record(&path).unwrap(), Limits::default());
         let r = limits(Some(9), &[(5, 100)]);
@@ -326,16 +412,65 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(&path, "{").unwrap();
         assert!(load_record(&path).unwrap_err().to_string().starts_with("cannot read the zone limit record"));
-        // Nothing wanted, nothing recorded: the kernel is not asked.
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(sync_limits_in(&dir, &Limits::default(), false), None);
         // A record left and nothing wanted where openvswitch.ko is absent
-        // (this host's kernel): the record goes with the module's limits.
-        if crate::ovs::CtLimitClient::open().is_err_and(|e| e.errno() == Some(libc::ENOENT)) {
-            save_record(&path, &r).unwrap();
-            assert_eq!(sync_limits_in(&dir, &Limits::default(), false), None);
-            assert!(!path.exists());
-        }
+        // (the family unknown): the record goes with the module's limits.
+        save_record(&path, &r).unwrap();
+        let mut absent = || -> Result<CtLimitClient> {
+            Err(Error::Kernel {
+                op: crate::error::Op::Other("resolve"),
+                what: "ovs_ct_limit".to_owned(),
+                errno: libc::ENOENT,
+                text: None,
+            })
+        };
+        assert_eq!(sync_limits_in(&dir, &Limits::default(), false, &mut absent), None);
+        assert!(!path.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Nothing configured and nothing recorded: the family is not even
+    /// resolved (resolving it loads openvswitch.ko), and no file is made.
+    #[test]
+    fn with_nothing_wanted_or_recorded_the_family_is_not_resolved() {
+        let dir = temp("untouched");
+        let mut open = || -> Result<CtLimitClient> { panic!("the ovs_ct_limit family was resolved") };
+        assert_eq!(sync_limits_in(&dir, &Limits::default(), false, &mut open), None);
+        assert_eq!(sync_limits_in(&dir, &Limits::default(), true, &mut open), None);
+        assert!(!dir.exists(), "no record, no lock file");
+    }
+
+    /// The step runs under the lock beside the record: another holder
+    /// (the agent, a one-shot sync) keeps it from reading the record or
+    /// the kernel until it is done. A lock file that is a symbolic link
+    /// is refused, not followed.
+    #[test]
+    fn the_step_waits_for_the_record_s_lock_and_never_follows_a_link() {
+        let dir = temp("lock");
+        std::fs::create_dir_all(&dir).unwrap();
+        let lock = lock_path(&record_path(&dir).unwrap());
+        let held = Lock::take(&lock, None).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker_dir = dir.clone();
+        let worker = std::thread::spawn(move || {
+            let mut open = || {
+                tx.send(()).unwrap();
+                Err(Error::Invalid("no kernel in this test".to_owned()))
+            };
+            sync_limits_in(&worker_dir, &limits(None, &[(5, 1)]), false, &mut open)
+        });
+        let waited = rx.recv_timeout(std::time::Duration::from_millis(300));
+        assert!(waited.is_err(), "the kernel was asked while another held the lock");
+        drop(held);
+        rx.recv_timeout(std::time::Duration::from_secs(10)).expect("asked once the lock is free");
+        let r = worker.join().unwrap().unwrap();
+        assert_eq!(r.error.as_deref(), Some("zone limits: no kernel in this test"));
+        std::fs::remove_file(&lock).unwrap();
+        std::os::unix::fs::symlink(dir.join("elsewhere"), &lock).unwrap();
+        let mut open = || -> Result<CtLimitClient> { panic!("asked without the lock") };
+        let r = sync_limits_in(&dir, &limits(None, &[(5, 1)]), false, &mut open).unwrap();
+        assert!(r.error.unwrap().contains("it is a symbolic link; refusing to follow it"));
+        assert!(!dir.join("elsewhere").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
