@@ -361,14 +361,15 @@ impl Agent {
         let dp = self.dp.clone();
         let Some(client) = self.follower.client() else { return };
         // A row that says both are supported is not probed again, as
-        // `sync` does not (a probe may make and delete a datapath).
+        // `sync` does not.
         let known = client
             .datapath_capabilities(&dp)
             .is_ok_and(|row| row.is_some_and(|(_, caps)| zonetp::capabilities::all_supported(&caps)));
         if known {
             return;
         }
-        let recorded = zonetp::capabilities::probe().and_then(|caps| {
+        let recorded = zonetp::capabilities::probe(&dp).and_then(|caps| {
+            let Some(caps) = caps else { return Ok(()) };
             let Some(client) = self.follower.client() else { return Ok(()) };
             match client.set_capabilities(&dp, &caps) {
                 Ok(_) => Ok(()),

@@ -180,15 +180,19 @@ pub(crate) fn push_limits(config: &Config, dp: &str, dry_run: bool) -> Option<Li
 /// probe or a write that fails is said in one line; the sync's outcome
 /// stands.
 ///
-/// A record that says both are supported already is not probed again: a
-/// module does not lose them, and a probe may make and delete a datapath
-/// (when the namespace has none), which every sync need not do.
+/// A record that says both are supported already is not probed again (a
+/// module does not lose them); otherwise the probe runs at most once per
+/// boot and network namespace, and only where openvswitch.ko is loaded
+/// and `ovs-system` exists; else nothing is written.
 pub(crate) fn record_capabilities(store: &dyn ZoneStore, dp: &str) {
     let known = store.dp_capabilities(dp).is_ok_and(|caps| zonetp::capabilities::all_supported(&caps));
     if known {
         return;
     }
-    let recorded = zonetp::capabilities::probe().and_then(|caps| store.set_capabilities(dp, &caps));
+    let recorded = zonetp::capabilities::probe(dp).and_then(|caps| match caps {
+        Some(caps) => store.set_capabilities(dp, &caps),
+        None => Ok(()),
+    });
     if let Err(e) = recorded {
         errln!("zonetp: note: the capabilities of datapath {dp} were not recorded: {e}");
     }

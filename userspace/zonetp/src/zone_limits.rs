@@ -188,9 +188,14 @@ impl LimitReport {
 
 /// The record's file for this thread's network namespace, under `dir`.
 pub fn record_path(dir: &Path) -> Result<PathBuf> {
+    netns_path(dir, "ct-limits")
+}
+
+/// `dir/STEM-DEV-INO.json`: a file of this thread's network namespace.
+pub fn netns_path(dir: &Path, stem: &str) -> Result<PathBuf> {
     let ns = std::fs::metadata("/proc/thread-self/ns/net")
         .map_err(|e| Error::Store(format!("cannot identify the network namespace: {e}")))?;
-    Ok(dir.join(format!("ct-limits-{}-{}.json", ns.dev(), ns.ino())))
+    Ok(dir.join(format!("{stem}-{}-{}.json", ns.dev(), ns.ino())))
 }
 
 /// The lock file beside the record at `path`.
