@@ -212,16 +212,24 @@ pub fn list_dp(store: &dyn ZoneStore, format: Format) -> CmdResult {
 
 /// The store is asked first: where it has no place for limits, ovs-vsctl
 /// of its schema has no such verb, and says so whatever the arguments.
+///
+/// The datapath is checked before the words, as ovs-vsctl 3.5 does (its
+/// `datapath X does not exist` comes before any range error); a word that
+/// is no number is refused with exit status 1, in ovs-vsctl 3.6's words
+/// (`invalid zone id, X`, `invalid limit, X`).
 pub fn set_zone_limit(store: &dyn ZoneStore, a: SetZoneLimit) -> CmdResult {
     store.check_zone_limits("set-zone-limit")?;
-    let zone = LimitZone::parse(&a.zone).map_err(usage)?;
-    let limit = parse_limit_arg(&a.limit).map_err(usage)?;
+    store.read()?.datapath(&a.datapath)?;
+    let zone = LimitZone::parse(&a.zone)?;
+    let limit = parse_limit_arg(&a.limit)?;
     Ok(store.set_zone_limit(&a.datapath, zone, limit)?)
 }
 
+/// The datapath first, then the word, as [`set_zone_limit`].
 pub fn del_zone_limit(store: &dyn ZoneStore, a: DelZoneLimit) -> CmdResult {
     store.check_zone_limits("del-zone-limit")?;
-    let zone = LimitZone::parse(&a.zone).map_err(usage)?;
+    store.read()?.datapath(&a.datapath)?;
+    let zone = LimitZone::parse(&a.zone)?;
     Ok(store.del_zone_limit(&a.datapath, zone, a.if_exists)?)
 }
 

@@ -246,9 +246,12 @@ pub fn zone_limits_round_trip(z: &dyn Fn(&[&str]) -> Run) {
     ok(&["del-zone-limit", "system", "default"]);
     fails(1, &["del-zone-limit", "system", "default"], "datapath system does not have a limit");
     fails(1, &["list-zone-limits", "nope"], "datapath: nope record not found");
-    // Words that are no number: later ovs-vsctl's words, as usage errors.
-    fails(2, &["set-zone-limit", "system", "five", "1"], "invalid zone id, five");
-    fails(2, &["set-zone-limit", "system", "5", "lots"], "invalid limit, lots");
-    fails(2, &["del-zone-limit", "system", "zone=x"], "invalid zone id, zone=x");
+    // Words that are no number: ovs-vsctl 3.6's words and exit status,
+    // after the datapath's check (3.5's order).
+    fails(1, &["set-zone-limit", "system", "five", "1"], "invalid zone id, five");
+    fails(1, &["set-zone-limit", "system", "5", "lots"], "invalid limit, lots");
+    fails(1, &["del-zone-limit", "system", "zone=x"], "invalid zone id, zone=x");
+    fails(1, &["set-zone-limit", "netdevxx", "five", "lots"], "datapath netdevxx does not exist");
+    fails(1, &["del-zone-limit", "netdevxx", "zone=x"], "datapath netdevxx does not exist");
     assert_eq!(limits(), "Zone: 16, Limit: 0\nZone: 65535, Limit: 4294967295\n", "refusals change nothing");
 }
