@@ -550,6 +550,21 @@ fn sync_pushes_zone_limits_or_fails_by_name_without_openvswitch_ko() {
                 status.contains("zone 5: policy 1 (own): udp_single=3; 0 entries; limit 100\n"),
                 "{status}"
             );
+            // Configured limits the kernel does not hold: out of sync.
+            assert!(status.ends_with("out of sync: zone limits (the kernel's not read); run `zonetp sync`\n"), "{status}");
+            let check = db.run(&["status", "--check"]);
+            assert_eq!(check.status, 1, "{}", check.stdout);
+            assert_eq!(
+                check.stderr,
+                "zonetp: status system: out of sync with the configuration (run `zonetp sync`); zone limits differ\n"
+            );
+            // A userspace datapath's limits are not the kernel's: not read,
+            // not counted.
+            db.ok(&["add-dp", "netdev"]);
+            db.ok(&["set-zone-limit", "netdev", "5", "1"]);
+            let netdev = db.ok(&["status", "--check", "netdev"]);
+            assert!(!netdev.contains("not read") && netdev.contains("limit 1"), "{netdev}");
+            db.ok(&["del-dp", "netdev"]);
             let json = db.json(&["status"]);
             assert_eq!(json["default_limit"], json!(7));
             assert_eq!(json["zones"][0]["limit"], json!(100));
