@@ -151,7 +151,7 @@ fn print_limits(dp: &str, l: &LimitReport, dry_run: bool) {
         outln!("{deleted} limit of {d}");
     }
     for k in &l.kept {
-        errln!("zonetp: note: limit of {k} kept: not the configuration's, and not set by zonetp");
+        errln!("zonetp: note: limit of {k} kept: zonetp set another value, changed since (not the configuration's)");
     }
     if l.error.is_none() {
         let would = if dry_run { "would " } else { "" };
