@@ -11,7 +11,10 @@
 # lifts it; the default limit applies to zones without one of their own,
 # and a zone's own limit 0 (unlimited) overrides it. `zonetp status`
 # shows each zone's limit and count, the kernel's limits are read back
-# after each sync, and `list-dp-cap` shows what sync probed.
+# after each sync, and `list-dp-cap` shows what sync probed. A limit set
+# by another tool (`ovs-dpctl ct-set-limits`, zone 9) is kept by every
+# sync and shown by status; `set-zone-limit system default 0` is pushed
+# over another tool's default.
 # shellcheck disable=SC2016
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -116,9 +119,15 @@ check "flows installed" install_flows
 check "without limits every connection gets through" round $N $N
 conntrack -F >/dev/null 2>&1
 
+check "another tool's limit: ovs-dpctl ct-set-limits zone=9,limit=4" \
+  ovs-dpctl ct-set-limits system@$DP zone=9,limit=4
 check "set-zone-limit system 5 3" "$Z" set-zone-limit system 5 3
 check "list-zone-limits" bash -c "[[ \$('$Z' list-zone-limits system) == 'Zone: 5, Limit: 3' ]]"
 check "sync pushes the limit" sync_ok
+check "sync kept zone 9's limit (not zonetp's)" \
+  bash -c "ovs-dpctl ct-get-limits system@$DP zone=9 | grep -q 'zone=9,limit=4'"
+check "status shows zone 9's limit, not configured" \
+  bash -c "'$Z' status system | grep -qx 'zone 9: limit 4 in the kernel, not configured; 0 counted'"
 check "list-dp-cap: sync probed ct_zone and ct_timeout" \
   bash -c "[[ \$('$Z' list-dp-cap system) == 'ct_timeout=true ct_zone=true' ]]"
 check "past zone 5's limit connections are refused in zone 5, not in zone 20" round 3 $N
@@ -141,8 +150,19 @@ conntrack -F >/dev/null 2>&1
 check "del-zone-limit system default, del-zone-limit system 20" \
   bash -c "'$Z' del-zone-limit system default && '$Z' del-zone-limit system 20"
 check "sync takes both back" bash -c "'$Z' sync | grep -q '^zone limits system: set 0, delete 2, unchanged 0, kept 0$'"
+check "another tool's default: ovs-dpctl ct-set-limits default=5" \
+  ovs-dpctl ct-set-limits system@$DP default=5
+check "set-zone-limit system default 0" "$Z" set-zone-limit system default 0
+check "sync pushes the default 0 over it" bash -c "'$Z' sync | grep -qx 'set limit of default limit=0'"
+check "the kernel's default is 0 again" bash -c "ovs-dpctl ct-get-limits system@$DP | grep -q 'default limit=0'"
+check "a second sync: the default 0 unchanged" \
+  bash -c "'$Z' sync | grep -qx 'zone limits system: set 0, delete 0, unchanged 1, kept 0'"
+check "del-zone-limit system default; sync forgets it" \
+  bash -c "'$Z' del-zone-limit system default && '$Z' sync >/dev/null"
 check "no limit left: every connection gets through" round $N $N
 check "the kernel holds no limit zonetp set" bash -c "[[ \$('$Z' sync | grep -c limit) == 0 ]]"
+check "every sync kept zone 9's limit" bash -c "ovs-dpctl ct-get-limits system@$DP zone=9 | grep -q 'zone=9,limit=4'"
+check "ovs-dpctl ct-del-limits zone=9" ovs-dpctl ct-del-limits system@$DP zone=9
 
 check "datapath deleted" "$Z" dp del $DP
 ip netns del at_ns0; ip netns del at_ns1
