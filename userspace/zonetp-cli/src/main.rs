@@ -93,6 +93,16 @@ enum Command {
   zonetp list-dp
   zonetp list-dp --format json")]
     ListDp,
+    /// Print a datapath record's capabilities (KEY=VALUE on one line, as
+    /// ovs-vsctl does; sorted by key).
+    ///
+    /// `zonetp sync` records what it probed of openvswitch.ko (ct_zone,
+    /// ct_timeout) when it drives the kernel; beside ovs-vswitchd, it is
+    /// ovs-vswitchd's to write.
+    #[command(after_help = "Examples:
+  zonetp list-dp-cap system
+  zonetp list-dp-cap system --format json")]
+    ListDpCap(zone_cmd::ListDpCap),
     /// Give a zone a timeout policy: add-zone-tp DP zone=N KEY=SECONDS...
     ///
     /// Identical policies share one policy id. The kernel is changed by `zonetp sync`.
@@ -110,6 +120,30 @@ enum Command {
   zonetp list-zone-tp system
   zonetp list-zone-tp system --format json")]
     ListZoneTp(zone_cmd::ListZoneTp),
+    /// Set a conntrack zone limit: set-zone-limit DP ZONE|default LIMIT
+    ///
+    /// At most LIMIT connections in the zone (0: unlimited); `default`: the
+    /// limit of every zone without one of its own. `zonetp sync` pushes
+    /// limits into openvswitch.ko. On an OVS database whose schema is older
+    /// than 8.5.0 (OVS 3.3) the zone limit verbs are refused, as that
+    /// ovs-vsctl has none.
+    #[command(after_help = "Examples:
+  zonetp set-zone-limit system 5 100
+  zonetp set-zone-limit system default 1000
+  zonetp set-zone-limit system zone=7 limit=0")]
+    SetZoneLimit(zone_cmd::SetZoneLimit),
+    /// Remove a conntrack zone limit: del-zone-limit DP ZONE|default
+    ///
+    /// A zone that also has a timeout policy keeps it.
+    #[command(after_help = "Examples:
+  zonetp del-zone-limit system 5
+  zonetp --if-exists del-zone-limit system default")]
+    DelZoneLimit(zone_cmd::DelZoneLimit),
+    /// List the conntrack zone limits of a datapath, as ovs-vsctl does.
+    #[command(after_help = "Examples:
+  zonetp list-zone-limits system
+  zonetp list-zone-limits system --format json")]
+    ListZoneLimits(zone_cmd::ListZoneLimits),
     /// Print the kernel object a ct(commit,zone=N) action carries as its
     /// timeout: the zone's policy, else zone 0's (unless the datapath has
     /// resolution=exact), else `none`.
@@ -231,9 +265,13 @@ fn run(cli: Cli) -> CmdResult {
         Command::DelDp(a) => zone_cmd::del_dp(store, a),
         Command::SetDp(a) => zone_cmd::set_dp(store, a),
         Command::ListDp => zone_cmd::list_dp(store, format),
+        Command::ListDpCap(a) => zone_cmd::list_dp_cap(store, a, format),
         Command::AddZoneTp(a) => zone_cmd::add_zone_tp(store, a),
         Command::DelZoneTp(a) => zone_cmd::del_zone_tp(store, a),
         Command::ListZoneTp(a) => zone_cmd::list_zone_tp(store, a, format),
+        Command::SetZoneLimit(a) => zone_cmd::set_zone_limit(store, a),
+        Command::DelZoneLimit(a) => zone_cmd::del_zone_limit(store, a),
+        Command::ListZoneLimits(a) => zone_cmd::list_zone_limits(store, a, format),
         Command::Resolve(a) => zone_cmd::resolve(store, a, format),
         Command::Sync(a) => match &backend {
             Backend::File(s) => sync_cmd::run(s, a, format),

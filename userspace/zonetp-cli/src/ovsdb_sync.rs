@@ -22,7 +22,10 @@ use zonetp::zone_store::ZoneStore;
 
 use crate::failure::CmdResult;
 use crate::output::{errln, Format};
-use crate::sync_cmd::{attach_progress, dry_run_beside_vswitchd, print_report, report_failure, Sync};
+use crate::sync_cmd::{
+    attach_progress, dry_run_beside_vswitchd, print_report, push_limits, record_capabilities, report_failure,
+    Sync,
+};
 use crate::watch_signals::{self, Request, WatchSignals};
 
 /// How often the agent looks at the stop flag and for SIGHUP's requests.
@@ -76,10 +79,16 @@ pub fn run(store: &OvsdbStore, a: Sync, format: Format) -> CmdResult {
     if let Ok(mut p) = progress.lock() {
         p.finish();
     }
-    let (report, _) = result?;
+    let (mut report, _) = result?;
+    if !a.beside_vswitchd && !a.delete_all {
+        report.limits = push_limits(&config, &dp, a.dry_run);
+    }
     print_report(&report, format, false);
     if let Some(e) = report_failure(&report) {
         return Err(e.into());
+    }
+    if !a.dry_run && !a.beside_vswitchd {
+        record_capabilities(store, &dp);
     }
     // The kernel now holds the configuration (not so after --delete-all).
     if let Some(change) = applied(&snapshot).filter(|_| !a.dry_run && !a.delete_all) {
@@ -102,7 +111,20 @@ fn watch(store: &OvsdbStore, dp: String, interval: Duration, format: Format, bes
     let (request, requests) = mpsc::sync_channel::<()>(1);
     let follower = Follower::new(store.remotes().to_vec(), store.dialer().clone());
     let (what, pushed, reported_requests, refusal) = (store.describe(), None, 0, None);
-    let agent = Agent { follower, client, dp, what, interval, format, pushed, reported_requests, refusal };
+    // Beside ovs-vswitchd the datapath's record is its to write.
+    let capabilities = if beside { Capabilities::NotOurs } else { Capabilities::ToRecord };
+    let agent = Agent {
+        follower,
+        client,
+        dp,
+        what,
+        interval,
+        format,
+        pushed,
+        reported_requests,
+        refusal,
+        capabilities,
+    };
     let worker_stop = Arc::clone(&stop);
     let worker = std::thread::spawn(move || agent.run(&worker_stop, &requests));
     loop {
@@ -214,6 +236,20 @@ struct Agent {
     reported_requests: u64,
     /// The last refusal of the policy rows' ids, said once per change.
     refusal: Option<String>,
+    /// Whether the datapath record's capabilities are to be written.
+    capabilities: Capabilities,
+}
+
+/// The agent's part in `Datapath.capabilities` ([`zonetp::capabilities`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Capabilities {
+    /// Probe and write after the next pass (the first after a connect: the
+    /// database may be another one, or have been restored).
+    ToRecord,
+    /// Written (or said why not) since the last connect.
+    Recorded,
+    /// Beside ovs-vswitchd: never written.
+    NotOurs,
 }
 
 impl Agent {
@@ -239,6 +275,9 @@ impl Agent {
                             if resumed { "changes since the last transaction seen" } else { "full copy" };
                         errln!("zonetp: following {remote} ({how})");
                         self.pushed = None;
+                        if self.capabilities == Capabilities::Recorded {
+                            self.capabilities = Capabilities::ToRecord;
+                        }
                         last_lost = None;
                         continue;
                     }
@@ -306,7 +345,39 @@ impl Agent {
             }
         }
         if self.pass() {
+            self.record_capabilities();
             self.report_applied();
+        }
+    }
+
+    /// Once per connection, after a pass: what was probed of openvswitch.ko
+    /// into the datapath row's capabilities. A failure is said once (the
+    /// next connection tries again).
+    fn record_capabilities(&mut self) {
+        if self.capabilities != Capabilities::ToRecord {
+            return;
+        }
+        self.capabilities = Capabilities::Recorded;
+        let dp = self.dp.clone();
+        let Some(client) = self.follower.client() else { return };
+        // A row that says both are supported is not probed again, as
+        // `sync` does not.
+        let known = client
+            .datapath_capabilities(&dp)
+            .is_ok_and(|row| row.is_some_and(|(_, caps)| zonetp::capabilities::all_supported(&caps)));
+        if known {
+            return;
+        }
+        let recorded = zonetp::capabilities::probe(&dp).and_then(|caps| {
+            let Some(caps) = caps else { return Ok(()) };
+            let Some(client) = self.follower.client() else { return Ok(()) };
+            match client.set_capabilities(&dp, &caps) {
+                Ok(_) => Ok(()),
+                Err(e) => Err(zonetp::Error::from(e)),
+            }
+        });
+        if let Err(e) = recorded {
+            errln!("zonetp: note: the capabilities of datapath {dp} were not recorded: {e}");
         }
     }
 
@@ -370,9 +441,19 @@ impl Agent {
             // are reported, and retried on the next change or period):
             // one bad value must not hang every ovs-vsctl.
             Ok(mut report) => {
+                // Beside ovs-vswitchd it pushes its own limits.
+                if self.capabilities != Capabilities::NotOurs {
+                    let wanted = self.follower.snapshot().limits_of(&dp);
+                    report.limits = zonetp::zone_limits::sync_limits(&wanted, false);
+                }
+                let limits_quiet = report.limits.as_ref().is_none_or(|l| !l.changed() && l.error.is_none());
                 // A delta pass with nothing to do (the update was cur_cfg,
                 // say) says nothing.
-                if report.pass == Some("delta") && report.plan.is_empty() && report.failed.is_empty() {
+                if report.pass == Some("delta")
+                    && report.plan.is_empty()
+                    && report.failed.is_empty()
+                    && limits_quiet
+                {
                     return true;
                 }
                 let sent = self.client.requests_sent();

@@ -10,7 +10,8 @@ use serde_json::json;
 use zonetp::beside_vswitchd::{flow_commits, Decision, FlowCommit};
 use zonetp::ctnetlink::ConntrackClient;
 use zonetp::cttimeout::CtTimeoutClient;
-use zonetp::ovs::OvsClient;
+use zonetp::ovs::ct_limit::LimitTarget;
+use zonetp::ovs::{CtLimitClient, OvsClient};
 use zonetp::reconcile::{kernel_defaults, KERNEL_DATAPATH};
 use zonetp::status::{status, status_beside_vswitchd, StatusReport, SyncState, VswitchdInput, ZoneStatus};
 use zonetp::zone_store::ZoneStore;
@@ -84,13 +85,19 @@ pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
         ManagedBy::OvsVswitchd => Some(crate::vswitchd::vswitchd_in_this_netns().first().copied()),
         ManagedBy::Zonetp => None,
     };
-    let report = match vswitchd {
+    let mut report = match vswitchd {
         Some(pid) => {
             let input = VswitchdInput { pid, commits: read_commits() };
             status_beside_vswitchd(&config, &dp, &objects, &defaults, &entries, &input)?
         }
         None => status(&config, &dp, &objects, &defaults, timeouts.max_seconds(), &entries)?,
     };
+    // Only the kernel datapath's limits are the kernel's; the family is
+    // resolved only when a limit is configured or openvswitch.ko is
+    // loaded already (resolving it would load the module).
+    if report.kernel_objects && (report.has_limits() || std::path::Path::new(OVS_MODULE).exists()) {
+        read_kernel_limits(&mut report);
+    }
     match format {
         Format::Json => print_json(&json!(report)),
         Format::Text => print_text(&report),
@@ -100,9 +107,56 @@ pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
             Some(_) => "ovs-vswitchd's objects are out of sync with the configuration",
             None => "out of sync with the configuration (run `zonetp sync`)",
         };
-        return Err(Error::Invalid(format!("status {dp}: {why}")).into());
+        let limits = if report.limit_differences().is_empty() { "" } else { "; zone limits differ" };
+        return Err(Error::Invalid(format!("status {dp}: {why}{limits}")).into());
     }
     Ok(())
+}
+
+/// Present while openvswitch.ko is loaded.
+const OVS_MODULE: &str = "/sys/module/openvswitch";
+
+/// Each zone's limit and count as openvswitch.ko reports them (GETs of
+/// the default and every zone shown, at most 256 a message), and every
+/// limit the kernel holds (one GET of everything, which the kernel fails
+/// with EMSGSIZE past a few hundred: then only the zones shown are), or
+/// why they could not be read.
+fn read_kernel_limits(r: &mut StatusReport) {
+    let targets: Vec<LimitTarget> =
+        std::iter::once(LimitTarget::Default).chain(r.zones.iter().map(|z| LimitTarget::Zone(z.zone))).collect();
+    let read = CtLimitClient::open().and_then(|mut c| {
+        let asked = c.get(&targets)?;
+        let all = match c.get_all() {
+            Ok(all) => Ok(all),
+            Err(e) if e.errno() == Some(libc::EMSGSIZE) => Err(
+                "the kernel holds more limits than one reply carries: only the zones shown here were read"
+                    .to_owned(),
+            ),
+            Err(e) => Err(e.to_string()),
+        };
+        Ok((asked, all))
+    });
+    match read {
+        Ok((asked, all)) => r.set_kernel_limits(&asked, all),
+        Err(e) => r.limits_unread = Some(e.to_string()),
+    }
+}
+
+/// "; limit 100, 42 counted": the zone's limit, and what the kernel has.
+fn limit_words(z: &ZoneStatus) -> String {
+    match (z.limit, z.kernel_limit) {
+        (Some(l), Some(k)) if k.limit == l && k.own == Some(false) => {
+            format!("; limit {l} (the kernel has it as the default's only), {} counted", k.count)
+        }
+        (Some(l), Some(k)) if k.limit == l => format!("; limit {l}, {} counted", k.count),
+        (Some(l), Some(k)) => format!("; limit {l} (the kernel has {}), {} counted", k.limit, k.count),
+        (Some(l), None) => format!("; limit {l}"),
+        (None, Some(k)) if k.own == Some(true) => {
+            format!("; limit {} (the kernel's, not configured), {} counted", k.limit, k.count)
+        }
+        (None, Some(k)) if k.limit != 0 => format!("; limit {} (the default), {} counted", k.limit, k.count),
+        _ => String::new(),
+    }
 }
 
 /// "a, b and c".
@@ -152,11 +206,12 @@ fn zone_line(z: &ZoneStatus, kernel: bool, vswitchd: bool) -> String {
         _ if kernel => "no policy (kernel defaults)".to_owned(),
         _ => "no policy (ovs-vswitchd's defaults)".to_owned(),
     };
+    let limit = limit_words(z);
     if !kernel {
-        return format!("zone {}: {policy}", z.zone);
+        return format!("zone {}: {policy}{limit}", z.zone);
     }
     let entries = if z.entries == 1 { "entry" } else { "entries" };
-    format!("zone {}: {policy}; {} {entries}", z.zone, z.entries)
+    format!("zone {}: {policy}; {} {entries}{limit}", z.zone, z.entries)
 }
 
 fn print_text(r: &StatusReport) {
@@ -173,6 +228,24 @@ fn print_text(r: &StatusReport) {
             }
         }
         None => outln!("datapath {} (resolution {})", escape(&r.datapath), r.resolution),
+    }
+    let kernel_default = r.kernel_limits.as_ref().map(|k| k.default);
+    match (r.default_limit, kernel_default) {
+        (Some(l), Some(k)) if k != l => outln!("default zone limit: {l} (the kernel has {k})"),
+        (Some(l), _) => outln!("default zone limit: {l}"),
+        (None, Some(k)) if k != 0 => outln!("default zone limit: none configured (the kernel has {k})"),
+        (None, _) => {}
+    }
+    if let Some(why) = &r.limits_unread {
+        outln!("zone limits: the kernel's not read ({})", escape(why));
+    }
+    if let Some(k) = &r.kernel_limits {
+        for o in &k.other_zones {
+            outln!("zone {}: limit {} in the kernel, not configured; {} counted", o.zone, o.limit, o.count);
+        }
+        if let Some(why) = &k.partial {
+            outln!("zone limits: {}", escape(why));
+        }
     }
     let flows_read = r.vswitchd.as_ref().is_some_and(|v| v.flows_unread.is_none());
     for z in &r.zones {
@@ -205,12 +278,15 @@ fn print_text(r: &StatusReport) {
                 escape(n)
             );
         }
+        let limits = limits_clause(r);
         outln!(
             "{}",
-            if r.in_sync() {
-                "in sync: ovs-vswitchd's objects carry every zone's policy"
+            if !r.policies_in_sync() {
+                format!("out of sync: ovs-vswitchd's objects do not carry every zone's policy{limits} (zonetp sync does not act beside it)")
+            } else if !limits.is_empty() {
+                format!("out of sync: ovs-vswitchd's objects carry every zone's policy{limits} (zonetp sync does not act beside it)")
             } else {
-                "out of sync: ovs-vswitchd's objects do not carry every zone's policy (zonetp sync does not act beside it)"
+                "in sync: ovs-vswitchd's objects carry every zone's policy".to_owned()
             }
         );
         return;
@@ -225,5 +301,20 @@ fn print_text(r: &StatusReport) {
         );
         return;
     }
-    outln!("{}", if r.in_sync() { "in sync" } else { "out of sync: run `zonetp sync`" });
+    let limits = limits_clause(r);
+    match (r.policies_in_sync(), limits.is_empty()) {
+        (true, true) => outln!("in sync"),
+        (true, false) => outln!("out of sync: zone limits{}; run `zonetp sync`", &limits[", zone limits".len()..]),
+        (false, _) => outln!("out of sync{limits}: run `zonetp sync`"),
+    }
+}
+
+/// ", zone limits (zone 5: configured 100, the kernel has 7)", or "".
+fn limits_clause(r: &StatusReport) -> String {
+    let d = r.limit_differences();
+    if d.is_empty() {
+        String::new()
+    } else {
+        format!(", zone limits ({})", d.join("; "))
+    }
 }

@@ -11,9 +11,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
 use serde_json::json;
+use zonetp::config::Config;
 use zonetp::cttimeout::CtTimeoutClient;
 use zonetp::reconcile::{check_kernel_datapath, sync, SyncOptions, SyncReport, KERNEL_DATAPATH};
 use zonetp::store::Store;
+use zonetp::zone_limits::{sync_limits, LimitReport, Limits};
+use zonetp::zone_store::ZoneStore;
 use zonetp::Error;
 
 use crate::failure::CmdResult;
@@ -132,6 +135,67 @@ pub(crate) fn print_report(r: &SyncReport, format: Format, one_line_json: bool) 
             r.failed.len()
         );
     }
+    if let Some(l) = &r.limits {
+        print_limits(&r.datapath, l, r.dry_run);
+    }
+}
+
+/// The zone limits' lines, after the objects' (an error is the caller's
+/// to say, as [`report_failure`] words it).
+fn print_limits(dp: &str, l: &LimitReport, dry_run: bool) {
+    let (set, deleted) = if dry_run { ("would set", "would delete") } else { ("set", "deleted") };
+    for s in &l.set {
+        outln!("{set} limit of {s}");
+    }
+    for d in &l.deleted {
+        outln!("{deleted} limit of {d}");
+    }
+    for k in &l.kept {
+        errln!("zonetp: note: limit of {k} kept: zonetp set another value, changed since (not the configuration's)");
+    }
+    if l.error.is_none() {
+        let would = if dry_run { "would " } else { "" };
+        outln!(
+            "zone limits {dp}: {would}set {}, {would}delete {}, unchanged {}, kept {}",
+            l.set.len(),
+            l.deleted.len(),
+            l.unchanged,
+            l.kept.len()
+        );
+    }
+}
+
+/// Datapath `dp`'s conntrack zone limits into the kernel, and the ones
+/// zonetp set that the configuration dropped out ([`zonetp::zone_limits`]).
+/// Not beside ovs-vswitchd (it pushes its own), nor for `--delete-all`
+/// (which is about timeout objects).
+pub(crate) fn push_limits(config: &Config, dp: &str, dry_run: bool) -> Option<LimitReport> {
+    let wanted = config.datapaths.get(dp).map(Limits::of).unwrap_or_default();
+    sync_limits(&wanted, dry_run)
+}
+
+/// After a sync that drove the kernel itself (not beside ovs-vswitchd,
+/// whose record it is to write): what was probed of openvswitch.ko
+/// ([`zonetp::capabilities`]) into the datapath record's capabilities. A
+/// probe or a write that fails is said in one line; the sync's outcome
+/// stands.
+///
+/// A record that says both are supported already is not probed again (a
+/// module does not lose them); otherwise the probe runs at most once per
+/// boot and network namespace, and only where openvswitch.ko is loaded
+/// and `ovs-system` exists; else nothing is written.
+pub(crate) fn record_capabilities(store: &dyn ZoneStore, dp: &str) {
+    let known = store.dp_capabilities(dp).is_ok_and(|caps| zonetp::capabilities::all_supported(&caps));
+    if known {
+        return;
+    }
+    let recorded = zonetp::capabilities::probe(dp).and_then(|caps| match caps {
+        Some(caps) => store.set_capabilities(dp, &caps),
+        None => Ok(()),
+    });
+    if let Err(e) = recorded {
+        errln!("zonetp: note: the capabilities of datapath {dp} were not recorded: {e}");
+    }
 }
 
 /// Why a finished sync still fails the command (after its report).
@@ -141,6 +205,9 @@ pub(crate) fn report_failure(r: &SyncReport) -> Option<Error> {
             "sync {}: the kernel was changed as reported, but the outcome was not recorded: {e}",
             r.datapath
         )));
+    }
+    if let Some(e) = r.limits.as_ref().and_then(|l| l.error.as_ref()) {
+        return Some(Error::Invalid(format!("sync {}: {e}", r.datapath)));
     }
     (!r.failed.is_empty()).then(|| {
         Error::Invalid(format!("sync {}: {} object(s) could not be pushed", r.datapath, r.failed.len()))
@@ -209,20 +276,27 @@ pub fn run(store: &Store, a: Sync, format: Format) -> CmdResult {
         return Ok(());
     }
     if a.watch {
-        return watch(store, dp, Duration::from_secs(a.interval), format);
+        return watch(store, dp, Duration::from_secs(a.interval), format, a.beside_vswitchd);
     }
     let mut client = CtTimeoutClient::open()?;
     let progress = attach_progress(&mut client, &dp);
     let opts = SyncOptions { dry_run: a.dry_run, delete_all: a.delete_all };
-    let report = sync_pass(store, &mut client, &progress, &dp, opts)?;
-    print_report(&report, format, false);
-    match report_failure(&report) {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
+    let mut report = sync_pass(store, &mut client, &progress, &dp, opts)?;
+    if !a.beside_vswitchd && !a.delete_all {
+        report.limits = push_limits(&store.read()?, &dp, a.dry_run);
     }
+    print_report(&report, format, false);
+    if let Some(e) = report_failure(&report) {
+        return Err(e.into());
+    }
+    // After a sync that failed, its error is the one line said.
+    if !a.dry_run && !a.beside_vswitchd {
+        record_capabilities(store, &dp);
+    }
+    Ok(())
 }
 
-fn watch(store: &Store, dp: String, interval: Duration, format: Format) -> CmdResult {
+fn watch(store: &Store, dp: String, interval: Duration, format: Format, beside: bool) -> CmdResult {
     let signals = WatchSignals::block()?;
     let mut client = CtTimeoutClient::open()?;
     let progress = attach_progress(&mut client, &dp);
@@ -232,14 +306,25 @@ fn watch(store: &Store, dp: String, interval: Duration, format: Format) -> CmdRe
     let worker_store = Store::locate(Some(store.path()));
     let worker_dp = dp.clone();
     let worker = std::thread::spawn(move || {
+        // Beside ovs-vswitchd the datapath's record is its to write.
+        let mut capabilities_recorded = beside;
         while requests.recv().is_ok() {
             // A failed pass (kernel or file unreadable) is reported and
             // retried; the watcher keeps going.
             match sync_pass(&worker_store, &mut client, &progress, &worker_dp, SyncOptions::default()) {
-                Ok(r) => {
+                Ok(mut r) => {
+                    if !beside {
+                        if let Ok(config) = worker_store.read() {
+                            r.limits = push_limits(&config, &worker_dp, false);
+                        }
+                    }
                     print_report(&r, format, true);
                     if let Some(e) = report_failure(&r) {
                         errln!("zonetp: {e}");
+                    } else if !capabilities_recorded {
+                        // Once, after the first pass that went through.
+                        record_capabilities(&worker_store, &worker_dp);
+                        capabilities_recorded = true;
                     }
                 }
                 Err(e) => errln!("zonetp: sync {worker_dp}: {e}"),

@@ -333,17 +333,84 @@ fn zonetp_policies_show_in_ovs_vsctl_and_refusals_match() {
     );
 }
 
-/// A server whose schema is Debian's plus `CT_Zone.limit` (as schema 8.5.0,
-/// OVS 3.3, has it).
+/// A server whose schema is Debian's (8.3.1) plus the two columns schema
+/// 8.5.0 (OVS 3.3) added for zone limits, `CT_Zone.limit` and
+/// `Datapath.ct_zone_default_limit`, with its version bumped to 8.5.0:
+/// ovsdb-server 3.1 serves it; OVS's own schema file is not needed.
 fn server_with_zone_limits(name: &str) -> Server {
     let dir = temp_dir(name);
     let path = dir.join("limit.ovsschema");
     write_schema(&path, |schema| {
         schema["version"] = "8.5.0".into();
-        schema["tables"]["CT_Zone"]["columns"]["limit"] = serde_json::json!({"type": {"key": {"type": "integer", "minInteger": 0, "maxInteger": 4294967295u64},
-                                        "min": 0, "max": 1}});
+        let limit = serde_json::json!({"type": {"key": {"type": "integer", "minInteger": 0,
+            "maxInteger": 4294967295u64}, "min": 0, "max": 1}});
+        schema["tables"]["CT_Zone"]["columns"]["limit"] = limit.clone();
+        schema["tables"]["Datapath"]["columns"]["ct_zone_default_limit"] = limit;
     });
     Server::with_schema(dir, path.to_str().unwrap())
+}
+
+/// The zone limit verbs on a database of schema 8.5.0: ovs-vsctl 3.5's
+/// round trip and refusals, and the rows as OVS 3.5 has them.
+#[test]
+fn zone_limits_on_a_schema_8_5_0_database_round_trip_with_ovs_vsctl_3_5_s_words() {
+    let s = server_with_zone_limits("limit-verbs");
+    zone_limits_round_trip(&|args| s.z(args));
+    s.z_ok(&["set-zone-limit", "system", "default", "9"]);
+    let select = |table: &str, column: &str| {
+        let txn = serde_json::json!(["Open_vSwitch", {"op": "select", "table": table, "where": [],
+            "columns": [column]}]);
+        tool_ok("ovsdb-client", &["transact", &s.remote(), &txn.to_string()]).trim().to_owned()
+    };
+    assert_eq!(select("Datapath", "ct_zone_default_limit"), r#"[{"rows":[{"ct_zone_default_limit":9}]}]"#);
+    let mut limits: Vec<String> = serde_json::from_str::<serde_json::Value>(&select("CT_Zone", "limit"))
+        .unwrap()[0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["limit"].to_string())
+        .collect();
+    limits.sort();
+    assert_eq!(limits, ["0", "4294967295"], "one row per limited zone, none left over");
+    // ovs-vsctl 3.1 sees zones that have a limit alone as zones without a policy.
+    assert_eq!(s.vsctl_ok(&["list-zone-tp", "system"]), s.z_ok(&["list-zone-tp", "system"]));
+    assert_eq!(
+        s.z_ok(&["list-zone-tp", "system"]),
+        "Zone:16, Timeout Policies: system default\nZone:65535, Timeout Policies: system default\n"
+    );
+}
+
+/// On Debian's schema (8.3.1, OVS 3.1) the zone limit verbs are refused in
+/// ovs-vsctl 3.1's words for a command it does not have, whatever their
+/// arguments; every other verb keeps working.
+#[test]
+fn zone_limit_verbs_are_unknown_commands_on_an_older_schema_and_the_rest_works() {
+    let s = Server::new("limit-old-schema");
+    for args in [
+        &["set-zone-limit", "system", "1", "5"][..],
+        &["set-zone-limit", "system", "five", "5"],
+        &["del-zone-limit", "system", "default"],
+        &["--if-exists", "del-zone-limit", "system", "1"],
+        &["list-zone-limits", "system"],
+        &["list-zone-limits", "nope"],
+    ] {
+        let theirs = s.vsctl(args);
+        let ours = s.z(args);
+        assert_eq!((theirs.status, ours.status), (1, 1), "{args:?}: {}", ours.stderr);
+        assert_eq!(ours.stderr, theirs.stderr.replace("ovs-vsctl: ", "zonetp: "), "{args:?}");
+        assert_eq!(
+            ours.stderr,
+            format!(
+                "zonetp: unknown command '{}'; use --help for help\n",
+                args.iter().find(|a| a.contains("zone-limit")).unwrap()
+            )
+        );
+    }
+    s.z_ok(&["add-zone-tp", "system", "zone=3", "udp_single=1"]);
+    assert_eq!(s.z_ok(&["list-zone-tp", "system"]), "Zone:3, Timeout Policies: udp_single=1\n");
+    s.z_ok(&["del-zone-tp", "system", "zone=3"]);
+    assert_eq!(s.z_ok(&["list-dp-cap", "system"]), "\n");
+    assert_eq!(s.z_ok(&["list-dp"]), "system\n");
 }
 
 #[test]
@@ -2012,5 +2079,117 @@ fn after_an_ovsdb_server_restart_the_agent_passes_in_full_then_by_deltas() {
         let r = the_report(&log, || vsctl_waiting(&s, &["add-zone-tp", "system", "zone=31", "udp_single=5"]));
         assert_eq!((&r["pass"], &r["requests"]), (&"delta".into(), &12.into()), "{r:#}");
         assert_eq!(planned(&r), six(s.stored_id(31).unwrap()), "{r:#}");
+    });
+}
+
+/// `list-dp-cap` on the database: ovs-vsctl's line and refusal. `sync`
+/// and the agent probe openvswitch.ko only where it is loaded and
+/// `ovs-system` exists (the VM test ovs-zone-limit): in this test's
+/// network namespace they write nothing into `Datapath.capabilities`,
+/// keep the keys others wrote and make no datapath; beside ovs-vswitchd
+/// (`--beside-vswitchd`) they record nothing either.
+#[test]
+fn list_dp_cap_matches_ovs_vsctl_and_sync_and_the_agent_record_what_they_probed() {
+    in_netns(|| {
+        let s = Server::new("dp-cap");
+        assert_eq!(s.z_ok(&["list-dp-cap", "system"]), "\n");
+        assert_eq!(s.vsctl_ok(&["list-dp-cap", "system"]), "\n");
+        let theirs = s.vsctl(&["list-dp-cap", "nosystem"]);
+        let ours = s.z(&["list-dp-cap", "nosystem"]);
+        assert_eq!((theirs.status, ours.status), (1, 1), "{}{}", theirs.stderr, ours.stderr);
+        assert_eq!(ours.stderr, theirs.stderr.replace("ovs-vsctl: ", "zonetp: "));
+        assert_eq!(ours.stderr, "zonetp: datapath \"nosystem\" record not found\n");
+        let unquote = |t: String| t.trim().trim_matches('"').to_owned();
+        let dp = unquote(s.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:system"]));
+        s.vsctl_ok(&["set", "Datapath", &dp, "capabilities:recirc=true"]);
+        assert_eq!(s.z_ok(&["list-dp-cap", "system"]), "recirc=true\n");
+        assert_eq!(s.vsctl_ok(&["list-dp-cap", "system"]), "recirc=true\n");
+        s.z_ok(&["sync", "--dry-run"]);
+        s.z_ok(&["sync", "--beside-vswitchd"]);
+        assert_eq!(s.z_ok(&["list-dp-cap", "system"]), "recirc=true\n", "nothing recorded");
+        let r = s.z(&["sync"]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert!(!r.stderr.contains("capabilities"), "{}", r.stderr);
+        assert_eq!(s.z_ok(&["list-dp-cap", "system"]), "recirc=true\n", "no ovs-system here: nothing probed");
+        assert_eq!(s.vsctl_ok(&["list-dp-cap", "system"]), "recirc=true\n");
+        assert_ne!(tool("ip", &["link", "show", "zonetp-probe"]).status, 0, "no probe datapath made");
+        let json = z_json(&s, &["list-dp-cap", "system"]);
+        assert_eq!(json.as_object().unwrap().len(), 1, "{json}");
+        assert_eq!(json["recirc"], "true");
+
+        // The agent records them after its first pass; beside
+        // ovs-vswitchd it does not.
+        let beside = Server::new("dp-cap-beside");
+        let log = beside.dir.join("beside.log");
+        let args = ["--db", &beside.remote(), "sync", "--watch", "--beside-vswitchd"];
+        let _beside_agent = Proc::spawn(Command::new(env!("CARGO_BIN_EXE_zonetp")).args(args), &log);
+        wait_for("the agent's first pass", 30, || {
+            log_lines(&log).iter().any(|l| l.starts_with("sync system:"))
+        });
+        assert_eq!(beside.z_ok(&["list-dp-cap", "system"]), "\n");
+        let fresh = Server::new("dp-cap-agent");
+        let (_agent, log) = watcher(&fresh, "agent");
+        wait_for("the agent's first pass", 30, || log_lines(&log).iter().any(|l| l.starts_with("sync system:")));
+        assert_eq!(fresh.z_ok(&["list-dp-cap", "system"]), "\n", "no ovs-system here: nothing probed");
+        assert!(!log_lines(&log).iter().any(|l| l.contains("not recorded")), "{:?}", log_lines(&log));
+        // A row that says both are supported is not probed again.
+        let known = Server::new("dp-cap-known");
+        let dp = unquote(known.vsctl_ok(&["get", "Open_vSwitch", ".", "datapaths:system"]));
+        known.vsctl_ok(&[
+            "set",
+            "Datapath",
+            &dp,
+            "capabilities:ct_zone=true",
+            "capabilities:ct_timeout=true",
+        ]);
+        let (_agent, log) = watcher(&known, "known");
+        wait_for("the agent's first pass", 30, || {
+            log_lines(&log).iter().any(|l| l.starts_with("sync system:"))
+        });
+        known.z_ok(&["sync"]);
+        assert_eq!(known.z_ok(&["list-dp-cap", "system"]), "ct_timeout=true ct_zone=true\n");
+    });
+}
+
+/// On a database of schema 8.5.0, `sync` and the agent push the zone
+/// limits with the objects: on a kernel without openvswitch.ko (this
+/// host's) they say why they could not, by name, and still push the
+/// objects; without limits they never ask.
+#[test]
+fn sync_and_the_agent_push_zone_limits_from_the_database_or_say_why_not() {
+    in_netns(|| {
+        let module = expected_capabilities().contains("true");
+        let s = server_with_zone_limits("limit-sync");
+        s.z_ok(&["add-zone-tp", "system", "zone=5", "udp_single=3"]);
+        s.z_ok(&["set-zone-limit", "system", "5", "100"]);
+        let r = s.z(&["sync"]);
+        assert_eq!(kernel_objects().len(), 6);
+        if module {
+            assert_eq!(r.status, 0, "{}", r.stderr);
+            assert!(r.stdout.contains("set limit of zone 5 limit=100\n"), "{}", r.stdout);
+        } else {
+            assert_eq!(r.status, 1);
+            assert!(
+                r.stderr.starts_with(
+                    "zonetp: sync system: zone limits: cannot resolve generic netlink family ovs_ct_limit"
+                ),
+                "{}",
+                r.stderr
+            );
+        }
+        let (_agent, log) = watcher(&s, "limit-agent");
+        let said = if module {
+            "set limit of zone 7 limit=5"
+        } else {
+            "zone limits: cannot resolve generic netlink family ovs_ct_limit"
+        };
+        s.z_ok(&["set-zone-limit", "system", "7", "5"]);
+        wait_for("the agent's word on the limits", 30, || log_lines(&log).iter().any(|l| l.contains(said)));
+        // Limits gone: the agent's passes are quiet about them again.
+        s.z_ok(&["del-zone-limit", "system", "7"]);
+        s.z_ok(&["del-zone-limit", "system", "5"]);
+        let r = s.z(&["sync"]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert!(!r.stdout.contains("zone limits"), "{}", r.stdout);
     });
 }

@@ -445,3 +445,136 @@ fn a_file_made_anew_does_not_reuse_the_id_of_objects_a_rule_holds() {
         tool_ok("iptables", &["-t", "raw", "-F"]);
     });
 }
+
+/// `list-dp-cap` on the file: ovs-vsctl's line and refusal. `sync`
+/// probes openvswitch.ko only where it is loaded and `ovs-system` exists
+/// (never loading the module, never making a datapath): in a network
+/// namespace without one (this test's) it writes nothing, keeps the keys
+/// it did not probe, and leaves no `zonetp-probe` datapath; a record that
+/// says both are supported stays as it is. With the module and the
+/// datapath, the VM test ovs-zone-limit checks what it records.
+#[test]
+fn list_dp_cap_shows_what_sync_probed_of_the_kernel_datapath() {
+    in_netns(|| {
+        let db = Db::with_system("dp-cap");
+        assert_eq!(db.err(&["list-dp-cap", "nosystem"]), "zonetp: datapath \"nosystem\" record not found\n");
+        assert_eq!(db.ok(&["list-dp-cap", "system"]), "\n", "none yet: an empty line, as ovs-vsctl prints");
+        db.ok(&["sync", "--dry-run"]);
+        db.ok(&["sync", "--beside-vswitchd"]);
+        assert_eq!(
+            db.ok(&["list-dp-cap", "system"]),
+            "\n",
+            "a dry run and a sync beside ovs-vswitchd record nothing"
+        );
+        // A key zonetp does not probe, written by hand, stays.
+        let text =
+            db.text().replace("\"system\": {", "\"system\": {\"capabilities\": {\"recirc\": \"true\"},");
+        std::fs::write(&db.0, text).unwrap();
+        let before = std::fs::metadata(&db.0).unwrap().modified().unwrap();
+        let r = db.run(&["sync"]);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert!(!r.stderr.contains("capabilities"), "{}", r.stderr);
+        assert_eq!(db.ok(&["list-dp-cap", "system"]), "recirc=true\n", "no ovs-system here: nothing probed");
+        assert_eq!(std::fs::metadata(&db.0).unwrap().modified().unwrap(), before, "nothing written");
+        assert_ne!(tool("ip", &["link", "show", "zonetp-probe"]).status, 0, "no probe datapath made");
+        // A record that says both are supported is not probed again: it
+        // stays as it is.
+        let text = db.text().replace(
+            "\"capabilities\": {",
+            "\"capabilities\": {\"ct_timeout\": \"true\", \"ct_zone\": \"true\", ",
+        );
+        std::fs::write(&db.0, text).unwrap();
+        db.ok(&["sync"]);
+        assert_eq!(db.ok(&["list-dp-cap", "system"]), "ct_timeout=true ct_zone=true recirc=true\n");
+    });
+}
+
+/// The zone limit verbs on the file: ovs-vsctl 3.5's round trip and
+/// refusals; the file keeps the limits where a reader can see them.
+#[test]
+fn zone_limits_on_the_file_round_trip_with_ovs_vsctl_3_5_s_words() {
+    let db = Db::with_system("limits");
+    zone_limits_round_trip(&|args| db.run(args));
+    let text = db.text();
+    assert!(text.contains("\"limit\": 4294967295"), "{text}");
+}
+
+/// `sync` pushes the configured zone limits into openvswitch.ko after the
+/// timeout objects; `status` shows each zone's limit with the kernel's
+/// count. On a kernel without openvswitch.ko (this host's) the limits
+/// fail the sync by name, the objects are still pushed, and once no limit
+/// is configured (and zonetp set none) the kernel is not asked at all.
+/// With the module, the VM test ovs-zone-limit checks what it does to
+/// connections.
+#[test]
+fn sync_pushes_zone_limits_or_fails_by_name_without_openvswitch_ko() {
+    in_netns(|| {
+        let module = expected_capabilities().contains("true");
+        let db = Db::with_system("limit-sync");
+        db.ok(&["add-zone-tp", "system", "zone=5", "udp_single=3"]);
+        let r = db.run(&["sync"]);
+        assert!(!r.stdout.contains("zone limits"), "no limit, no word of them: {}", r.stdout);
+        db.ok(&["set-zone-limit", "system", "5", "100"]);
+        db.ok(&["set-zone-limit", "system", "default", "7"]);
+        db.ok(&["add-zone-tp", "system", "zone=6", "udp_single=4"]);
+        let r = db.run(&["sync"]);
+        assert_eq!(nfct_objects_sorted().len(), 12, "the objects are pushed whatever the limits do");
+        let status = db.ok(&["status"]);
+        assert!(status.contains("default zone limit: 7\n"), "{status}");
+        if module {
+            assert_eq!(r.status, 0, "{}", r.stderr);
+            assert!(
+                r.stdout.contains("set limit of zone 5 limit=100\nset limit of default limit=7\n")
+                    || r.stdout.contains("set limit of default limit=7\nset limit of zone 5 limit=100\n"),
+                "{}",
+                r.stdout
+            );
+            assert!(status.contains("; 0 entries; limit 100, 0 counted\n"), "{status}");
+            db.ok(&["del-zone-limit", "system", "5"]);
+            let r = db.ok(&["sync"]);
+            assert!(r.contains("deleted limit of zone 5\n"), "{r}");
+        } else {
+            assert_eq!(r.status, 1, "{}", r.stdout);
+            assert_eq!(
+                r.stderr,
+                "zonetp: sync system: zone limits: cannot resolve generic netlink family ovs_ct_limit: \
+                 No such file or directory (os error 2) (ENOENT): is the openvswitch module loaded?\n"
+            );
+            assert!(
+                status.contains(
+                    "zone limits: the kernel's not read (cannot resolve generic netlink family ovs_ct_limit"
+                ),
+                "{status}"
+            );
+            assert!(
+                status.contains("zone 5: policy 1 (own): udp_single=3; 0 entries; limit 100\n"),
+                "{status}"
+            );
+            // Configured limits the kernel does not hold: out of sync.
+            assert!(status.ends_with("out of sync: zone limits (the kernel's not read); run `zonetp sync`\n"), "{status}");
+            let check = db.run(&["status", "--check"]);
+            assert_eq!(check.status, 1, "{}", check.stdout);
+            assert_eq!(
+                check.stderr,
+                "zonetp: status system: out of sync with the configuration (run `zonetp sync`); zone limits differ\n"
+            );
+            // A userspace datapath's limits are not the kernel's: not read,
+            // not counted.
+            db.ok(&["add-dp", "netdev"]);
+            db.ok(&["set-zone-limit", "netdev", "5", "1"]);
+            let netdev = db.ok(&["status", "--check", "netdev"]);
+            assert!(!netdev.contains("not read") && netdev.contains("limit 1"), "{netdev}");
+            db.ok(&["del-dp", "netdev"]);
+            let json = db.json(&["status"]);
+            assert_eq!(json["default_limit"], json!(7));
+            assert_eq!(json["zones"][0]["limit"], json!(100));
+            assert_eq!(json["zones"][1].get("limit"), None, "zone 6 has none of its own");
+            db.ok(&["del-zone-limit", "system", "5"]);
+        }
+        db.ok(&["del-zone-limit", "system", "default"]);
+        // Nothing configured, nothing zonetp set left: not a word, exit 0.
+        let r = db.ok(&["sync"]);
+        assert!(!r.contains("zone limits"), "{r}");
+        assert!(!db.ok(&["status"]).contains("limit"));
+    });
+}

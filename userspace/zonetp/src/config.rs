@@ -47,6 +47,15 @@ pub struct Datapath {
     pub resolution: ResolutionMode,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_ids: ExternalIds,
+    /// What the kernel datapath supports, as `Datapath.capabilities` holds
+    /// it in an OVS database (`ct_zone=true`, ...): written by `zonetp
+    /// sync` from what it probed, shown by `list-dp-cap`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub capabilities: BTreeMap<String, String>,
+    /// The conntrack limit of a zone without one of its own
+    /// (`Datapath.ct_zone_default_limit`, OVS 3.3); 0 is unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ct_zone_default_limit: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +63,10 @@ pub struct Datapath {
 pub struct ZoneRecord {
     /// `None`: the zone uses the system default.
     pub timeout_policy: Option<u32>,
+    /// The zone's conntrack limit (`CT_Zone.limit`, OVS 3.3); 0 is
+    /// unlimited. A zone may have a record for a limit alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_ids: ExternalIds,
 }
@@ -262,6 +275,86 @@ pub fn check_datapath_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// ovs-vsctl's refusal of `list-dp-cap` for a datapath without a record.
+pub fn dp_record_not_found(dp: &str) -> String {
+    format!("datapath \"{dp}\" record not found")
+}
+
+/// `list-dp-cap`'s line, as ovs-vsctl prints it: `KEY=VALUE` pairs
+/// separated by spaces, on one line (an empty line for none). ovs-vsctl
+/// prints them in its hash table's order; zonetp sorts them by key.
+pub fn dp_cap_line(caps: &BTreeMap<String, String>) -> String {
+    caps.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}
+
+/// The zone word of `set-zone-limit` and `del-zone-limit`: a zone, or
+/// `default` (the datapath's default limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitZone {
+    /// As given: the range is checked where ovs-vsctl checks it (after
+    /// the datapath), so its words come in its order.
+    Zone(i64),
+    Default,
+}
+
+/// Parses `%i` as ovs-vsctl's `ovs_scan(..., "%"SCNi64)` takes it: an
+/// optional sign, then decimal, 0x hex or 0 octal digits (and, unlike
+/// sscanf, nothing after them).
+pub fn parse_c_integer(n: &str) -> Option<i64> {
+    let (neg, digits) = match n.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, n.strip_prefix('+').unwrap_or(n)),
+    };
+    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        (16, hex)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        (8, &digits[1..])
+    } else {
+        (10, digits)
+    };
+    // from_str_radix takes a sign of its own: only digits may be left.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let value = i64::from_str_radix(digits, radix).ok()?;
+    Some(if neg { -value } else { value })
+}
+
+impl LimitZone {
+    /// `N`, `default` (ovs-vsctl 3.5's words), or `zone=N`, `zone=default`
+    /// (the form of zonetp's other zone verbs). A word that is no number
+    /// is refused in the words of later ovs-vsctl (3.5 reads it as -1).
+    pub fn parse(word: &str) -> Result<Self> {
+        let v = word.strip_prefix("zone=").unwrap_or(word);
+        if v == "default" {
+            return Ok(LimitZone::Default);
+        }
+        parse_c_integer(v)
+            .map(LimitZone::Zone)
+            .ok_or_else(|| Error::Invalid(format!("invalid zone id, {word}")))
+    }
+}
+
+/// The limit word of `set-zone-limit`: `L` (ovs-vsctl's) or `limit=L`;
+/// the range is checked later, as ovs-vsctl does.
+pub fn parse_limit_arg(word: &str) -> Result<i64> {
+    let v = word.strip_prefix("limit=").unwrap_or(word);
+    parse_c_integer(v).ok_or_else(|| Error::Invalid(format!("invalid limit, {word}")))
+}
+
+/// ovs-vsctl's checks of `set-zone-limit`'s values, in its order (after
+/// the datapath's): the limit, then the zone.
+pub fn check_limit_args(zone: LimitZone, limit: i64) -> Result<(Option<u16>, u32)> {
+    let limit = u32::try_from(limit).map_err(|_| Error::Invalid(format!("limit ({limit}) out of range")))?;
+    match zone {
+        LimitZone::Default => Ok((None, limit)),
+        LimitZone::Zone(z) => match u16::try_from(z) {
+            Ok(z) => Ok((Some(z), limit)),
+            Err(_) => Err(Error::Invalid(format!("zone_id ({z}) out of range"))),
+        },
+    }
+}
+
 /// Where `resolve` found a zone's policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Resolution {
@@ -400,16 +493,71 @@ impl Config {
     }
 
     /// `del-zone-tp`: removes the zone's record (and its policy, once no
-    /// zone uses it).
+    /// zone uses it); a zone with a limit keeps its record and the limit,
+    /// as ovs-vsctl 3.3 and later do.
     pub fn del_zone_tp(&mut self, dp: &str, zone: u16, if_exists: bool) -> Result<()> {
         let d = self.datapath_mut(dp)?;
         let has_policy = d.ct_zones.get(&zone).is_some_and(|z| z.timeout_policy.is_some());
         if !has_policy && !if_exists {
             return Err(Error::Invalid(format!("zone id {zone} does not have a policy")));
         }
-        d.ct_zones.remove(&zone);
+        match d.ct_zones.get_mut(&zone) {
+            Some(z) if z.limit.is_some() => z.timeout_policy = None,
+            _ => drop(d.ct_zones.remove(&zone)),
+        }
         self.collect_garbage();
         Ok(())
+    }
+
+    /// `set-zone-limit DP ZONE|default LIMIT`, refused in ovs-vsctl 3.5's
+    /// words and order: the datapath, the limit's range, the zone's. A
+    /// zone without a record gets one for the limit alone.
+    pub fn set_zone_limit(&mut self, dp: &str, zone: LimitZone, limit: i64) -> Result<()> {
+        let d = self.datapath_mut(dp)?;
+        match check_limit_args(zone, limit)? {
+            (None, limit) => d.ct_zone_default_limit = Some(limit),
+            (Some(zone), limit) => d.ct_zones.entry(zone).or_default().limit = Some(limit),
+        }
+        Ok(())
+    }
+
+    /// `del-zone-limit DP ZONE|default`: a zone with a policy keeps its
+    /// record and the policy; one without goes.
+    pub fn del_zone_limit(&mut self, dp: &str, zone: LimitZone, if_exists: bool) -> Result<()> {
+        let d = self.datapath_mut(dp)?;
+        let zone = match zone {
+            LimitZone::Default => {
+                if d.ct_zone_default_limit.is_none() && !if_exists {
+                    return Err(Error::Invalid(format!("datapath {dp} does not have a limit")));
+                }
+                d.ct_zone_default_limit = None;
+                return Ok(());
+            }
+            LimitZone::Zone(z) => z,
+        };
+        let key = u16::try_from(zone).ok();
+        let has_limit = key.and_then(|k| d.ct_zones.get(&k)).is_some_and(|z| z.limit.is_some());
+        if !has_limit && !if_exists {
+            return Err(Error::Invalid(format!("zone_id {zone} does not have a limit")));
+        }
+        let Some(key) = key else { return Ok(()) };
+        match d.ct_zones.get_mut(&key) {
+            Some(z) if z.timeout_policy.is_some() => z.limit = None,
+            Some(_) => drop(d.ct_zones.remove(&key)),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// `list-zone-limits` output, line for line as ovs-vsctl 3.5 prints it.
+    pub fn list_zone_limits(&self, dp: &str) -> Result<Vec<String>> {
+        let d = self
+            .datapaths
+            .get(dp)
+            .ok_or_else(|| Error::Invalid(format!("datapath: {dp} record not found")))?;
+        let default = d.ct_zone_default_limit.map(|l| format!("Default, Limit: {l}"));
+        let zones = d.ct_zones.iter().filter_map(|(z, r)| Some(format!("Zone: {z}, Limit: {}", r.limit?)));
+        Ok(default.into_iter().chain(zones).collect())
     }
 
     fn zones_using(&self, id: u32) -> usize {
@@ -485,6 +633,19 @@ impl Config {
             policy_id,
             object: policy_id.and_then(|id| object_name(id, l3, l4)),
         })
+    }
+
+    /// `list-dp-cap`'s map, refused in ovs-vsctl's words.
+    pub fn dp_capabilities(&self, dp: &str) -> Result<&BTreeMap<String, String>> {
+        self.datapaths.get(dp).map(|d| &d.capabilities).ok_or_else(|| Error::Invalid(dp_record_not_found(dp)))
+    }
+
+    /// Sets the keys of `caps` in the datapath's capabilities (others
+    /// stay: another writer's keys are not zonetp's to drop).
+    pub fn set_capabilities(&mut self, dp: &str, caps: &BTreeMap<String, String>) -> Result<()> {
+        let d = self.datapath_mut(dp)?;
+        d.capabilities.extend(caps.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(())
     }
 
     /// `list-zone-tp` output, line for line as ovs-vsctl prints it.
@@ -564,6 +725,104 @@ mod tests {
         assert_eq!(parse_zone_arg("zone=-0").unwrap(), 0);
         assert_eq!(parse_zone_arg("zone=0XfF").unwrap(), 255);
         assert!(parse_zone_arg("zone=99999999999999999999").is_err());
+    }
+
+    #[test]
+    fn capabilities_are_listed_sorted_on_one_line_and_refused_as_ovs_vsctl_does() {
+        let mut c = with_system();
+        assert_eq!(dp_cap_line(c.dp_capabilities("system").unwrap()), "");
+        let caps = BTreeMap::from([("ct_zone".into(), "true".into()), ("ct_timeout".into(), "false".into())]);
+        c.set_capabilities("system", &caps).unwrap();
+        c.set_capabilities("system", &BTreeMap::from([("recirc".into(), "true".into())])).unwrap();
+        assert_eq!(
+            dp_cap_line(c.dp_capabilities("system").unwrap()),
+            "ct_timeout=false ct_zone=true recirc=true"
+        );
+        assert_eq!(
+            c.dp_capabilities("nosystem").unwrap_err().to_string(),
+            "datapath \"nosystem\" record not found"
+        );
+        assert_eq!(
+            c.set_capabilities("netdev", &caps).unwrap_err().to_string(),
+            "datapath netdev does not exist"
+        );
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(
+            text.contains(r#""capabilities":{"ct_timeout":"false","ct_zone":"true","recirc":"true"}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Config>(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn zone_limits_as_ovs_vsctl_3_5_sets_lists_and_refuses_them() {
+        let mut c = with_system();
+        let z = |n: i64| LimitZone::Zone(n);
+        assert!(c.list_zone_limits("system").unwrap().is_empty());
+        c.set_zone_limit("system", z(1), 1).unwrap();
+        c.set_zone_limit("system", z(1), 5).unwrap();
+        assert_eq!(c.list_zone_limits("system").unwrap(), ["Zone: 1, Limit: 5"]);
+        c.del_zone_limit("system", z(1), false).unwrap();
+        assert!(c.datapaths["system"].ct_zones.is_empty(), "a zone with neither half goes");
+        // A zone with a limit and a policy keeps its record while either is set.
+        c.set_zone_limit("system", z(10), 5).unwrap();
+        c.add_zone_tp("system", 10, tp(&["icmp_first=1", "icmp_reply=2"]), false).unwrap();
+        c.del_zone_limit("system", z(10), false).unwrap();
+        assert!(c.list_zone_limits("system").unwrap().is_empty());
+        assert_eq!(
+            c.list_zone_tp("system").unwrap(),
+            ["Zone:10, Timeout Policies: icmp_first=1 icmp_reply=2"]
+        );
+        c.set_zone_limit("system", z(10), 5).unwrap();
+        c.del_zone_tp("system", 10, false).unwrap();
+        assert_eq!(c.list_zone_limits("system").unwrap(), ["Zone: 10, Limit: 5"]);
+        assert_eq!(c.list_zone_tp("system").unwrap(), ["Zone:10, Timeout Policies: system default"]);
+        assert!(c.timeout_policies.is_empty(), "the policy went with its last zone");
+        c.set_zone_limit("system", LimitZone::Default, 5).unwrap();
+        c.set_zone_limit("system", LimitZone::Default, 10).unwrap();
+        assert_eq!(c.list_zone_limits("system").unwrap(), ["Default, Limit: 10", "Zone: 10, Limit: 5"]);
+        c.del_zone_limit("system", LimitZone::Default, false).unwrap();
+        c.del_zone_limit("system", LimitZone::Default, true).unwrap();
+        assert_eq!(c.list_zone_limits("system").unwrap(), ["Zone: 10, Limit: 5"]);
+        // Refusals, word for word (tests/ovs-vsctl.at of OVS 3.5).
+        let e = |r: Result<()>| r.unwrap_err().to_string();
+        assert_eq!(e(c.set_zone_limit("netdevxx", z(5), 1)), "datapath netdevxx does not exist");
+        assert_eq!(e(c.set_zone_limit("system", z(88888), 1)), "zone_id (88888) out of range");
+        assert_eq!(e(c.set_zone_limit("system", z(5), -1)), "limit (-1) out of range");
+        assert_eq!(e(c.set_zone_limit("system", z(-1), 4294967296)), "limit (4294967296) out of range");
+        assert_eq!(e(c.del_zone_limit("system", z(11), false)), "zone_id 11 does not have a limit");
+        assert_eq!(e(c.del_zone_limit("system", z(88888), false)), "zone_id 88888 does not have a limit");
+        c.del_zone_limit("system", z(88888), true).unwrap();
+        assert_eq!(
+            e(c.set_zone_limit("netdevxx", LimitZone::Default, 1)),
+            "datapath netdevxx does not exist"
+        );
+        assert_eq!(e(c.set_zone_limit("system", LimitZone::Default, -1)), "limit (-1) out of range");
+        assert_eq!(
+            e(c.del_zone_limit("system", LimitZone::Default, false)),
+            "datapath system does not have a limit"
+        );
+        assert_eq!(e(c.list_zone_limits("nope").map(drop)), "datapath: nope record not found");
+        c.set_zone_limit("system", z(65535), u32::MAX.into()).unwrap();
+        c.set_zone_limit("system", z(0), 0).unwrap();
+        assert_eq!(
+            c.list_zone_limits("system").unwrap(),
+            ["Zone: 0, Limit: 0", "Zone: 10, Limit: 5", "Zone: 65535, Limit: 4294967295"]
+        );
+        // The words: ovs-vsctl's bare values, or zonetp's key=value form.
+        assert_eq!(LimitZone::parse("default").unwrap(), LimitZone::Default);
+        assert_eq!(LimitZone::parse("zone=default").unwrap(), LimitZone::Default);
+        assert_eq!(LimitZone::parse("0x10").unwrap(), z(16));
+        assert_eq!(LimitZone::parse("zone=-3").unwrap(), z(-3));
+        assert_eq!(LimitZone::parse("zone=x").unwrap_err().to_string(), "invalid zone id, zone=x");
+        assert_eq!(LimitZone::parse("5 ").unwrap_err().to_string(), "invalid zone id, 5 ");
+        assert_eq!(parse_limit_arg("limit=010").unwrap(), 8);
+        assert_eq!(parse_limit_arg("-1").unwrap(), -1);
+        assert_eq!(parse_limit_arg("lots").unwrap_err().to_string(), "invalid limit, lots");
+        // The file keeps them; a file without them reads as before.
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<Config>(&text).unwrap(), c);
+        assert!(!serde_json::to_string(&with_system()).unwrap().contains("limit"));
     }
 
     #[test]

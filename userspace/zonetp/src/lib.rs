@@ -5,6 +5,7 @@
 //! - [`cttimeout`]: the kernel's cttimeout objects (nfnetlink subsystem 8).
 
 pub mod beside_vswitchd;
+pub mod capabilities;
 pub mod config;
 pub mod ctnetlink;
 pub mod cttimeout;
@@ -18,6 +19,7 @@ pub mod reconcile;
 pub mod status;
 pub mod store;
 pub mod xlate;
+pub mod zone_limits;
 pub mod zone_store;
 
 pub use error::{Error, Result};

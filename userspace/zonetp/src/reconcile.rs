@@ -316,11 +316,17 @@ pub struct SyncReport {
     /// are its own, and sync would be refused; this says why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused_beside_vswitchd: Option<String>,
+    /// The conntrack zone limits pushed with the objects, when there are
+    /// any to push or to take back ([`crate::zone_limits`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::zone_limits::LimitReport>,
 }
 
 impl SyncReport {
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.record_error.is_none()
+        self.failed.is_empty()
+            && self.record_error.is_none()
+            && self.limits.as_ref().is_none_or(|l| l.error.is_none())
     }
 
     /// How many objects the plan creates, replaces and deletes.

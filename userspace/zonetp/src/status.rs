@@ -20,6 +20,7 @@ use crate::ctnetlink::{EntryCounts, EntryKey};
 use crate::cttimeout::object::check_timeouts;
 use crate::cttimeout::CtTimeoutObject;
 use crate::error::Result;
+use crate::ovs::ct_limit::{LimitTarget, ZoneLimit};
 use crate::policy::{object_name, policy_id_of, TimeoutPolicy, KERNEL_PROTOCOLS};
 use crate::reconcile::{desired_objects, expected, other_datapaths_policy_ids, Defaults, KERNEL_DATAPATH};
 
@@ -92,6 +93,49 @@ pub struct ZoneStatus {
     /// Beside ovs-vswitchd: how the zone's objects were found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<Decision>,
+    /// The zone's conntrack limit in the configuration (`set-zone-limit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// What openvswitch.ko's `ovs_ct_limit` says of the zone: its limit
+    /// (the default's when it has none of its own; 0: none) and the
+    /// connections it counts. Read when a limit is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_limit: Option<KernelLimit>,
+}
+
+/// A zone's limit and count as the kernel reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct KernelLimit {
+    pub limit: u32,
+    pub count: u32,
+    /// Whether the limit is the zone's own (anyone's) rather than the
+    /// default's: from a `GET` of every limit, else told by value (a
+    /// value other than the default's is the zone's own); `None`: the
+    /// default's value, and no list to tell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own: Option<bool>,
+}
+
+/// What openvswitch.ko holds beyond the zones shown.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KernelLimits {
+    /// The kernel's default limit (0: none).
+    pub default: u32,
+    /// Zones not shown that have a limit of their own (another tool's,
+    /// `ovs-dpctl ct-set-limits`, or one zonetp set and kept).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_zones: Vec<OtherZoneLimit>,
+    /// Why every limit could not be listed (EMSGSIZE: more than one reply
+    /// carries): only the zones shown were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct OtherZoneLimit {
+    pub zone: u16,
+    pub limit: u32,
+    pub count: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -111,6 +155,15 @@ pub struct StatusReport {
     /// are then its numbers, not zonetp's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vswitchd: Option<VswitchdView>,
+    /// The datapath's default conntrack zone limit in the configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_limit: Option<u32>,
+    /// Why the kernel's limits and counts could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits_unread: Option<String>,
+    /// The kernel's default limit and the limits of zones not shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_limits: Option<KernelLimits>,
 }
 
 /// What status saw of ovs-vswitchd.
@@ -138,14 +191,52 @@ pub struct VswitchdInput {
 }
 
 impl StatusReport {
-    /// Every zone and object is as the configuration asks.
+    /// Every zone and object is as the configuration asks, and every
+    /// configured zone limit is in the kernel.
     pub fn in_sync(&self) -> bool {
+        self.policies_in_sync() && self.limit_differences().is_empty()
+    }
+
+    /// Every zone and object is as the configuration asks.
+    pub fn policies_in_sync(&self) -> bool {
         self.strays.is_empty()
             && self
                 .zones
                 .iter()
                 .flat_map(|z| &z.objects)
                 .all(|o| matches!(o.state, SyncState::InSync | SyncState::KernelDefaults))
+    }
+
+    /// Each configured limit the kernel does not hold as configured
+    /// (`zone 5: configured 100, the kernel has 7`); none for a datapath
+    /// without kernel objects.
+    pub fn limit_differences(&self) -> Vec<String> {
+        if !self.kernel_objects || !self.has_limits() {
+            return Vec::new();
+        }
+        if self.limits_unread.is_some() {
+            return vec!["the kernel's not read".to_owned()];
+        }
+        let mut out = Vec::new();
+        if let (Some(c), Some(k)) = (self.default_limit, &self.kernel_limits) {
+            if k.default != c {
+                out.push(format!("default: configured {c}, the kernel has {}", k.default));
+            }
+        }
+        for z in &self.zones {
+            let Some(l) = z.limit else { continue };
+            match z.kernel_limit {
+                None => out.push(format!("zone {}: configured {l}, not read", z.zone)),
+                Some(k) if k.limit != l => {
+                    out.push(format!("zone {}: configured {l}, the kernel has {}", z.zone, k.limit))
+                }
+                Some(k) if k.own == Some(false) => {
+                    out.push(format!("zone {}: configured {l}, the kernel has only the default's", z.zone))
+                }
+                Some(_) => {}
+            }
+        }
+        out
     }
 }
 
@@ -178,6 +269,8 @@ pub fn status(
                     entries: 0,
                     objects: Vec::new(),
                     decided_by: None,
+                    limit: d.ct_zones.get(zone).and_then(|z| z.limit),
+                    kernel_limit: None,
                 }
             })
             .collect();
@@ -188,6 +281,9 @@ pub fn status(
             strays: Vec::new(),
             kernel_objects,
             vswitchd: None,
+            default_limit: d.ct_zone_default_limit,
+            limits_unread: None,
+            kernel_limits: None,
         });
     }
     let kernel: BTreeMap<&[u8], &CtTimeoutObject> = kernel.iter().map(|o| (o.name.as_bytes(), o)).collect();
@@ -244,6 +340,8 @@ pub fn status(
             entries: per_zone.get(&zone).copied().unwrap_or(0),
             objects,
             decided_by: None,
+            limit: d.ct_zones.get(&zone).and_then(|z| z.limit),
+            kernel_limit: None,
         });
     }
     // Strays as sync sees them (`reconcile::plan`): `ovs_tp_*` objects this
@@ -266,6 +364,9 @@ pub fn status(
         strays,
         kernel_objects,
         vswitchd: None,
+        default_limit: d.ct_zone_default_limit,
+        limits_unread: None,
+        kernel_limits: None,
     })
 }
 
@@ -358,6 +459,8 @@ pub fn status_beside_vswitchd(
             entries: per_zone.get(&zone).copied().unwrap_or(0),
             objects,
             decided_by: found.map(|m| m.decision),
+            limit: d.ct_zones.get(&zone).and_then(|z| z.limit),
+            kernel_limit: None,
         });
     }
     let unclaimed = groups
@@ -377,7 +480,52 @@ pub fn status_beside_vswitchd(
             flows_unread: vswitchd.commits.as_ref().err().cloned(),
             unclaimed,
         }),
+        default_limit: d.ct_zone_default_limit,
+        limits_unread: None,
+        kernel_limits: None,
     })
+}
+
+impl StatusReport {
+    /// Whether any limit is configured: only then are the kernel's read.
+    pub fn has_limits(&self) -> bool {
+        self.default_limit.is_some() || self.zones.iter().any(|z| z.limit.is_some())
+    }
+
+    /// Fills each zone's [`KernelLimit`] from `asked`, a `GET` of the
+    /// default and the zones shown (one request: the default's value to
+    /// compare with), and [`KernelLimits`] from `all`, a `GET` of every
+    /// limit, or why it failed.
+    pub fn set_kernel_limits(&mut self, asked: &[ZoneLimit], all: std::result::Result<Vec<ZoneLimit>, String>) {
+        let default =
+            asked.iter().find(|l| l.target == LimitTarget::Default).map_or(0, |l| l.limit);
+        let own: Option<Vec<(u16, u32, u32)>> = all.as_ref().ok().map(|all| {
+            all.iter()
+                .filter_map(|l| match l.target {
+                    LimitTarget::Zone(z) => Some((z, l.limit, l.count)),
+                    LimitTarget::Default => None,
+                })
+                .collect()
+        });
+        for l in asked {
+            let LimitTarget::Zone(zone) = l.target else { continue };
+            let is_own = match &own {
+                Some(own) => Some(own.iter().any(|(z, _, _)| *z == zone)),
+                None if l.limit != default => Some(true),
+                None => None,
+            };
+            if let Some(z) = self.zones.iter_mut().find(|z| z.zone == zone) {
+                z.kernel_limit = Some(KernelLimit { limit: l.limit, count: l.count, own: is_own });
+            }
+        }
+        let other_zones = own
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(z, _, _)| !self.zones.iter().any(|s| s.zone == *z))
+            .map(|(zone, limit, count)| OtherZoneLimit { zone, limit, count })
+            .collect();
+        self.kernel_limits = Some(KernelLimits { default, other_zones, partial: all.err() });
+    }
 }
 
 #[cfg(test)]
@@ -606,5 +754,66 @@ mod tests {
     fn unknown_datapath_is_an_error() {
         let e = status(&config(), "netdev", &[], &defaults(), 1000, &EntryCounts::new()).unwrap_err();
         assert_eq!(e.to_string(), "datapath netdev does not exist");
+    }
+
+    fn zl(target: LimitTarget, limit: u32, count: u32) -> ZoneLimit {
+        ZoneLimit { target, limit, count }
+    }
+
+    /// The default comes in the same GET as the zones: a zone whose value
+    /// is not the default's has one of its own (L7); a GET of everything,
+    /// when it works, says so exactly and names the zones not shown.
+    /// `--check` counts a configured limit the kernel does not hold.
+    #[test]
+    fn kernel_limits_tell_own_from_the_default_and_configured_ones_count_in_check() {
+        let mut c = config();
+        c.set_zone_limit("system", crate::config::LimitZone::Zone(5), 100).unwrap();
+        c.set_zone_limit("system", crate::config::LimitZone::Default, 7).unwrap();
+        let base = status(&c, "system", &synced(&c), &defaults(), 1000, &entries()).unwrap();
+        assert!(base.policies_in_sync());
+        let (d, z) = (LimitTarget::Default, LimitTarget::Zone);
+        // Zone 7 has another tool's 4, zone 0 the default's 7; the list
+        // of everything failed (EMSGSIZE): told by value.
+        let mut r = base.clone();
+        let asked = [zl(d, 7, 0), zl(z(0), 7, 0), zl(z(5), 100, 4), zl(z(7), 4, 2)];
+        r.set_kernel_limits(&asked, Err("too many".to_owned()));
+        let own: Vec<_> = r.zones.iter().map(|z| (z.zone, z.kernel_limit.and_then(|k| k.own))).collect();
+        assert_eq!(own, [(0, None), (5, Some(true)), (7, Some(true))]);
+        assert_eq!(r.kernel_limits.as_ref().unwrap().partial.as_deref(), Some("too many"));
+        assert!(r.in_sync(), "{:?}", r.limit_differences());
+        // The list: zone 0's 7 is its own after all; zone 9 is not shown.
+        let mut r = base.clone();
+        let all = vec![zl(d, 7, 0), zl(z(0), 7, 0), zl(z(5), 100, 4), zl(z(7), 4, 2), zl(z(9), 4, 1)];
+        r.set_kernel_limits(&asked, Ok(all));
+        assert_eq!(r.zones[0].kernel_limit.unwrap().own, Some(true));
+        let k = r.kernel_limits.clone().unwrap();
+        assert_eq!((k.default, k.other_zones, k.partial), (7, vec![OtherZoneLimit { zone: 9, limit: 4, count: 1 }], None));
+        // Out of sync: zone 5 differs, the default differs.
+        let mut r = base.clone();
+        r.set_kernel_limits(&[zl(d, 0, 0), zl(z(0), 0, 0), zl(z(5), 90, 4), zl(z(7), 0, 2)], Ok(vec![zl(z(5), 90, 4)]));
+        assert_eq!(
+            r.limit_differences(),
+            ["default: configured 7, the kernel has 0", "zone 5: configured 100, the kernel has 90"]
+        );
+        assert!(!r.in_sync() && r.policies_in_sync());
+        // Zone 5 at the default's 100, none of its own: not as configured.
+        let mut r = base.clone();
+        r.set_kernel_limits(&[zl(d, 7, 0), zl(z(0), 7, 0), zl(z(5), 7, 4), zl(z(7), 7, 2)], Ok(vec![]));
+        assert_eq!(r.limit_differences(), ["zone 5: configured 100, the kernel has 7"]);
+        let mut c2 = c.clone();
+        c2.set_zone_limit("system", crate::config::LimitZone::Zone(5), 7).unwrap();
+        let mut r = status(&c2, "system", &synced(&c2), &defaults(), 1000, &entries()).unwrap();
+        r.set_kernel_limits(&[zl(d, 7, 0), zl(z(0), 7, 0), zl(z(5), 7, 4), zl(z(7), 7, 2)], Ok(vec![]));
+        assert_eq!(r.limit_differences(), ["zone 5: configured 7, the kernel has only the default's"]);
+        // Unread: configured limits are not in sync.
+        let mut r = base.clone();
+        r.limits_unread = Some("no module".to_owned());
+        assert_eq!(r.limit_differences(), ["the kernel's not read"]);
+        assert!(!r.in_sync());
+        // A userspace datapath has no kernel limits to differ.
+        c.add_dp("netdev", false).unwrap();
+        c.set_zone_limit("netdev", crate::config::LimitZone::Zone(5), 1).unwrap();
+        let r = status(&c, "netdev", &[], &defaults(), 1000, &EntryCounts::new()).unwrap();
+        assert!(!r.kernel_objects && r.limit_differences().is_empty() && r.in_sync());
     }
 }

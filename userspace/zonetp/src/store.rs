@@ -33,7 +33,7 @@ pub struct Store {
 }
 
 /// Holds `flock(LOCK_EX)` on the lock file until dropped.
-struct Lock(#[allow(dead_code)] Flock<File>);
+pub(crate) struct Lock(#[allow(dead_code)] Flock<File>);
 
 impl Lock {
     /// Takes the lock on `path`, creating the file when missing. A store
@@ -49,7 +49,7 @@ impl Lock {
     /// this process has just created (`O_CREAT|O_EXCL`), still a regular
     /// file with one link, is given a group or mode: a planted link or
     /// hard link to another file never makes this process change that file.
-    fn take(path: &Path, like: Option<&fs::Metadata>) -> Result<Self> {
+    pub(crate) fn take(path: &Path, like: Option<&fs::Metadata>) -> Result<Self> {
         let mode = like.map_or(0o644, |m| m.mode() & 0o666);
         let failed = |e: io::Error| {
             if e.raw_os_error() == Some(libc::ELOOP) {

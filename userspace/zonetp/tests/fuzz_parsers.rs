@@ -6,10 +6,11 @@
 //! `make check` (unit stage).
 
 use proptest::prelude::*;
-use zonetp::config::{parse_zone_arg, Config};
+use zonetp::config::{parse_limit_arg, parse_zone_arg, Config, LimitZone};
 use zonetp::cttimeout::message::{parse_defaults, parse_object};
 use zonetp::cttimeout::object::parse_timeouts;
 use zonetp::cttimeout::{L3Proto, L4Proto, ObjectName};
+use zonetp::ovs::ct_limit::parse_reply;
 use zonetp::ovs::{Action, FlowKey};
 use zonetp::policy::TimeoutPolicy;
 use zonetp::store::Store;
@@ -175,6 +176,14 @@ proptest! {
             let digits = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")).unwrap_or(body);
             prop_assert!(!digits.is_empty() && digits.chars().all(|c| c.is_ascii_hexdigit()), "{}", s);
         }
+        // The zone limit verbs' words: what parses prints back the same.
+        if let Ok(LimitZone::Zone(n)) = LimitZone::parse(&s) {
+            prop_assert_eq!(LimitZone::parse(&n.to_string()).unwrap(), LimitZone::Zone(n));
+        }
+        let bare = s.strip_prefix("zone=").unwrap_or(&s);
+        if let Ok(n) = parse_limit_arg(bare) {
+            prop_assert_eq!(parse_limit_arg(&format!("limit={n}")).unwrap(), n);
+        }
     }
 }
 
@@ -251,6 +260,7 @@ proptest! {
         let _ = FlowKey::decode(&bytes, None);
         let _ = FlowKey::decode(&bytes, Some(&bytes));
         let _ = Action::decode_list(&bytes);
+        let _ = parse_reply(&bytes);
     }
 }
 

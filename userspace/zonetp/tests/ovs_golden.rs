@@ -3,6 +3,7 @@
 //! `include/uapi/linux/openvswitch.h` (Linux 6.12). Family ids are those a
 //! kernel might assign; x86_64 byte order.
 
+use zonetp::ovs::ct_limit::{parse_reply, CtLimitRequest, LimitTarget, ZoneLimit};
 use zonetp::ovs::datapath::{Families, FlowInfo, OvsRequest};
 use zonetp::ovs::{Action, FlowKey};
 
@@ -164,6 +165,31 @@ fn flow_delete_by_key_and_packet_probe_carry_the_key_without_a_mask() {
     assert_eq!(got, want);
 }
 
+/// The `ct_zone` probe (`Datapath.capabilities:ct_zone`): an exact-match
+/// flow (KEY, no MASK) of an IPv4 packet from the local port in zone 1,
+/// no actions, and OVS_FLOW_ATTR_PROBE, as ovs-vswitchd's
+/// `dpif_probe_feature` puts it.
+#[test]
+fn the_ct_zone_probe_puts_an_exact_flow_with_a_zone_and_the_probe_flag() {
+    let key = zonetp::ovs::client::ct_zone_probe_key();
+    let got = OvsRequest::FlowProbe { dp_ifindex: 7, key }.emit(&F);
+    let keys = [
+        attr(3, &0u32.to_le_bytes()), // OVS_KEY_ATTR_IN_PORT: the local port
+        attr(4, &[0; 12]),            // OVS_KEY_ATTR_ETHERNET
+        attr(6, &[0x08, 0x00]),       // OVS_KEY_ATTR_ETHERTYPE be16
+        attr(7, &[0, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0]), // OVS_KEY_ATTR_IPV4 proto 17
+        attr(10, &[0; 4]),            // OVS_KEY_ATTR_UDP
+        attr(23, &1u16.to_le_bytes()), // OVS_KEY_ATTR_CT_ZONE: zone 1
+    ]
+    .concat();
+    let want = msg(
+        hdr(0, 0x1e, 0x0605, 1, 1, 7), // REQUEST|ACK|EXCL|CREATE, OVS_FLOW_CMD_NEW
+        // OVS_FLOW_ATTR_KEY, ACTIONS (empty: drop), PROBE
+        &[attr(1, &keys), attr(2, &[]), attr(8, &[])],
+    );
+    assert_eq!(got, want);
+}
+
 /// A flow as the kernel reports it for ovs-vswitchd (Linux 6.12,
 /// `ovs_flow_cmd_fill_info`): UFID, the masked KEY with every attribute
 /// vswitchd's datapath fills, MASK, USED, STATS, ACTIONS. Its ct action is
@@ -279,4 +305,92 @@ fn vswitchd_flows_name_the_objects_each_zone_commits_with() {
         flow_commits(&flows),
         vec![c(5, "ovs_tp_3_udp4", 17), c(5, "ovs_tp_3_icmp4", 1), c(0, "ovs_tp_1_udp4", 17)]
     );
+}
+
+/// `struct ovs_zone_limit { int zone_id; __u32 limit; __u32 count; }`.
+fn zone_limit(zone_id: i32, limit: u32, count: u32) -> Vec<u8> {
+    [zone_id.to_le_bytes(), limit.to_le_bytes(), count.to_le_bytes()].concat()
+}
+
+/// `ovs_ct_limit` (family id 0x20 here): SET, DEL and GET carry
+/// `struct ovs_header` (dp_ifindex 0: limits are the namespace's) and one
+/// OVS_CT_LIMIT_ATTR_ZONE_LIMIT (1, without NLA_F_NESTED, as OVS's
+/// dpif-netlink puts it) holding the structs back to back; zone id -1
+/// (OVS_ZONE_LIMIT_DEFAULT_ZONE) is the default. OVS_CT_LIMIT_VERSION 1;
+/// commands SET 1, DEL 2, GET 3.
+#[test]
+fn ct_limit_set_del_and_get_carry_zone_limit_structs_back_to_back() {
+    let set = CtLimitRequest::Set(vec![(LimitTarget::Zone(5), 100), (LimitTarget::Default, 1000)]).emit(0x20);
+    let want = msg(
+        hdr(0, 0x20, 0x0005, 1, 1, 0), // REQUEST|ACK, OVS_CT_LIMIT_CMD_SET
+        &[attr(1, &[zone_limit(5, 100, 0), zone_limit(-1, 1000, 0)].concat())],
+    );
+    assert_eq!(set, [want.clone()]);
+    assert_eq!(want.len(), 16 + 4 + 4 + 4 + 24);
+    let del = CtLimitRequest::Del(vec![LimitTarget::Zone(65535), LimitTarget::Default]).emit(0x20);
+    assert_eq!(
+        del,
+        [msg(hdr(0, 0x20, 0x0005, 2, 1, 0), &[attr(1, &[zone_limit(65535, 0, 0), zone_limit(-1, 0, 0)].concat())])]
+    );
+    // GET without the attribute: the default and every zone with a limit.
+    assert_eq!(CtLimitRequest::Get(None).emit(0x20), [msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[])]);
+    let get = CtLimitRequest::Get(Some(vec![LimitTarget::Zone(7)])).emit(0x20);
+    assert_eq!(get, [msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[attr(1, &zone_limit(7, 0, 0))])]);
+}
+
+/// The attribute's nla_len is a u16 (5460 structs at most), and the
+/// kernel builds a GET's reply in one page: a SET or DEL goes in messages
+/// of at most 4096 structs, a GET in messages of at most 256 zones, in
+/// order; an empty list is no message. Every zone and the default at
+/// once (65,537 entries) does not panic.
+#[test]
+fn ct_limit_requests_are_split_so_no_attribute_overflows_and_no_get_reply_outgrows_a_page() {
+    let zones = |n: u16| (0..n).map(LimitTarget::Zone).collect::<Vec<_>>();
+    let set = CtLimitRequest::Set(zones(4097).into_iter().map(|t| (t, 9)).collect()).emit(0x20);
+    assert_eq!(set.len(), 2);
+    let first: Vec<u8> = (0..4096).flat_map(|z| zone_limit(z, 9, 0)).collect();
+    assert_eq!(set[0], msg(hdr(0, 0x20, 0x0005, 1, 1, 0), &[attr(1, &first)]));
+    assert_eq!(set[0].len(), 16 + 4 + 4 + 4 + 4096 * 12);
+    assert_eq!(set[1], msg(hdr(0, 0x20, 0x0005, 1, 1, 0), &[attr(1, &zone_limit(4096, 9, 0))]));
+    let del = CtLimitRequest::Del(zones(8192)).emit(0x20);
+    assert_eq!(del.len(), 2);
+    assert_eq!(del[1].len(), 28 + 4096 * 12);
+    assert_eq!(del[1][16], 2, "OVS_CT_LIMIT_CMD_DEL");
+    let get = CtLimitRequest::Get(Some(zones(513))).emit(0x20);
+    assert_eq!(get.len(), 3);
+    let second: Vec<u8> = (256..512).flat_map(|z| zone_limit(z, 0, 0)).collect();
+    assert_eq!(get[1], msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[attr(1, &second)]));
+    assert_eq!(get[2], msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[attr(1, &zone_limit(512, 0, 0))]));
+    let mut all: Vec<(LimitTarget, u32)> = (0..=u16::MAX).map(|z| (LimitTarget::Zone(z), 1)).collect();
+    all.push((LimitTarget::Default, 1));
+    let set = CtLimitRequest::Set(all).emit(0x20);
+    assert_eq!(set.len(), 17, "65,537 entries in messages of 4096");
+    assert!(set.iter().all(|m| m.len() <= 28 + 4096 * 12));
+    assert_eq!(CtLimitRequest::Set(Vec::new()).emit(0x20), Vec::<Vec<u8>>::new());
+    assert_eq!(CtLimitRequest::Get(Some(Vec::new())).emit(0x20), Vec::<Vec<u8>>::new());
+}
+
+/// A GET reply as Linux 6.12's `ovs_ct_limit_cmd_get` builds it: the
+/// request's ovs_header, one ZONE_LIMIT attribute (nla_nest_start_noflag)
+/// holding the default's struct, then each zone's with its count.
+#[test]
+fn a_ct_limit_get_reply_parses_into_the_default_and_each_zone_with_its_count() {
+    let reply = msg(
+        hdr(0, 0x20, 0, 3, 1, 0),
+        &[attr(1, &[zone_limit(-1, 1000, 0), zone_limit(5, 100, 42), zone_limit(0, 0, 3)].concat())],
+    );
+    assert_eq!(
+        parse_reply(&reply).unwrap(),
+        [
+            ZoneLimit { target: LimitTarget::Default, limit: 1000, count: 0 },
+            ZoneLimit { target: LimitTarget::Zone(5), limit: 100, count: 42 },
+            ZoneLimit { target: LimitTarget::Zone(0), limit: 0, count: 3 },
+        ]
+    );
+    // SET's and DEL's replies: the header alone.
+    assert_eq!(parse_reply(&msg(hdr(0, 0x20, 0, 1, 1, 0), &[])).unwrap(), []);
+    let bad = msg(hdr(0, 0x20, 0, 3, 1, 0), &[attr(1, &zone_limit(70000, 1, 0))]);
+    assert!(parse_reply(&bad).unwrap_err().to_string().contains("zone id 70000"));
+    let short = msg(hdr(0, 0x20, 0, 3, 1, 0), &[attr(1, &zone_limit(5, 1, 0)[..8])]);
+    assert!(parse_reply(&short).is_err());
 }

@@ -164,3 +164,94 @@ pub fn iptables_ct_rule(name: &str) {
 pub fn zonetp_usage(args: &[&str]) -> String {
     zonetp_fails(2, args)
 }
+
+/// What `zonetp sync` should record of openvswitch.ko in this network
+/// namespace's kernel (`Datapath.capabilities`): "true" for both probed
+/// keys where the module answers (any kernel since 5.4 has both), "false"
+/// where it cannot be loaded, as on a kernel built without it.
+pub fn expected_capabilities() -> String {
+    // A datapath that does not exist: the module's answer, or the
+    // kernel's word that there is no module.
+    let r = zonetp(&["dp", "show", "zonetp-none"]);
+    assert_ne!(r.status, 0, "no datapath zonetp-none: {}", r.stdout);
+    let v = if r.stderr.contains("is the openvswitch module loaded?") { "false" } else { "true" };
+    format!("ct_timeout={v} ct_zone={v}")
+}
+
+/// The zone limit verbs' round trip and refusals, as ovs-vsctl 3.5's own
+/// tests (tests/ovs-vsctl.at) run them, on a store with the `system`
+/// record; `z` runs zonetp on it.
+pub fn zone_limits_round_trip(z: &dyn Fn(&[&str]) -> Run) {
+    let ok = |args: &[&str]| {
+        let r = z(args);
+        assert_eq!(r.status, 0, "zonetp {args:?}: {}", r.stderr);
+        r.stdout
+    };
+    let fails = |status: i32, args: &[&str], words: &str| {
+        let r = z(args);
+        assert_eq!(
+            (r.status, r.stderr.as_str()),
+            (status, format!("zonetp: {words}\n").as_str()),
+            "{args:?}"
+        );
+    };
+    let limits = || ok(&["list-zone-limits", "system"]);
+    assert_eq!(limits(), "");
+    ok(&["set-zone-limit", "system", "1", "1"]);
+    assert_eq!(limits(), "Zone: 1, Limit: 1\n");
+    ok(&["set-zone-limit", "system", "1", "5"]);
+    assert_eq!(limits(), "Zone: 1, Limit: 5\n");
+    ok(&["del-zone-limit", "system", "1"]);
+    assert_eq!(limits(), "");
+    assert_eq!(ok(&["list-zone-tp", "system"]), "", "a zone with neither half goes");
+    // Each half keeps the zone's record while the other is set.
+    ok(&["set-zone-limit", "system", "10", "5"]);
+    ok(&["add-zone-tp", "system", "zone=10", "icmp_first=1", "icmp_reply=2"]);
+    ok(&["del-zone-limit", "system", "10"]);
+    assert_eq!(limits(), "");
+    assert_eq!(ok(&["list-zone-tp", "system"]), "Zone:10, Timeout Policies: icmp_first=1 icmp_reply=2\n");
+    ok(&["set-zone-limit", "system", "10", "5"]);
+    ok(&["del-zone-tp", "system", "zone=10"]);
+    assert_eq!(limits(), "Zone: 10, Limit: 5\n");
+    assert_eq!(ok(&["list-zone-tp", "system"]), "Zone:10, Timeout Policies: system default\n");
+    ok(&["set-zone-limit", "system", "default", "5"]);
+    ok(&["set-zone-limit", "system", "default", "10"]);
+    assert_eq!(limits(), "Default, Limit: 10\nZone: 10, Limit: 5\n");
+    ok(&["del-zone-limit", "system", "default"]);
+    assert_eq!(limits(), "Zone: 10, Limit: 5\n");
+    ok(&["--if-exists", "del-zone-limit", "system", "default"]);
+    ok(&["del-zone-limit", "system", "10", "--if-exists"]);
+    ok(&["--if-exists", "del-zone-limit", "system", "10"]);
+    // zonetp's words too, and the ends of the ranges.
+    ok(&["set-zone-limit", "system", "zone=0x10", "limit=0"]);
+    ok(&["set-zone-limit", "system", "65535", "4294967295"]);
+    ok(&["set-zone-limit", "system", "zone=default", "limit=7"]);
+    assert_eq!(limits(), "Default, Limit: 7\nZone: 16, Limit: 0\nZone: 65535, Limit: 4294967295\n");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["--format", "json", "list-zone-limits", "system"])).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"default": 7, "zones": [{"zone": 16, "limit": 0}, {"zone": 65535, "limit": 4294967295u32}]})
+    );
+    // Refusals: ovs-vsctl 3.5's words (exit status 1), in its order.
+    fails(1, &["set-zone-limit", "netdevxx", "5", "1"], "datapath netdevxx does not exist");
+    fails(1, &["set-zone-limit", "netdevxx", "88888", "-1"], "datapath netdevxx does not exist");
+    fails(1, &["set-zone-limit", "system", "88888", "1"], "zone_id (88888) out of range");
+    fails(1, &["set-zone-limit", "system", "-1", "1"], "zone_id (-1) out of range");
+    fails(1, &["set-zone-limit", "system", "88888", "-1"], "limit (-1) out of range");
+    fails(1, &["set-zone-limit", "system", "5", "4294967296"], "limit (4294967296) out of range");
+    fails(1, &["del-zone-limit", "system", "11"], "zone_id 11 does not have a limit");
+    fails(1, &["set-zone-limit", "netdevxx", "default", "1"], "datapath netdevxx does not exist");
+    fails(1, &["set-zone-limit", "system", "default", "-1"], "limit (-1) out of range");
+    ok(&["del-zone-limit", "system", "default"]);
+    fails(1, &["del-zone-limit", "system", "default"], "datapath system does not have a limit");
+    fails(1, &["list-zone-limits", "nope"], "datapath: nope record not found");
+    // Words that are no number: ovs-vsctl 3.6's words and exit status,
+    // after the datapath's check (3.5's order).
+    fails(1, &["set-zone-limit", "system", "five", "1"], "invalid zone id, five");
+    fails(1, &["set-zone-limit", "system", "5", "lots"], "invalid limit, lots");
+    fails(1, &["del-zone-limit", "system", "zone=x"], "invalid zone id, zone=x");
+    fails(1, &["set-zone-limit", "netdevxx", "five", "lots"], "datapath netdevxx does not exist");
+    fails(1, &["del-zone-limit", "netdevxx", "zone=x"], "datapath netdevxx does not exist");
+    assert_eq!(limits(), "Zone: 16, Limit: 0\nZone: 65535, Limit: 4294967295\n", "refusals change nothing");
+}

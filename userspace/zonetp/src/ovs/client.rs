@@ -103,6 +103,25 @@ impl OvsClient {
         Ok(r.iter().map(|m| FlowInfo::parse(m)).collect::<Result<_, _>>()?)
     }
 
+    /// Whether the datapath takes a conntrack zone in a flow key
+    /// (`OVS_KEY_ATTR_CT_ZONE`), probed as ovs-vswitchd's `check_ct_zone`
+    /// does: put a flow whose key holds zone 1 with the probe flag, then
+    /// delete it. A datapath without the attribute answers EINVAL; one
+    /// that has such a flow already (EEXIST) took the key.
+    pub fn supports_ct_zone(&mut self, dp: &DatapathInfo) -> Result<bool> {
+        let key = ct_zone_probe_key();
+        let req = OvsRequest::FlowProbe { dp_ifindex: dp.ifindex, key: key.clone() };
+        match self.call(req, &format!("datapath {}", dp.name), "probe") {
+            Ok(_) => {
+                self.flow_del(dp, Some(&key))?;
+                Ok(true)
+            }
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(true),
+            Err(e) if e.errno() == Some(libc::EINVAL) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether the datapath accepts `OVS_CT_ATTR_TIMEOUT`, probed as OVS
     /// does: execute `ct(timeout=ovs_test_tp)` on a test packet; a datapath
     /// without the attribute answers EINVAL.
@@ -118,6 +137,13 @@ impl OvsClient {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The key of the `ct_zone` probe flow: an IPv4 packet (its key
+/// attribute all but zero, as the kernel wants one for that ethertype)
+/// from the local port in conntrack zone 1.
+pub fn ct_zone_probe_key() -> FlowKey {
+    FlowKey::parse("in_port(0),eth_type(0x0800),ipv4(proto=17),ct_zone(1)").expect("a key zonetp can parse")
 }
 
 /// Ethernet + IPv4 + UDP, 42 bytes, from 10.0.0.1 to 10.0.0.2.

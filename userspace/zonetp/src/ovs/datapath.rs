@@ -42,6 +42,7 @@ const OVS_FLOW_ATTR_ACTIONS: u16 = 2;
 const OVS_FLOW_ATTR_STATS: u16 = 3;
 const OVS_FLOW_ATTR_USED: u16 = 5;
 const OVS_FLOW_ATTR_MASK: u16 = 7;
+const OVS_FLOW_ATTR_PROBE: u16 = 8;
 
 const OVS_PACKET_ATTR_PACKET: u16 = 1;
 const OVS_PACKET_ATTR_KEY: u16 = 2;
@@ -96,6 +97,13 @@ pub enum OvsRequest {
     FlowDump {
         dp_ifindex: i32,
     },
+    /// Puts an exact-match flow of `key` without actions, with the probe
+    /// flag (the kernel logs no error): whether the datapath takes the
+    /// key's attributes, as ovs-vswitchd's `dpif_probe_feature` asks.
+    FlowProbe {
+        dp_ifindex: i32,
+        key: FlowKey,
+    },
     /// Executes `actions` on `packet` with the probe flag (no log noise).
     PacketProbe {
         dp_ifindex: i32,
@@ -130,6 +138,7 @@ impl OvsRequest {
             Self::FlowNew { dp_ifindex, .. } => (f.flow, create, CMD_NEW, OVS_FLOW_VERSION, *dp_ifindex),
             Self::FlowDel { dp_ifindex, .. } => (f.flow, ack, CMD_DEL, OVS_FLOW_VERSION, *dp_ifindex),
             Self::FlowDump { dp_ifindex } => (f.flow, dump, CMD_GET, OVS_FLOW_VERSION, *dp_ifindex),
+            Self::FlowProbe { dp_ifindex, .. } => (f.flow, create, CMD_NEW, OVS_FLOW_VERSION, *dp_ifindex),
             Self::PacketProbe { dp_ifindex, .. } => {
                 (f.packet, ack, OVS_PACKET_CMD_EXECUTE, OVS_PACKET_VERSION, *dp_ifindex)
             }
@@ -162,6 +171,12 @@ impl OvsRequest {
                 Action::emit_list(actions, w, OVS_FLOW_ATTR_ACTIONS);
             }
             Self::FlowDel { key: Some(key), .. } => key.emit_key(w, OVS_FLOW_ATTR_KEY),
+            Self::FlowProbe { key, .. } => {
+                key.emit_key(w, OVS_FLOW_ATTR_KEY);
+                // A new flow must carry actions; none: it drops.
+                Action::emit_list(&[], w, OVS_FLOW_ATTR_ACTIONS);
+                w.put_flag(OVS_FLOW_ATTR_PROBE);
+            }
             Self::PacketProbe { packet, key, actions, .. } => {
                 w.put(OVS_PACKET_ATTR_PACKET, packet);
                 key.emit_key(w, OVS_PACKET_ATTR_KEY);

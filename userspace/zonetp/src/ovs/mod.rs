@@ -4,10 +4,13 @@
 
 pub mod action;
 pub mod client;
+pub mod ct_limit;
+pub mod ct_limit_client;
 pub mod datapath;
 pub mod genl;
 pub mod key;
 
 pub use action::{Action, CtAction};
 pub use client::OvsClient;
+pub use ct_limit_client::CtLimitClient;
 pub use key::FlowKey;

@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 
 use super::jsonrpc::{error_text, Connection};
 use super::remote::{Remote, Stream};
-use super::vswitch::{Change, SchemaInfo, Snapshot, DB};
+use super::vswitch::{
+    capabilities_of, capabilities_selects, CapabilitiesRow, Change, SchemaInfo, Snapshot, DB,
+};
 use super::DbError;
 
 /// Opens a stream to a remote; `--netns` swaps in one that connects from
@@ -232,6 +234,33 @@ impl Client {
             }
         }
         Err(DbError::Io(format!("the database changed on each of {MAX_ATTEMPTS} attempts; try again")))
+    }
+
+    /// Datapath `name`'s row UUID and capabilities; `None` without a record.
+    pub fn datapath_capabilities(&mut self, name: &str) -> Result<Option<CapabilitiesRow>, DbError> {
+        let replies = self.transact(&capabilities_selects()).map_err(|e| match e {
+            TxnError::Conflict => DbError::Protocol("select: unexpected wait failure".into()),
+            TxnError::Db(e) => e,
+        })?;
+        Ok(capabilities_of(&replies, name))
+    }
+
+    /// Sets the keys of `caps` in datapath `name`'s capabilities, when a
+    /// value differs; false when there is no such record.
+    pub fn set_capabilities(
+        &mut self,
+        name: &str,
+        caps: &std::collections::BTreeMap<String, String>,
+    ) -> Result<bool, DbError> {
+        let Some((dp_uuid, now)) = self.datapath_capabilities(name)? else { return Ok(false) };
+        if caps.iter().all(|(k, v)| now.get(k) == Some(v)) {
+            return Ok(true);
+        }
+        self.transact(&Change::set_capabilities(&dp_uuid, caps).ops).map_err(|e| match e {
+            TxnError::Conflict => DbError::Protocol("mutate: unexpected wait failure".into()),
+            TxnError::Db(e) => e,
+        })?;
+        Ok(true)
     }
 
     /// True if another client holds OVSDB lock `name` (ovs-vswitchd holds

@@ -3,13 +3,13 @@
 //! them, so a concurrent ovs-vsctl or zonetp never gets overwritten.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::client::{Client, Dialer, IdReader};
 use super::remote::Remote;
 use super::vswitch::{Change, Snapshot, Wording};
 use super::DbError;
-use crate::config::{Config, DpSettings};
+use crate::config::{dp_record_not_found, Config, DpSettings, LimitZone};
 use crate::error::{Error, Result};
 use crate::policy::TimeoutPolicy;
 use crate::zone_store::ZoneStore;
@@ -127,6 +127,34 @@ impl ZoneStore for OvsdbStore {
     }
     fn reserve_ids(&self, ids: BTreeSet<u32>) {
         *self.reserved_ids.borrow_mut() = Some(ids);
+    }
+    fn check_zone_limits(&self, verb: &str) -> Result<()> {
+        if self.with_client(|c| Ok(c.schema.has_zone_limits()))? {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!("unknown command '{verb}'; use --help for help")))
+        }
+    }
+    fn set_zone_limit(&self, dp: &str, zone: LimitZone, limit: i64) -> Result<()> {
+        self.check_zone_limits("set-zone-limit")?;
+        self.change(|s, _| Change::set_zone_limit(s, dp, zone, limit))
+    }
+    fn del_zone_limit(&self, dp: &str, zone: LimitZone, if_exists: bool) -> Result<()> {
+        self.check_zone_limits("del-zone-limit")?;
+        self.change(|s, _| Change::del_zone_limit(s, dp, zone, if_exists))
+    }
+    fn dp_capabilities(&self, dp: &str) -> Result<BTreeMap<String, String>> {
+        match self.with_client(|c| c.datapath_capabilities(dp))? {
+            Some((_, caps)) => Ok(caps),
+            None => Err(Error::Invalid(dp_record_not_found(dp))),
+        }
+    }
+    fn set_capabilities(&self, dp: &str, caps: &BTreeMap<String, String>) -> Result<()> {
+        if self.with_client(|c| c.set_capabilities(dp, caps))? {
+            Ok(())
+        } else {
+            Err(Error::Invalid(format!("datapath {dp} does not exist")))
+        }
     }
     /// Ids come from a counter that only grows: none is ever reused, so
     /// there is nothing to keep reserved.

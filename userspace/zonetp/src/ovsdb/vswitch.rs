@@ -23,7 +23,9 @@ use super::datum::{
 };
 use super::index::Index;
 use super::DbError;
-use crate::config::{Config, Datapath, DpSettings, PolicyRecord, ResolutionMode, ZoneRecord};
+use crate::config::{
+    check_limit_args, Config, Datapath, DpSettings, LimitZone, PolicyRecord, ResolutionMode, ZoneRecord,
+};
 use crate::policy::{is_policy_id, TimeoutPolicy, MAX_POLICY_ID, NOT_A_POLICY_ID};
 
 pub const DB: &str = "Open_vSwitch";
@@ -47,6 +49,8 @@ pub struct SchemaInfo {
     /// `CT_Zone.limit` (schema 8.5.0, OVS 3.3): zones may exist for a limit
     /// alone, and ovs-vsctl words its refusals by the policy.
     pub zone_limit: bool,
+    /// `Datapath.ct_zone_default_limit` (schema 8.5.0 too).
+    pub default_limit: bool,
     /// How each column zonetp reads holds its value, for applying the
     /// differences `update2`/`update3` notifications carry.
     pub kinds: BTreeMap<(String, String), ColumnKind>,
@@ -80,29 +84,40 @@ impl SchemaInfo {
             }
         }
         let zone_limit = schema["tables"]["CT_Zone"]["columns"].get("limit").is_some();
+        let default_limit = schema["tables"]["Datapath"]["columns"].get("ct_zone_default_limit").is_some();
         let mut kinds = BTreeMap::new();
-        for (table, columns) in Self::columns_for(zone_limit) {
+        for (table, columns) in Self::columns_for(zone_limit, default_limit) {
             for column in columns {
                 let kind = ColumnKind::of(&schema["tables"][table]["columns"][column]["type"]);
                 kinds.insert((table.to_owned(), column.to_owned()), kind);
             }
         }
-        Ok(Self { version, zone_limit, kinds })
+        Ok(Self { version, zone_limit, default_limit, kinds })
+    }
+
+    /// Whether the database holds zone limits: both columns of schema
+    /// 8.5.0 (OVS 3.3), where ovs-vsctl has the zone limit verbs.
+    pub fn has_zone_limits(&self) -> bool {
+        self.zone_limit && self.default_limit
     }
 
     /// The columns zonetp reads, by table.
     pub fn columns(&self) -> Vec<(&'static str, Vec<&'static str>)> {
-        Self::columns_for(self.zone_limit)
+        Self::columns_for(self.zone_limit, self.default_limit)
     }
 
-    fn columns_for(zone_limit: bool) -> Vec<(&'static str, Vec<&'static str>)> {
+    fn columns_for(zone_limit: bool, default_limit: bool) -> Vec<(&'static str, Vec<&'static str>)> {
         let mut zone = vec!["timeout_policy"];
         if zone_limit {
             zone.push("limit");
         }
+        let mut datapath = vec!["ct_zones", "external_ids"];
+        if default_limit {
+            datapath.push("ct_zone_default_limit");
+        }
         vec![
             ("Open_vSwitch", vec!["datapaths", "external_ids", "next_cfg", "cur_cfg"]),
-            ("Datapath", vec!["ct_zones", "external_ids"]),
+            ("Datapath", datapath),
             ("CT_Zone", zone),
             ("CT_Timeout_Policy", vec!["timeouts", "external_ids"]),
         ]
@@ -137,12 +152,13 @@ pub struct OvsRow {
 pub struct DatapathRow {
     pub ct_zones: BTreeMap<u16, String>,
     pub external_ids: BTreeMap<String, String>,
+    pub default_limit: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ZoneRow {
     pub timeout_policy: Option<String>,
-    pub has_limit: bool,
+    pub limit: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -174,12 +190,17 @@ fn datapath_row(r: &Map<String, Value>) -> DatapathRow {
         .into_iter()
         .filter_map(|(k, v)| Some((u16::try_from(k.as_i64()?).ok()?, uuid(v)?.to_owned())))
         .collect();
-    DatapathRow { ct_zones, external_ids: string_map(col(r, "external_ids")) }
+    let default_limit = optional_u32(col(r, "ct_zone_default_limit"));
+    DatapathRow { ct_zones, external_ids: string_map(col(r, "external_ids")), default_limit }
+}
+
+/// An optional integer column (`limit`: `10`, or `["set", []]` for none).
+fn optional_u32(v: &Value) -> Option<u32> {
+    set_elems(v).first().and_then(|l| l.as_i64()).and_then(|l| u32::try_from(l).ok())
 }
 
 fn zone_row(r: &Map<String, Value>) -> ZoneRow {
-    let has_limit = r.get("limit").is_some_and(|l| !set_elems(l).is_empty());
-    ZoneRow { timeout_policy: optional_uuid(col(r, "timeout_policy")), has_limit }
+    ZoneRow { timeout_policy: optional_uuid(col(r, "timeout_policy")), limit: optional_u32(col(r, "limit")) }
 }
 
 fn policy_row(r: &Map<String, Value>) -> PolicyRow {
@@ -451,12 +472,23 @@ impl Snapshot {
                 continue;
             };
             for (zone, zone_uuid) in &row.ct_zones {
-                let policy = self.zones.get(zone_uuid).and_then(|z| z.timeout_policy.as_ref());
+                let row = self.zones.get(zone_uuid);
+                let policy = row.and_then(|z| z.timeout_policy.as_ref());
                 let timeout_policy = policy.and_then(|p| ids.get(p)).copied();
-                dp.ct_zones.insert(*zone, ZoneRecord { timeout_policy, external_ids: Default::default() });
+                let limit = row.and_then(|z| z.limit);
+                dp.ct_zones
+                    .insert(*zone, ZoneRecord { timeout_policy, limit, external_ids: Default::default() });
             }
         }
         config
+    }
+
+    /// Datapath `name`'s conntrack zone limits, read from the rows (the
+    /// agent's passes: no configuration is built for them).
+    pub fn limits_of(&self, name: &str) -> crate::zone_limits::Limits {
+        let Some((_, row)) = self.datapath(name) else { return Default::default() };
+        let zones = row.ct_zones.iter().filter_map(|(z, u)| Some((*z, self.zones.get(u)?.limit?))).collect();
+        crate::zone_limits::Limits::new(row.default_limit, zones)
     }
 
     /// The configuration's datapath records with their settings but no
@@ -470,6 +502,7 @@ impl Snapshot {
             // An unreadable value makes this datapath, and only it,
             // unusable: its verbs name it, the others work.
             let row = self.datapaths.get(dp_uuid);
+            dp.ct_zone_default_limit = row.and_then(|r| r.default_limit);
             match row.and_then(|r| r.external_ids.get(RESOLUTION_KEY)).map(|v| ResolutionMode::parse(v)) {
                 Some(Ok(mode)) => dp.resolution = mode,
                 Some(Err(e)) => {
@@ -534,6 +567,35 @@ impl Snapshot {
             })
             .collect()
     }
+}
+
+/// The two selects `list-dp-cap` reads a datapath's capabilities with:
+/// the root row's `datapaths` and every `Datapath` row's `capabilities`.
+/// The column is read on its own, not with the zone tables: the agent
+/// does not follow it (ovs-vswitchd, or zonetp's own sync, writes it).
+pub fn capabilities_selects() -> Vec<Value> {
+    vec![
+        json!({"op": "select", "table": "Open_vSwitch", "where": [], "columns": ["datapaths"]}),
+        json!({"op": "select", "table": "Datapath", "where": [], "columns": ["_uuid", "capabilities"]}),
+    ]
+}
+
+/// A datapath row's UUID and its `capabilities`.
+pub type CapabilitiesRow = (String, BTreeMap<String, String>);
+
+/// Datapath `name`'s row UUID and capabilities out of the replies to
+/// [`capabilities_selects`]; `None` when there is no such record.
+pub fn capabilities_of(replies: &[Value], name: &str) -> Option<CapabilitiesRow> {
+    let root = replies.first()?["rows"].as_array()?.first()?;
+    let dp_uuid = map_pairs(col(root.as_object()?, "datapaths"))
+        .into_iter()
+        .find(|(k, _)| k.as_str() == Some(name))
+        .and_then(|(_, v)| uuid(v))?
+        .to_owned();
+    let row =
+        replies.get(1)?["rows"].as_array()?.iter().find(|r| uuid(&r["_uuid"]) == Some(dp_uuid.as_str()))?;
+    let caps = string_map(col(row.as_object()?, "capabilities"));
+    Some((dp_uuid, caps))
 }
 
 /// The operations of one change, after the waits.
@@ -697,7 +759,7 @@ impl Change {
         }
         let mut c = Self::default();
         match (zone_uuid, zone_row) {
-            (Some(z), Some(row)) if row.has_limit => {
+            (Some(z), Some(row)) if row.limit.is_some() => {
                 c.ops.push(json!({"op": "update", "table": "CT_Zone", "where": where_uuid(z),
                     "row": {"timeout_policy": set_of(Vec::<Value>::new())}}))
             }
@@ -706,6 +768,73 @@ impl Change {
                 "mutations": [["ct_zones", "delete", set_of([zone])]]}))
             }
             (None, _) => {}
+        }
+        Ok(c)
+    }
+
+    /// `set-zone-limit`, in ovs-vsctl 3.5's words and order: the
+    /// datapath, the limit's range, the zone's. The default limit is the
+    /// `Datapath` row's; a zone without a row gets one for the limit.
+    pub fn set_zone_limit(s: &Snapshot, dp: &str, zone: LimitZone, limit: i64) -> Result<Self, String> {
+        let (dp_uuid, dp_row) = s.datapath(dp).ok_or_else(|| format!("datapath {dp} does not exist"))?;
+        let (zone, limit) = check_limit_args(zone, limit).map_err(|e| e.to_string())?;
+        let mut c = Self::default();
+        match (zone, zone.and_then(|z| dp_row.ct_zones.get(&z))) {
+            (None, _) => {
+                c.ops.push(json!({"op": "update", "table": "Datapath", "where": where_uuid(dp_uuid),
+                "row": {"ct_zone_default_limit": limit}}))
+            }
+            (Some(_), Some(z)) => {
+                c.ops.push(json!({"op": "update", "table": "CT_Zone", "where": where_uuid(z),
+                "row": {"limit": limit}}))
+            }
+            (Some(zone), None) => {
+                c.ops.push(
+                    json!({"op": "insert", "table": "CT_Zone", "uuid-name": "zone", "row": {"limit": limit}}),
+                );
+                c.ops.push(json!({"op": "mutate", "table": "Datapath", "where": where_uuid(dp_uuid),
+                    "mutations": [["ct_zones", "insert", map_of([(zone, named_ref("zone"))])]]}));
+            }
+        }
+        Ok(c)
+    }
+
+    /// `del-zone-limit`: a zone with a policy keeps its row and loses the
+    /// limit; one without leaves its datapath (and ovsdb-server collects
+    /// the row).
+    pub fn del_zone_limit(s: &Snapshot, dp: &str, zone: LimitZone, if_exists: bool) -> Result<Self, String> {
+        let (dp_uuid, dp_row) = s.datapath(dp).ok_or_else(|| format!("datapath {dp} does not exist"))?;
+        let none = set_of(Vec::<Value>::new());
+        let mut c = Self::default();
+        let zone = match zone {
+            LimitZone::Default => {
+                if dp_row.default_limit.is_none() && !if_exists {
+                    return Err(format!("datapath {dp} does not have a limit"));
+                }
+                if dp_row.default_limit.is_some() {
+                    c.ops.push(json!({"op": "update", "table": "Datapath", "where": where_uuid(dp_uuid),
+                        "row": {"ct_zone_default_limit": none}}));
+                }
+                return Ok(c);
+            }
+            LimitZone::Zone(z) => z,
+        };
+        let key = u16::try_from(zone).ok();
+        let zone_uuid = key.and_then(|k| dp_row.ct_zones.get(&k));
+        let row = zone_uuid.and_then(|z| s.zones.get(z));
+        if row.and_then(|r| r.limit).is_none() && !if_exists {
+            return Err(format!("zone_id {zone} does not have a limit"));
+        }
+        match (key, zone_uuid, row) {
+            (_, Some(z), Some(r)) if r.timeout_policy.is_some() && r.limit.is_some() => {
+                c.ops.push(json!({"op": "update", "table": "CT_Zone", "where": where_uuid(z),
+                    "row": {"limit": none}}))
+            }
+            // A policy and no limit: nothing to take.
+            (_, Some(_), Some(r)) if r.timeout_policy.is_some() => {}
+            (Some(key), Some(_), _) => c.ops.push(json!({"op": "mutate", "table": "Datapath",
+                "where": where_uuid(dp_uuid), "mutations": [["ct_zones", "delete", set_of([key])]]})),
+            _ => {}
         }
         Ok(c)
     }
@@ -751,6 +880,21 @@ impl Change {
         ops.extend(s.ids_to_assign().iter().map(|(u, _)| external_ids("CT_Timeout_Policy", u)));
         ops.extend(numbering.ops);
         Self { ops }
+    }
+
+    /// Sets the keys of `caps` in datapath row `dp_uuid`'s `capabilities`
+    /// (other keys stay). No wait: the values are the kernel's, whatever
+    /// the rows say meanwhile.
+    pub fn set_capabilities(dp_uuid: &str, caps: &BTreeMap<String, String>) -> Self {
+        if caps.is_empty() {
+            return Self::default();
+        }
+        let keys: Vec<&str> = caps.keys().map(String::as_str).collect();
+        let pairs = caps.iter().map(|(k, v)| (k.clone(), v.clone()));
+        Self {
+            ops: vec![json!({"op": "mutate", "table": "Datapath", "where": where_uuid(dp_uuid),
+                "mutations": [["capabilities", "delete", set_of(keys)], ["capabilities", "insert", map_of(pairs)]]})],
+        }
     }
 
     /// Reports configuration `cfg` as applied (`cur_cfg`), never moving it
@@ -969,6 +1113,108 @@ mod tests {
     }
 
     #[test]
+    fn capabilities_are_read_by_datapath_name_and_set_key_by_key() {
+        let replies = json!([
+            {"rows": [{"datapaths": ["map", [["netdev", ["uuid", "n"]], ["system", ["uuid", "d"]]]]}]},
+            {"rows": [{"_uuid": ["uuid", "n"], "capabilities": ["map", [["recirc", "true"]]]},
+                      {"_uuid": ["uuid", "d"], "capabilities": ["map", [["ct_zone", "true"], ["ct_timeout", "false"]]]}]}
+        ]);
+        let replies = replies.as_array().unwrap();
+        let (u, caps) = capabilities_of(replies, "system").unwrap();
+        assert_eq!(u, "d");
+        assert_eq!(crate::config::dp_cap_line(&caps), "ct_timeout=false ct_zone=true");
+        assert_eq!(capabilities_of(replies, "nosystem"), None);
+        assert_eq!(capabilities_of(&[json!({"rows": []}), json!({"rows": []})], "system"), None);
+        let caps = BTreeMap::from([
+            ("ct_timeout".to_owned(), "true".to_owned()),
+            ("ct_zone".to_owned(), "true".to_owned()),
+        ]);
+        let ops = Change::set_capabilities("d", &caps).ops;
+        assert_eq!(
+            ops,
+            vec![json!({"op": "mutate", "table": "Datapath", "where": [["_uuid", "==", ["uuid", "d"]]],
+                "mutations": [["capabilities", "delete", ["set", ["ct_timeout", "ct_zone"]]],
+                              ["capabilities", "insert", ["map", [["ct_timeout", "true"], ["ct_zone", "true"]]]]]})]
+        );
+        assert!(Change::set_capabilities("d", &BTreeMap::new()).ops.is_empty());
+    }
+
+    #[test]
+    fn zone_limits_are_set_and_deleted_as_ovs_vsctl_3_5_does() {
+        let mut tables = snapshot().tables;
+        tables.get_mut("CT_Zone").unwrap().get_mut("z6").unwrap().insert("limit".into(), json!(7));
+        tables
+            .get_mut("CT_Zone")
+            .unwrap()
+            .insert("z8".into(), serde_json::from_value(json!({"limit": 3})).unwrap());
+        let d = tables.get_mut("Datapath").unwrap().get_mut("d").unwrap();
+        d.insert(
+            "ct_zones".into(),
+            json!(["map", [[5, ["uuid", "z5"]], [6, ["uuid", "z6"]], [8, ["uuid", "z8"]]]]),
+        );
+        let s = Snapshot::from_tables(tables);
+        let c = s.to_config();
+        assert_eq!(c.list_zone_limits("system").unwrap(), ["Zone: 6, Limit: 7", "Zone: 8, Limit: 3"]);
+        let z = LimitZone::Zone;
+        let ops = |r: Result<Change, String>| r.unwrap().ops;
+        let err = |r: Result<Change, String>| r.err().unwrap();
+        // A zone with a row: its limit set there.
+        assert_eq!(
+            ops(Change::set_zone_limit(&s, "system", z(5), 10)),
+            vec![
+                json!({"op": "update", "table": "CT_Zone", "where": [["_uuid", "==", ["uuid", "z5"]]], "row": {"limit": 10}})
+            ]
+        );
+        // A new zone: a row for the limit alone.
+        let new = ops(Change::set_zone_limit(&s, "system", z(9), 0));
+        assert_eq!(
+            new[0],
+            json!({"op": "insert", "table": "CT_Zone", "uuid-name": "zone", "row": {"limit": 0}})
+        );
+        assert_eq!(
+            new[1]["mutations"],
+            json!([["ct_zones", "insert", ["map", [[9, ["named-uuid", "zone"]]]]]])
+        );
+        assert_eq!(
+            ops(Change::set_zone_limit(&s, "system", LimitZone::Default, 4294967295)),
+            vec![json!({"op": "update", "table": "Datapath", "where": [["_uuid", "==", ["uuid", "d"]]],
+                "row": {"ct_zone_default_limit": 4294967295u32}})]
+        );
+        // Deleting: a zone with a policy keeps its row, one without leaves.
+        assert_eq!(
+            ops(Change::del_zone_limit(&s, "system", z(6), false)),
+            vec![json!({"op": "update", "table": "CT_Zone", "where": [["_uuid", "==", ["uuid", "z6"]]],
+                "row": {"limit": ["set", []]}})]
+        );
+        assert_eq!(
+            ops(Change::del_zone_limit(&s, "system", z(8), false)),
+            vec![json!({"op": "mutate", "table": "Datapath", "where": [["_uuid", "==", ["uuid", "d"]]],
+                "mutations": [["ct_zones", "delete", ["set", [8]]]]})]
+        );
+        // Refusals, word for word.
+        assert_eq!(err(Change::set_zone_limit(&s, "netdevxx", z(5), 1)), "datapath netdevxx does not exist");
+        assert_eq!(err(Change::set_zone_limit(&s, "system", z(88888), 1)), "zone_id (88888) out of range");
+        assert_eq!(err(Change::set_zone_limit(&s, "system", z(88888), -1)), "limit (-1) out of range");
+        assert_eq!(err(Change::del_zone_limit(&s, "system", z(5), false)), "zone_id 5 does not have a limit");
+        assert_eq!(
+            err(Change::del_zone_limit(&s, "system", z(10), false)),
+            "zone_id 10 does not have a limit"
+        );
+        assert_eq!(
+            err(Change::del_zone_limit(&s, "system", LimitZone::Default, false)),
+            "datapath system does not have a limit"
+        );
+        assert!(ops(Change::del_zone_limit(&s, "system", LimitZone::Default, true)).is_empty());
+        assert!(ops(Change::del_zone_limit(&s, "system", z(10), true)).is_empty());
+        // --if-exists on a zone with neither half: it leaves, as in ovs-vsctl.
+        assert_eq!(
+            ops(Change::del_zone_limit(&s, "system", z(5), true)).len(),
+            0,
+            "zone 5 has a policy: kept"
+        );
+    }
+
+    #[test]
     fn schema_versions_are_checked() {
         // The four tables of Debian's OVS 3.1 schema (8.3.1).
         let schema: Value =
@@ -982,6 +1228,15 @@ mod tests {
         with_limit["tables"]["CT_Zone"]["columns"]["limit"] =
             json!({"type": {"key": "integer", "min": 0, "max": 1}});
         assert!(SchemaInfo::from_schema(&with_limit).unwrap().zone_limit);
+        assert!(!SchemaInfo::from_schema(&with_limit).unwrap().has_zone_limits(), "8.5.0 has both columns");
+        with_limit["tables"]["Datapath"]["columns"]["ct_zone_default_limit"] =
+            json!({"type": {"key": "integer", "min": 0, "max": 1}});
+        let info85 = SchemaInfo::from_schema(&with_limit).unwrap();
+        assert!(info85.has_zone_limits());
+        assert!(info85
+            .columns()
+            .contains(&("Datapath", vec!["ct_zones", "external_ids", "ct_zone_default_limit"])));
+        assert!(!info.has_zone_limits());
         let kind = |t: &str, c: &str| info.kinds[&(t.to_owned(), c.to_owned())];
         assert_eq!(kind("Open_vSwitch", "next_cfg"), ColumnKind::Scalar);
         assert_eq!(kind("CT_Zone", "timeout_policy"), ColumnKind::Scalar);
