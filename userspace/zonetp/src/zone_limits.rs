@@ -70,7 +70,8 @@ impl Limits {
 
     /// The default, and every zone's, to ask the kernel about.
     fn targets(&self, other: &Limits) -> Vec<LimitTarget> {
-        let zones: std::collections::BTreeSet<u16> = self.zones.keys().chain(other.zones.keys()).copied().collect();
+        let zones: std::collections::BTreeSet<u16> =
+            self.zones.keys().chain(other.zones.keys()).copied().collect();
         std::iter::once(LimitTarget::Default).chain(zones.into_iter().map(LimitTarget::Zone)).collect()
     }
 }
@@ -377,7 +378,10 @@ mod tests {
         assert_eq!((p.set.len(), p.unchanged), (0, 1));
         // A recorded 0 is none: nothing to take back.
         assert_eq!(plan(&Limits::default(), &kernel(0, &[]), &limits(Some(0), &[])), LimitPlan::default());
-        assert_eq!(plan(&Limits::default(), &KernelLimits::default(), &Limits::default()), LimitPlan::default());
+        assert_eq!(
+            plan(&Limits::default(), &KernelLimits::default(), &Limits::default()),
+            LimitPlan::default()
+        );
         let from = KernelLimits::from_reply(&[
             ZoneLimit { target: LimitTarget::Default, limit: 7, count: 0 },
             ZoneLimit { target: LimitTarget::Zone(3), limit: 0, count: 9 },
