@@ -103,11 +103,16 @@ pub fn run(store: &dyn ZoneStore, a: Status, format: Format) -> CmdResult {
         Format::Text => print_text(&report),
     }
     if a.check && !report.in_sync() {
-        let why = match report.vswitchd {
-            Some(_) => "ovs-vswitchd's objects are out of sync with the configuration",
-            None => "out of sync with the configuration (run `zonetp sync`)",
+        let why = match (&report.vswitchd, report.policies_in_sync()) {
+            (Some(_), false) => "ovs-vswitchd's objects are out of sync with the configuration",
+            (Some(_), true) => "ovs-vswitchd's zone limits are out of sync with the configuration",
+            (None, false) => "out of sync with the configuration (run `zonetp sync`)",
+            (None, true) => "zone limits out of sync with the configuration (run `zonetp sync`)",
         };
-        let limits = if report.limit_differences().is_empty() { "" } else { "; zone limits differ" };
+        let limits = match report.limit_differences() {
+            d if d.is_empty() || !report.policies_in_sync() => String::new(),
+            d => format!(": {}", d.join("; ")),
+        };
         return Err(Error::Invalid(format!("status {dp}: {why}{limits}")).into());
     }
     Ok(())
@@ -122,8 +127,9 @@ const OVS_MODULE: &str = "/sys/module/openvswitch";
 /// with EMSGSIZE past a few hundred: then only the zones shown are), or
 /// why they could not be read.
 fn read_kernel_limits(r: &mut StatusReport) {
-    let targets: Vec<LimitTarget> =
-        std::iter::once(LimitTarget::Default).chain(r.zones.iter().map(|z| LimitTarget::Zone(z.zone))).collect();
+    let targets: Vec<LimitTarget> = std::iter::once(LimitTarget::Default)
+        .chain(r.zones.iter().map(|z| LimitTarget::Zone(z.zone)))
+        .collect();
     let read = CtLimitClient::open().and_then(|mut c| {
         let asked = c.get(&targets)?;
         let all = match c.get_all() {
@@ -304,7 +310,9 @@ fn print_text(r: &StatusReport) {
     let limits = limits_clause(r);
     match (r.policies_in_sync(), limits.is_empty()) {
         (true, true) => outln!("in sync"),
-        (true, false) => outln!("out of sync: zone limits{}; run `zonetp sync`", &limits[", zone limits".len()..]),
+        (true, false) => {
+            outln!("out of sync: zone limits{}; run `zonetp sync`", &limits[", zone limits".len()..])
+        }
         (false, _) => outln!("out of sync{limits}: run `zonetp sync`"),
     }
 }

@@ -2129,7 +2129,9 @@ fn list_dp_cap_matches_ovs_vsctl_and_sync_and_the_agent_record_what_they_probed(
         assert_eq!(beside.z_ok(&["list-dp-cap", "system"]), "\n");
         let fresh = Server::new("dp-cap-agent");
         let (_agent, log) = watcher(&fresh, "agent");
-        wait_for("the agent's first pass", 30, || log_lines(&log).iter().any(|l| l.starts_with("sync system:")));
+        wait_for("the agent's first pass", 30, || {
+            log_lines(&log).iter().any(|l| l.starts_with("sync system:"))
+        });
         assert_eq!(fresh.z_ok(&["list-dp-cap", "system"]), "\n", "no ovs-system here: nothing probed");
         assert!(!log_lines(&log).iter().any(|l| l.contains("not recorded")), "{:?}", log_lines(&log));
         // A row that says both are supported is not probed again.

@@ -551,12 +551,16 @@ fn sync_pushes_zone_limits_or_fails_by_name_without_openvswitch_ko() {
                 "{status}"
             );
             // Configured limits the kernel does not hold: out of sync.
-            assert!(status.ends_with("out of sync: zone limits (the kernel's not read); run `zonetp sync`\n"), "{status}");
+            assert!(
+                status.ends_with("out of sync: zone limits (the kernel's not read); run `zonetp sync`\n"),
+                "{status}"
+            );
             let check = db.run(&["status", "--check"]);
             assert_eq!(check.status, 1, "{}", check.stdout);
             assert_eq!(
                 check.stderr,
-                "zonetp: status system: out of sync with the configuration (run `zonetp sync`); zone limits differ\n"
+                "zonetp: status system: zone limits out of sync with the configuration (run `zonetp sync`): \
+                 the kernel's not read\n"
             );
             // A userspace datapath's limits are not the kernel's: not read,
             // not counted.

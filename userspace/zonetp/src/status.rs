@@ -496,9 +496,12 @@ impl StatusReport {
     /// default and the zones shown (one request: the default's value to
     /// compare with), and [`KernelLimits`] from `all`, a `GET` of every
     /// limit, or why it failed.
-    pub fn set_kernel_limits(&mut self, asked: &[ZoneLimit], all: std::result::Result<Vec<ZoneLimit>, String>) {
-        let default =
-            asked.iter().find(|l| l.target == LimitTarget::Default).map_or(0, |l| l.limit);
+    pub fn set_kernel_limits(
+        &mut self,
+        asked: &[ZoneLimit],
+        all: std::result::Result<Vec<ZoneLimit>, String>,
+    ) {
+        let default = asked.iter().find(|l| l.target == LimitTarget::Default).map_or(0, |l| l.limit);
         let own: Option<Vec<(u16, u32, u32)>> = all.as_ref().ok().map(|all| {
             all.iter()
                 .filter_map(|l| match l.target {
@@ -787,10 +790,16 @@ mod tests {
         r.set_kernel_limits(&asked, Ok(all));
         assert_eq!(r.zones[0].kernel_limit.unwrap().own, Some(true));
         let k = r.kernel_limits.clone().unwrap();
-        assert_eq!((k.default, k.other_zones, k.partial), (7, vec![OtherZoneLimit { zone: 9, limit: 4, count: 1 }], None));
+        assert_eq!(
+            (k.default, k.other_zones, k.partial),
+            (7, vec![OtherZoneLimit { zone: 9, limit: 4, count: 1 }], None)
+        );
         // Out of sync: zone 5 differs, the default differs.
         let mut r = base.clone();
-        r.set_kernel_limits(&[zl(d, 0, 0), zl(z(0), 0, 0), zl(z(5), 90, 4), zl(z(7), 0, 2)], Ok(vec![zl(z(5), 90, 4)]));
+        r.set_kernel_limits(
+            &[zl(d, 0, 0), zl(z(0), 0, 0), zl(z(5), 90, 4), zl(z(7), 0, 2)],
+            Ok(vec![zl(z(5), 90, 4)]),
+        );
         assert_eq!(
             r.limit_differences(),
             ["default: configured 7, the kernel has 0", "zone 5: configured 100, the kernel has 90"]

@@ -18,8 +18,9 @@
 //! once a few hundred limits exist (anyone's). Such a `GET` answers a
 //! zone without a limit of its own with the default's, so a zone whose
 //! answer is the default's value cannot be told from one without a
-//! limit: a wanted one is set again (quietly, counted as unchanged), a
-//! recorded one whose answer is not what zonetp set is taken as gone.
+//! limit: a wanted one is set (quietly, counted as unchanged, when the
+//! record says zonetp set it), a recorded one whose answer is not what
+//! zonetp set is taken as gone.
 //!
 //! A default limit of 0 is no limit, which is what the kernel starts with
 //! and what `DEL` of the default gives back. A configured 0 is still
@@ -70,7 +71,8 @@ impl Limits {
 
     /// The default, and every zone's, to ask the kernel about.
     fn targets(&self, other: &Limits) -> Vec<LimitTarget> {
-        let zones: std::collections::BTreeSet<u16> = self.zones.keys().chain(other.zones.keys()).copied().collect();
+        let zones: std::collections::BTreeSet<u16> =
+            self.zones.keys().chain(other.zones.keys()).copied().collect();
         std::iter::once(LimitTarget::Default).chain(zones.into_iter().map(LimitTarget::Zone)).collect()
     }
 }
@@ -129,7 +131,9 @@ pub fn plan(wanted: &Limits, kernel: &KernelLimits, record: &Limits) -> LimitPla
         let t = LimitTarget::Zone(*z);
         match kernel.zones.get(z) {
             Some(k) if k == w && *k != kd => p.unchanged += 1,
-            Some(k) if k == w => {
+            // The default's value too: unchanged if zonetp set it (set
+            // again all the same), else new.
+            Some(k) if k == w && record.zones.get(z) == Some(w) => {
                 p.unchanged += 1;
                 p.reassert.push((t, *w));
             }
@@ -344,11 +348,15 @@ mod tests {
     fn sync_sets_what_differs_and_deletes_only_what_it_set_and_the_kernel_still_holds() {
         let wanted = limits(Some(1000), &[(5, 100), (7, 0)]);
         let kernel = kernel(0, &[(5, 100), (6, 10), (7, 0), (8, 3), (9, 0)]);
-        let record = limits(None, &[(6, 10), (8, 2), (9, 4)]);
+        let record = limits(None, &[(6, 10), (7, 0), (8, 2), (9, 4)]);
         let p = plan(&wanted, &kernel, &record);
         assert_eq!(p.set, [(LimitTarget::Default, 1000)]);
         // 7's answer is 0, the default's too: it may have none of its own.
         assert_eq!(p.reassert, [(LimitTarget::Zone(7), 0)]);
+        // Not recorded as zonetp's: a new limit, said.
+        let fresh = plan(&wanted, &kernel, &limits(None, &[]));
+        assert_eq!(fresh.set, [(LimitTarget::Default, 1000), (LimitTarget::Zone(7), 0)]);
+        assert_eq!((fresh.reassert.len(), fresh.unchanged), (0, 1));
         assert_eq!(p.unchanged, 2);
         // 6: zonetp's, as set; 8: changed since zonetp set it; 9: gone
         // (the default's answer).
@@ -377,7 +385,10 @@ mod tests {
         assert_eq!((p.set.len(), p.unchanged), (0, 1));
         // A recorded 0 is none: nothing to take back.
         assert_eq!(plan(&Limits::default(), &kernel(0, &[]), &limits(Some(0), &[])), LimitPlan::default());
-        assert_eq!(plan(&Limits::default(), &KernelLimits::default(), &Limits::default()), LimitPlan::default());
+        assert_eq!(
+            plan(&Limits::default(), &KernelLimits::default(), &Limits::default()),
+            LimitPlan::default()
+        );
         let from = KernelLimits::from_reply(&[
             ZoneLimit { target: LimitTarget::Default, limit: 7, count: 0 },
             ZoneLimit { target: LimitTarget::Zone(3), limit: 0, count: 9 },

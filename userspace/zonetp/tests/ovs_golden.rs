@@ -325,12 +325,15 @@ fn ct_limit_set_del_and_get_carry_zone_limit_structs_back_to_back() {
         hdr(0, 0x20, 0x0005, 1, 1, 0), // REQUEST|ACK, OVS_CT_LIMIT_CMD_SET
         &[attr(1, &[zone_limit(5, 100, 0), zone_limit(-1, 1000, 0)].concat())],
     );
-    assert_eq!(set, [want.clone()]);
+    assert_eq!(set, std::slice::from_ref(&want));
     assert_eq!(want.len(), 16 + 4 + 4 + 4 + 24);
     let del = CtLimitRequest::Del(vec![LimitTarget::Zone(65535), LimitTarget::Default]).emit(0x20);
     assert_eq!(
         del,
-        [msg(hdr(0, 0x20, 0x0005, 2, 1, 0), &[attr(1, &[zone_limit(65535, 0, 0), zone_limit(-1, 0, 0)].concat())])]
+        [msg(
+            hdr(0, 0x20, 0x0005, 2, 1, 0),
+            &[attr(1, &[zone_limit(65535, 0, 0), zone_limit(-1, 0, 0)].concat())]
+        )]
     );
     // GET without the attribute: the default and every zone with a limit.
     assert_eq!(CtLimitRequest::Get(None).emit(0x20), [msg(hdr(0, 0x20, 0x0005, 3, 1, 0), &[])]);
