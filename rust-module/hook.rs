@@ -27,8 +27,7 @@ use crate::table::{Key, RcuReadSide, NAME_MAX};
 /// # Safety
 ///
 /// Called only by the conntrack core through `nf_ct_timeout_hook`
-/// (`nf_ct_set_timeout`), which guarantees: the caller is inside an RCU
-/// read-side critical section for the whole call; `net` is a live
+/// (`nf_ct_set_timeout`), which guarantees: `net` is a live
 /// namespace that is set up (zonetp's pernet `init` ran on it: the hook is
 /// installed only after the pernet operations are registered) and not
 /// being dismantled; `name` is a NUL-terminated string.

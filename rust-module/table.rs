@@ -171,7 +171,7 @@ impl Entry {
 ///
 /// `rcu_read_lock()` was called when the guard was made, and is matched by
 /// the `rcu_read_unlock()` of its `drop`.  The guard is neither `Send` nor
-/// `Sync` (the raw pointer in its marker), so it is dropped on the CPU
+/// `Sync` (the raw pointer in its marker), so it is dropped by the task
 /// that made it, as RCU requires of an unlock.
 pub(crate) struct RcuReadSide(PhantomData<*mut ()>);
 
@@ -189,7 +189,7 @@ impl RcuReadSide {
 impl Drop for RcuReadSide {
     fn drop(&mut self) {
         // SAFETY: by the type invariant, this section was entered by
-        // `lock` on this CPU and is left once, here.
+        // `lock` in this task and is left once, here.
         unsafe { bindings::zonetp_compat_rcu_read_unlock() };
     }
 }

@@ -216,23 +216,7 @@ impl Default for Config {
 pub fn parse_zone_arg(arg: &str) -> Result<u16> {
     let invalid = || Error::Invalid(format!("invalid zone argument, {arg}"));
     let n = arg.strip_prefix("zone=").ok_or_else(invalid)?;
-    let (neg, digits) = match n.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, n.strip_prefix('+').unwrap_or(n)),
-    };
-    let (radix, digits) = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
-        (16, hex)
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        (8, &digits[1..])
-    } else {
-        (10, digits)
-    };
-    // from_str_radix takes a sign of its own: only digits may be left.
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return Err(invalid());
-    }
-    let value = i64::from_str_radix(digits, radix).map_err(|_| invalid())?;
-    let value = if neg { -value } else { value };
+    let value = parse_c_integer(n).ok_or_else(invalid)?;
     u16::try_from(value)
         .map_err(|_| Error::Invalid(format!("zone {value} is not in the valid range 0 to 65535 (inclusive)")))
 }
