@@ -62,7 +62,10 @@ udp_round() {
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("10.1.1.2", 5000))
-s.settimeout(2)
+# The first datagram may come many seconds after "ready" (the sender is a
+# python started under TCG, maybe on a guest waiting for a core); after
+# it, 3 s of silence ends the count.
+s.settimeout(30)
 print("ready", flush=True)
 got = {}
 while True:
@@ -70,11 +73,13 @@ while True:
         _, (src, _) = s.recvfrom(100)
     except socket.timeout:
         break
+    s.settimeout(3)
     got[src] = got.get(src, 0) + 1
 print(got.get("10.1.1.1", 0), got.get("10.1.1.11", 0), flush=True)
 ' >"$RECV" &
   local pid=$! i
-  for i in $(seq 50); do grep -q ready "$RECV" 2>/dev/null && break; sleep 0.1; done
+  for i in $(seq 600); do grep -q ready "$RECV" 2>/dev/null && break; sleep 0.1; done
+  grep -q ready "$RECV" 2>/dev/null || { echo "the receiver did not start within 60 s"; return 1; }
   ns0 ping -q -c 1 -W 2 10.1.1.2 >/dev/null
   ns0 python3 -c '
 import socket, sys
