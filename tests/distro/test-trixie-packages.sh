@@ -21,7 +21,7 @@
 # documented way to choose it.
 #
 # removed: `apt remove zonetp-dkms zonetp` ran (in the root, on the host:
-# under TCG, dpkg over the guest's 9p root takes 8 minutes for it).  The
+# under TCG, dpkg over the guest's root took 8 minutes when it was 9p).  The
 # kernel is upstream's again: no rule, no zonetp.ko, no command, and
 # `nfct add timeout` autoloads nfnetlink_cttimeout.
 # shellcheck disable=SC2016 # bash -c snippets expand in the child
