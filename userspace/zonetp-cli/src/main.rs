@@ -201,6 +201,59 @@ pub(crate) fn ovs_vsctl_order(mut args: Vec<OsString>) -> Vec<OsString> {
     head
 }
 
+/// The verbs zonetp shares with ovs-vsctl, as ovs-vsctl 3.5's command
+/// table has them: the fewest and most arguments after the command, and
+/// the one of `--may-exist`/`--if-exists` it takes, if any.
+const VSCTL_VERBS: [(&str, usize, Option<usize>, Option<&str>); 7] = [
+    ("add-zone-tp", 3, None, Some("--may-exist")),
+    ("del-zone-tp", 2, Some(2), Some("--if-exists")),
+    ("list-zone-tp", 1, Some(1), None),
+    ("set-zone-limit", 3, Some(3), None),
+    ("del-zone-limit", 2, Some(2), Some("--if-exists")),
+    ("list-zone-limits", 1, Some(1), None),
+    ("list-dp-cap", 1, Some(1), None),
+];
+
+/// For a command line clap refused: ovs-vsctl's words when the command is
+/// one of ovs-vsctl's verbs and what is wrong is an option that verb does
+/// not take or the number of its arguments (`'set-zone-limit' command
+/// requires at least 3 arguments`), checked in ovs-vsctl's order; `None`
+/// for anything else (clap's words then). zonetp's own options are no
+/// arguments, wherever they stand; an option zonetp does not know leaves
+/// the words to clap.
+pub(crate) fn vsctl_usage_words(args: &[OsString]) -> Option<String> {
+    const WITH_VALUE: [&str; 3] = ["--format", "--db", "--netns"];
+    const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
+    let (mut verb, mut n, mut flags) = (None, 0usize, Vec::new());
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let word = word.to_str()?;
+        if WITH_VALUE.contains(&word) {
+            words.next();
+        } else if WITH_VALUE.iter().any(|o| word.strip_prefix(o).is_some_and(|v| v.starts_with('='))) {
+        } else if MOVABLE.contains(&word) {
+            flags.push(word);
+        } else if word.starts_with("--") || (verb.is_none() && word.starts_with('-')) {
+            return None;
+        } else if verb.is_none() {
+            verb = Some(word);
+        } else {
+            n += 1; // `-1` after the command is an argument (a zone, a limit)
+        }
+    }
+    let (name, min, max, takes) = VSCTL_VERBS.iter().find(|v| Some(v.0) == verb)?;
+    if let Some(flag) = flags.iter().find(|f| Some(**f) != *takes) {
+        return Some(format!("'{name}' command has no '{flag}' option"));
+    }
+    if n < *min {
+        return Some(format!("'{name}' command requires at least {min} arguments"));
+    }
+    match max {
+        Some(max) if n > *max => Some(format!("'{name}' command takes at most {max} arguments")),
+        _ => None,
+    }
+}
+
 /// A clap error as one line: its first paragraph, without the "error: ".
 fn clap_error_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
@@ -284,7 +337,8 @@ fn run(cli: Cli) -> CmdResult {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(ovs_vsctl_order(std::env::args_os().collect())) {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(ovs_vsctl_order(args.clone())) {
         Ok(cli) => cli,
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -295,8 +349,14 @@ fn main() -> ExitCode {
                 errln!("{}", short_usage(&e));
                 return ExitCode::from(2);
             }
-            _ => {
-                errln!("zonetp: {}", escape(&clap_error_line(&e)));
+            kind => {
+                let ovs_words = match kind {
+                    ErrorKind::MissingRequiredArgument | ErrorKind::UnknownArgument => {
+                        vsctl_usage_words(&args)
+                    }
+                    _ => None,
+                };
+                errln!("zonetp: {}", escape(&ovs_words.unwrap_or_else(|| clap_error_line(&e))));
                 return ExitCode::from(2);
             }
         },
@@ -310,5 +370,62 @@ fn main() -> ExitCode {
             errln!("zonetp: {}", escape(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What zonetp says of LINE, which clap must refuse: ovs-vsctl's
+    /// words, or `None` for clap's.
+    fn words(line: &str) -> Option<String> {
+        let args: Vec<OsString> =
+            std::iter::once("zonetp").chain(line.split_whitespace()).map(OsString::from).collect();
+        let e = Cli::try_parse_from(ovs_vsctl_order(args.clone())).err();
+        assert!(e.is_some(), "clap takes {line}");
+        vsctl_usage_words(&args)
+    }
+
+    /// The words of ovs-vsctl 3.5, as tests/distro/test-vsctl-diff.sh
+    /// compares them (the exit status stays zonetp's 2).
+    #[test]
+    fn ovs_vsctl_s_verbs_are_refused_in_its_words_for_arguments_and_options() {
+        let w = |line| words(line).unwrap_or_else(|| panic!("clap's words for {line}"));
+        let at_least = |verb: &str, n: u8| format!("'{verb}' command requires at least {n} arguments");
+        let at_most = |verb: &str, n: u8| format!("'{verb}' command takes at most {n} arguments");
+        assert_eq!(w("add-zone-tp"), at_least("add-zone-tp", 3));
+        assert_eq!(w("add-zone-tp system"), at_least("add-zone-tp", 3));
+        assert_eq!(w("add-zone-tp system zone=3"), at_least("add-zone-tp", 3));
+        assert_eq!(w("--may-exist add-zone-tp system zone=3"), at_least("add-zone-tp", 3));
+        assert_eq!(w("--db unix:/x del-zone-tp system"), at_least("del-zone-tp", 2));
+        assert_eq!(w("del-zone-tp system zone=1 x --if-exists"), at_most("del-zone-tp", 2));
+        assert_eq!(w("list-zone-tp --format json"), at_least("list-zone-tp", 1));
+        assert_eq!(w("list-zone-limits system netdev --format=json"), at_most("list-zone-limits", 1));
+        assert_eq!(w("list-dp-cap"), at_least("list-dp-cap", 1));
+        assert_eq!(w("list-dp-cap a b"), at_most("list-dp-cap", 1));
+        // A negative number after the command is an argument.
+        assert_eq!(w("set-zone-limit system -1"), at_least("set-zone-limit", 3));
+        assert_eq!(w("set-zone-limit system 5 1 -2"), at_most("set-zone-limit", 3));
+        assert_eq!(w("del-zone-limit system"), at_least("del-zone-limit", 2));
+        // An option the verb does not take comes first, as in ovs-vsctl.
+        assert_eq!(
+            w("--if-exists set-zone-limit system"),
+            "'set-zone-limit' command has no '--if-exists' option"
+        );
+        assert_eq!(
+            w("--may-exist --if-exists add-zone-tp system zone=1 udp_single=1"),
+            "'add-zone-tp' command has no '--if-exists' option"
+        );
+        assert_eq!(
+            w("list-zone-tp system --may-exist"),
+            "'list-zone-tp' command has no '--may-exist' option"
+        );
+        // Anything else keeps clap's words: an option zonetp does not know,
+        // zonetp's own verbs.
+        assert_eq!(words("list-zone-tp system --bogus"), None);
+        assert_eq!(words("--bogus list-zone-tp system"), None);
+        assert_eq!(words("add-dp"), None);
+        assert_eq!(words("resolve system"), None);
     }
 }

@@ -133,7 +133,7 @@ pub struct AddZoneTp {
     /// tcp_syn_sent2 tcp_retransmit tcp_unack udp_first udp_single
     /// udp_multiple icmp_first icmp_reply. The kernel datapath has no
     /// attribute for udp_first and icmp_reply and ignores them.
-    #[arg(value_name = "KEY=SECONDS")]
+    #[arg(value_name = "KEY=SECONDS", required = true)]
     pub timeouts: Vec<String>,
     /// Replace the zone's policy if it has one.
     #[arg(long)]

@@ -209,8 +209,10 @@ fn parse_seconds(value: &str) -> Option<u32> {
 fn check_key(key: &str) -> Result<()> {
     if timeout_key(key).is_none() {
         let names: Vec<_> = TIMEOUT_KEYS.iter().map(|k| k.name).collect();
+        // An empty key (`=5`) is shown as one, not as nothing.
+        let shown = if key.is_empty() { "\"\"" } else { key };
         return Err(Error::Invalid(format!(
-            "{key} is not a valid timeout policy key (expected one of {})",
+            "{shown} is not a valid timeout policy key (expected one of {})",
             names.join(", ")
         )));
     }
@@ -283,6 +285,9 @@ mod tests {
         };
         assert_eq!(e(&[]), "No timeout policy");
         assert!(e(&["tcp_bogus=1"]).contains("tcp_bogus is not a valid timeout policy key"));
+        assert!(
+            e(&["=5"]).starts_with("\"\" is not a valid timeout policy key (expected one of tcp_syn_sent,")
+        );
         assert!(e(&["udp_first=-1"]).contains("not in the valid range 0 to 4294967295"));
         assert!(e(&["udp_first=4294967296"]).contains("not in the valid range"));
         assert!(e(&["udp_first"]).contains("invalid timeout policy argument, udp_first"));
