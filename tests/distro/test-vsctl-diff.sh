@@ -32,7 +32,7 @@
 # line whose databases differ, zonetp's becomes a copy of ovs-vsctl's, so
 # one difference fails one line.
 #
-# The differences zonetp makes on purpose (D1 to D7 of docs/zone-limits.md,
+# The differences zonetp makes on purpose (D1 to D8 of docs/zone-limits.md,
 # "Beside ovs-vsctl 3.5: the differential test") are stated per command:
 # there the test checks both tools' exact status and words, so a change on
 # either side fails it too.  Ends with "1..N" and "N passed, N failed";
@@ -483,6 +483,10 @@ diff_cmd --usage-status list-zone-limits
 diff_cmd --usage-status list-zone-limits system netdev
 diff_cmd --usage-status list-dp-cap
 diff_cmd --usage-status list-dp-cap system netdev
+# A word after the command that starts with a dash: ovs-vsctl counts it as
+# an argument and adds its note on where options go.
+diff_cmd --usage-status set-zone-limit system 5 1 -2
+diff_cmd --usage-status list-zone-limits system netdev -1
 diff_cmd --usage-status --if-exists set-zone-limit system 5 1
 diff_cmd --usage-status --may-exist del-zone-tp system zone=1
 diff_cmd --usage-status --if-exists add-zone-tp system zone=1 udp_single=1

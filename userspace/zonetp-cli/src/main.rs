@@ -225,9 +225,14 @@ pub(crate) fn vsctl_usage_words(args: &[OsString]) -> Option<String> {
     const WITH_VALUE: [&str; 3] = ["--format", "--db", "--netns"];
     const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
     let (mut verb, mut n, mut flags) = (None, 0usize, Vec::new());
+    // A word after the command that starts with '-': ovs-vsctl counts it
+    // as an argument and, when there are too many, adds a note about
+    // where options go (zonetp takes its options anywhere).
+    let mut dash_after_verb = false;
     let mut words = args.iter().skip(1);
     while let Some(word) = words.next() {
         let word = word.to_str()?;
+        dash_after_verb |= verb.is_some() && word.starts_with('-');
         if WITH_VALUE.contains(&word) {
             words.next();
         } else if WITH_VALUE.iter().any(|o| word.strip_prefix(o).is_some_and(|v| v.starts_with('='))) {
@@ -249,7 +254,14 @@ pub(crate) fn vsctl_usage_words(args: &[OsString]) -> Option<String> {
         return Some(format!("'{name}' command requires at least {min} arguments"));
     }
     match max {
-        Some(max) if n > *max => Some(format!("'{name}' command takes at most {max} arguments")),
+        Some(max) if n > *max => {
+            let note = if dash_after_verb {
+                " (note that options must precede command names and follow a \"--\" argument)"
+            } else {
+                ""
+            };
+            Some(format!("'{name}' command takes at most {max} arguments{note}"))
+        }
         _ => None,
     }
 }
@@ -394,19 +406,24 @@ mod tests {
         let w = |line| words(line).unwrap_or_else(|| panic!("clap's words for {line}"));
         let at_least = |verb: &str, n: u8| format!("'{verb}' command requires at least {n} arguments");
         let at_most = |verb: &str, n: u8| format!("'{verb}' command takes at most {n} arguments");
+        // ovs-vsctl's note when a word after the command starts with '-'.
+        let noted = |verb: &str, n: u8| {
+            at_most(verb, n) + " (note that options must precede command names and follow a \"--\" argument)"
+        };
         assert_eq!(w("add-zone-tp"), at_least("add-zone-tp", 3));
         assert_eq!(w("add-zone-tp system"), at_least("add-zone-tp", 3));
         assert_eq!(w("add-zone-tp system zone=3"), at_least("add-zone-tp", 3));
         assert_eq!(w("--may-exist add-zone-tp system zone=3"), at_least("add-zone-tp", 3));
         assert_eq!(w("--db unix:/x del-zone-tp system"), at_least("del-zone-tp", 2));
-        assert_eq!(w("del-zone-tp system zone=1 x --if-exists"), at_most("del-zone-tp", 2));
+        assert_eq!(w("del-zone-tp system zone=1 x --if-exists"), noted("del-zone-tp", 2));
         assert_eq!(w("list-zone-tp --format json"), at_least("list-zone-tp", 1));
-        assert_eq!(w("list-zone-limits system netdev --format=json"), at_most("list-zone-limits", 1));
+        assert_eq!(w("list-zone-limits system netdev --format=json"), noted("list-zone-limits", 1));
         assert_eq!(w("list-dp-cap"), at_least("list-dp-cap", 1));
         assert_eq!(w("list-dp-cap a b"), at_most("list-dp-cap", 1));
         // A negative number after the command is an argument.
         assert_eq!(w("set-zone-limit system -1"), at_least("set-zone-limit", 3));
-        assert_eq!(w("set-zone-limit system 5 1 -2"), at_most("set-zone-limit", 3));
+        assert_eq!(w("set-zone-limit system 5 1 -2"), noted("set-zone-limit", 3));
+        assert_eq!(w("set-zone-limit system 5 1 2"), at_most("set-zone-limit", 3));
         assert_eq!(w("del-zone-limit system"), at_least("del-zone-limit", 2));
         // An option the verb does not take comes first, as in ovs-vsctl.
         assert_eq!(
