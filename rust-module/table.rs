@@ -14,32 +14,13 @@
 //! with Acquire.  An unlinked entry is freed with `kfree_rcu()`, so a
 //! reader may still follow it until it leaves its read-side section.
 //!
-//! Resizing under RCU: every entry has two chain links, one per bucket
-//! array "generation".  A resize chains all entries into a new array
-//! through the links the current array does not use, publishes the new
-//! array, and keeps the old one (whose readers follow the other links) as
-//! `retired`.  Before the next resize reuses those links, and before the
-//! retired array is freed, a grace period must have passed since the
-//! publication, and nothing here ever waits for one: a writer holds the
-//! nfnl cttimeout mutex, which every namespace shares, so a wait would
-//! stall every namespace's requests behind one user's churn.  The
-//! publication takes a cookie and asks for a grace period
-//! (`start_poll_synchronize_rcu()`); a later resize asks whether it has
-//! passed (`poll_state_synchronize_rcu()`) and, when not, leaves the table
-//! at its size: the next create retries a grow, the next delete a shrink,
-//! so chains stay longer (at most what one grace period's creates add)
-//! until then.  Resizes being exponentially spaced, one has almost always
-//! passed.  `pre_exit` only unpublishes; `exit` runs after the core's
-//! grace period and frees every array.
-//!
-//! Each bucket array has its own random SipHash key (`get_random_bytes()`),
-//! so a user with CAP_NET_ADMIN in a user namespace cannot choose names
-//! that share a bucket.  Memory follows the objects: no array until the
-//! first object, then between one and four buckets (8 bytes each) per
-//! object, 16 at least; entries, arrays and policy objects are charged to
-//! the memory cgroup of the task that creates them (`GFP_KERNEL_ACCOUNT`).
+//! The bucket arrays, and how a resize replaces one under RCU without
+//! ever waiting for a grace period, are in `buckets.rs`.  Memory follows
+//! the objects: no array until the first object, then between one and
+//! four buckets (8 bytes each) per object, 16 at least; entries, arrays
+//! and policy objects are charged to the memory cgroup of the task that
+//! creates them (`GFP_KERNEL_ACCOUNT`).
 
-use kernel::ffi::c_ulong;
 use core::marker::PhantomData;
 use core::ptr::{null, null_mut, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -50,6 +31,7 @@ use kernel::prelude::*;
 use kernel::sync::{lock::mutex::MutexBackend, lock::Guard, LockedBy, Mutex};
 use kernel::types::Opaque;
 
+use crate::buckets::{Arrays, Buckets};
 use crate::compat::{ARef, AlwaysRefCounted};
 use crate::errno::EPROTONOSUPPORT;
 use crate::ffi as bindings;
@@ -126,7 +108,7 @@ unsafe impl Sync for OrderLinks {}
 pub(crate) struct Entry {
     /// First field: `kfree_rcu()` frees the entry through it.
     rcu: Opaque<bindings::zonetp_rcu_obj>,
-    /// Chain links, one per bucket-array generation ([`Buckets::gen`]).
+    /// Chain links, one per bucket-array generation (`buckets.rs`).
     links: [AtomicPtr<Entry>; 2],
     key: Key,
     /// Creation number; dumps resume from it.
@@ -154,6 +136,11 @@ impl Entry {
 
     pub(crate) fn seq(&self) -> u64 {
         self.seq
+    }
+
+    /// The chain link of bucket-array generation `gen` (0 or 1).
+    pub(crate) fn link(&self, gen: usize) -> &AtomicPtr<Entry> {
+        &self.links[gen]
     }
 
     /// The policy object.
@@ -210,76 +197,11 @@ impl RcuEntry<'_> {
     }
 }
 
-/// One bucket array.
-///
-/// # Invariants
-///
-/// `slots.len()` is a power of two; its chains link entries through
-/// `links[gen]`; `key` is fixed at allocation.
-struct Buckets {
-    gen: usize,
-    key: bindings::siphash_key_t,
-    slots: KVVec<AtomicPtr<Entry>>,
-}
-
-impl Buckets {
-    fn new(n: usize, gen: usize) -> Result<KBox<Self>> {
-        let mut slots = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
-        for _ in 0..n {
-            slots.push(AtomicPtr::new(null_mut()), GFP_KERNEL_ACCOUNT)?;
-        }
-        let mut key = bindings::siphash_key_t::default();
-        // SAFETY: `key` is a plain 16-byte buffer we own.
-        unsafe {
-            bindings::get_random_bytes(
-                (&mut key as *mut bindings::siphash_key_t).cast(),
-                core::mem::size_of::<bindings::siphash_key_t>(),
-            )
-        };
-        // INVARIANT: `n` is a power of two (callers); chains are empty.
-        Ok(KBox::new(Buckets { gen, key, slots }, GFP_KERNEL_ACCOUNT)?)
-    }
-
-    fn slot(&self, key: &Key) -> &AtomicPtr<Entry> {
-        // SAFETY: reads `NAME_MAX` bytes of `key` and the siphash key, both ours.
-        let h = unsafe { bindings::zonetp_compat_siphash(key.raw().as_ptr().cast(), NAME_MAX, &self.key) };
-        &self.slots[(h as usize) & (self.slots.len() - 1)]
-    }
-
-    /// The entry named `key` in this array's chains.
-    ///
-    /// # Safety
-    ///
-    /// Every entry reachable from the chains must stay allocated while the
-    /// result is used: the caller holds the table's mutex, or is an RCU
-    /// reader that loaded this array while it was published.
-    unsafe fn find(&self, key: &Key) -> Option<&Entry> {
-        let mut p = self.slot(key).load(Ordering::Acquire);
-        while !p.is_null() {
-            // SAFETY: entries in a chain are freed only after a grace period
-            // that follows their unlink (caller).
-            let e = unsafe { &*p };
-            if e.key == *key {
-                return Some(e);
-            }
-            p = e.links[self.gen].load(Ordering::Acquire);
-        }
-        None
-    }
-}
-
 /// The table's writer state, behind its mutex.
 pub(crate) struct State {
-    /// The published bucket array (also in `Table::buckets` for readers).
-    current: Option<KBox<Buckets>>,
-    /// The array replaced last, which readers may still be walking until a
-    /// grace period has passed since `retired_gp`.
-    retired: Option<KBox<Buckets>>,
-    retired_gp: c_ulong,
-    /// Only after `pre_exit`: the array retired before the one `pre_exit`
-    /// retired, whose grace period may not have passed either; freed with
-    /// the table, after the core's grace period.
-    retired_before_exit: Option<KBox<Buckets>>,
+    /// The bucket arrays: the published one (also in `Table::buckets` for
+    /// readers) and the retired ones.
+    arrays: Arrays,
     /// Creation order (oldest first).
     head: *const Entry,
     tail: *const Entry,
@@ -304,10 +226,7 @@ impl Table {
     /// An initialiser for an empty table: no memory beyond its own.
     pub(crate) fn new() -> impl PinInit<Self> {
         let state = State {
-            current: None,
-            retired: None,
-            retired_gp: 0,
-            retired_before_exit: None,
+            arrays: Arrays::new(),
             head: null(),
             tail: null(),
             count: 0,
@@ -344,7 +263,7 @@ pub(crate) struct Locked<'a> {
 impl<'a> Locked<'a> {
     /// The entry named `key`.
     pub(crate) fn find(&self, key: &Key) -> Option<&Entry> {
-        let b = self.g.current.as_deref()?;
+        let b = self.g.arrays.current()?;
         // SAFETY: with the mutex held no entry is unlinked or freed.
         unsafe { b.find(key) }
     }
@@ -354,11 +273,11 @@ impl<'a> Locked<'a> {
     /// fails with `EPROTONOSUPPORT` once the module is going (see below).
     /// The caller has checked that `key` is not in the table.
     pub(crate) fn insert(&mut self, key: Key, timeout: ARef<Timeout>) -> Result {
-        if self.g.current.as_ref().map_or(0, |b| b.slots.len()) < self.g.count + 1 {
+        if self.g.arrays.current().map_or(0, Buckets::len) < self.g.count + 1 {
             // A failed resize only makes chains longer, unless there was no
             // array at all.
             let r = self.resize(size_for(self.g.count + 1));
-            if self.g.current.is_none() {
+            if self.g.arrays.current().is_none() {
                 return r;
             }
         }
@@ -402,14 +321,13 @@ impl<'a> Locked<'a> {
             t.order.access_mut(&mut self.g).next = e;
         }
         self.g.tail = e;
-        let Some(b) = self.g.current.as_deref() else {
+        let Some(b) = self.g.arrays.current() else {
             // Unreachable: checked above, with the mutex held since.
             return Ok(());
         };
-        let slot = b.slot(&key);
-        // SAFETY: `e` is ours until the Release store below publishes it.
-        unsafe { (*e).links[b.gen].store(slot.load(Ordering::Relaxed), Ordering::Relaxed) };
-        slot.store(e.cast_mut(), Ordering::Release);
+        // SAFETY: the mutex is held; `e` is a new entry of this table, in
+        // no chain, and no reader has seen it.
+        unsafe { b.push(&*e) };
         Ok(())
     }
 
@@ -434,20 +352,9 @@ impl<'a> Locked<'a> {
     unsafe fn unlink(&mut self, e: *const Entry) -> Unlinked {
         // SAFETY: a live entry of this table (caller), and the mutex is held.
         let er = unsafe { &*e };
-        if let Some(b) = self.g.current.as_deref() {
-            let mut link = b.slot(&er.key);
-            loop {
-                let p = link.load(Ordering::Relaxed);
-                if p.is_null() {
-                    break;
-                }
-                if p.cast_const() == e {
-                    link.store(er.links[b.gen].load(Ordering::Relaxed), Ordering::Release);
-                    break;
-                }
-                // SAFETY: chain entries are live while the mutex is held.
-                link = unsafe { &(*p).links[b.gen] };
-            }
+        if let Some(b) = self.g.arrays.current() {
+            // SAFETY: the mutex is held.
+            unsafe { b.remove(er) };
         }
         let (prev, next) = {
             let o = er.order.access_mut(&mut self.g);
@@ -470,7 +377,7 @@ impl<'a> Locked<'a> {
         // Shrink below a quarter full (a failure keeps the larger array).
         // An emptied table keeps its smallest array: freeing it would
         // leave the next create without one until a grace period passed.
-        if self.g.current.as_ref().is_some_and(|b| b.slots.len() > MIN_SLOTS && n < b.slots.len() / 4) {
+        if self.g.arrays.current().is_some_and(|b| b.len() > MIN_SLOTS && n < b.len() / 4) {
             let _ = self.resize(size_for(n * 2));
         }
         // INVARIANT: unlinked from the chains of the current array and from
@@ -479,55 +386,20 @@ impl<'a> Locked<'a> {
         Unlinked { e: NonNull::from(er) }
     }
 
-    /// Frees the retired array if a grace period has passed since it was
-    /// replaced: then no reader walks it or follows the links it used.
-    /// Never waits; false while one has not passed (the links it used are
-    /// not free yet).
-    fn reap_retired(&mut self) -> bool {
-        if self.g.retired.is_none() {
-            return true;
-        }
-        // SAFETY: any cookie is valid to poll; this one was taken by
-        // `publish` after the Release store that unpublished the retired
-        // array, so a grace period that has passed since started after
-        // every reader that could still find that array.
-        if !unsafe { bindings::zonetp_compat_rcu_gp_passed(self.g.retired_gp) } {
-            return false;
-        }
-        self.g.retired = None;
-        true
-    }
-
-    /// Publishes `new` (or no array) and retires the current array.
-    fn publish(&mut self, new: Option<KBox<Buckets>>) {
-        let p = new.as_deref().map_or(null_mut(), |b| b as *const Buckets as *mut Buckets);
-        self.table.buckets.store(p, Ordering::Release);
-        let old = core::mem::replace(&mut self.g.current, new);
-        self.g.retired = old;
-        // SAFETY: no preconditions; returns the current grace-period state.
-        self.g.retired_gp = unsafe { bindings::zonetp_compat_rcu_gp_cookie() };
-    }
-
     /// Rehashes every entry into a new array of `n` buckets; `EAGAIN`
     /// while the previous resize's grace period has not passed.
     fn resize(&mut self, n: usize) -> Result {
-        if !self.reap_retired() {
-            return Err(EAGAIN);
-        }
-        let gen = self.g.current.as_ref().map_or(0, |b| 1 - b.gen);
-        let new = Buckets::new(n, gen)?;
+        let new = self.g.arrays.next(n)?;
         let mut p = self.g.head;
         while !p.is_null() {
             // SAFETY: live entry (mutex held).
             let e = unsafe { &*p };
-            let slot = new.slot(&e.key);
-            // Relaxed: the Release store publishing the array orders these;
-            // `links[gen]` is unused since `reap_retired`.
-            e.links[gen].store(slot.load(Ordering::Relaxed), Ordering::Relaxed);
-            slot.store(p.cast_mut(), Ordering::Relaxed);
+            // SAFETY: the mutex is held; `e` is a live entry, not yet in
+            // `new`, which came from `Arrays::next`.
+            unsafe { new.push(e) };
             p = e.order.access(&self.g).next;
         }
-        self.publish(Some(new));
+        self.g.arrays.publish(&self.table.buckets, Some(new));
         Ok(())
     }
 
@@ -558,11 +430,7 @@ impl<'a> Locked<'a> {
     /// without waiting (it runs under `pernet_ops_rwsem`); the netns core
     /// waits for a grace period before `exit`, which frees the arrays.
     pub(crate) fn pre_exit(&mut self) {
-        if self.g.current.is_some() {
-            let older = self.g.retired.take();
-            self.publish(None);
-            self.g.retired_before_exit = older;
-        }
+        self.g.arrays.unpublish_for_exit(&self.table.buckets);
     }
 
     /// `exit`: clears policies from the namespace's connections, then
@@ -601,10 +469,9 @@ impl<'a> Locked<'a> {
         while let Some(u) = self.take_first() {
             drop(u);
         }
-        // The core waited for a grace period after `pre_exit` published
-        // no array, so nobody walks the retired ones.
-        self.g.retired = None;
-        self.g.retired_before_exit = None;
+        // SAFETY: the core waited for a grace period after `pre_exit`
+        // published no array (caller), so nobody walks the retired ones.
+        unsafe { self.g.arrays.free_after_exit() };
     }
 }
 

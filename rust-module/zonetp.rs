@@ -15,6 +15,7 @@
 
 use kernel::prelude::*;
 
+mod buckets;
 mod compat;
 mod errno;
 mod ffi;
