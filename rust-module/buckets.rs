@@ -20,8 +20,9 @@
 //!    one grace period's creates add), and the next create retries a
 //!    grow, the next delete a shrink.  Resizes being exponentially
 //!    spaced, one has almost always passed.
-//! 3. At namespace exit, `pre_exit` only unpublishes; `exit` runs after
-//!    the core's grace period and frees every array.
+//! 3. At namespace exit, `pre_exit` only unpublishes (no array is made
+//!    after it); `exit` runs after the core's grace period and frees every
+//!    array.
 //!
 //! Each array has its own random SipHash key (`get_random_bytes()`), so a
 //! user with CAP_NET_ADMIN in a user namespace cannot choose names that
@@ -35,7 +36,7 @@ use kernel::ffi::c_ulong;
 use kernel::prelude::*;
 
 use crate::ffi as bindings;
-use crate::table::{Entry, Key, NAME_MAX};
+use super::{Entry, Key, NAME_MAX};
 
 /// One bucket array.
 ///
@@ -43,7 +44,7 @@ use crate::table::{Entry, Key, NAME_MAX};
 ///
 /// `slots.len()` is a power of two; its chains link entries through
 /// their links of generation `gen`; `key` is fixed at allocation.
-pub(crate) struct Buckets {
+pub(super) struct Buckets {
     gen: usize,
     key: bindings::siphash_key_t,
     slots: KVVec<AtomicPtr<Entry>>,
@@ -69,7 +70,7 @@ impl Buckets {
     }
 
     /// The number of buckets.
-    pub(crate) fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.slots.len()
     }
 
@@ -86,16 +87,16 @@ impl Buckets {
     /// Every entry reachable from the chains must stay allocated while the
     /// result is used: the caller holds the table's mutex, or is an RCU
     /// reader that loaded this array while it was published.
-    pub(crate) unsafe fn find(&self, key: &Key) -> Option<&Entry> {
+    pub(super) unsafe fn find(&self, key: &Key) -> Option<&Entry> {
         let mut p = self.slot(key).load(Ordering::Acquire);
         while !p.is_null() {
             // SAFETY: entries in a chain are freed only after a grace period
             // that follows their unlink (caller).
             let e = unsafe { &*p };
-            if e.key() == key {
+            if e.key == *key {
                 return Some(e);
             }
-            p = e.link(self.gen).load(Ordering::Acquire);
+            p = e.links[self.gen].load(Ordering::Acquire);
         }
         None
     }
@@ -109,9 +110,9 @@ impl Buckets {
     /// table, not in this array's chains, and no reader follows its link of
     /// this array's generation: the entry is new, or this array came from
     /// [`Arrays::next`] (rule 1).
-    pub(crate) unsafe fn push(&self, e: &Entry) {
-        let slot = self.slot(e.key());
-        e.link(self.gen).store(slot.load(Ordering::Relaxed), Ordering::Relaxed);
+    pub(super) unsafe fn push(&self, e: &Entry) {
+        let slot = self.slot(&e.key);
+        e.links[self.gen].store(slot.load(Ordering::Relaxed), Ordering::Relaxed);
         slot.store(e as *const Entry as *mut Entry, Ordering::Release);
     }
 
@@ -122,26 +123,26 @@ impl Buckets {
     ///
     /// The caller holds the table's mutex, so every entry in the chains is
     /// live.
-    pub(crate) unsafe fn remove(&self, e: &Entry) {
-        let mut link = self.slot(e.key());
+    pub(super) unsafe fn remove(&self, e: &Entry) {
+        let mut link = self.slot(&e.key);
         loop {
             let p = link.load(Ordering::Relaxed);
             if p.is_null() {
                 return;
             }
             if core::ptr::eq(p, e) {
-                link.store(e.link(self.gen).load(Ordering::Relaxed), Ordering::Release);
+                link.store(e.links[self.gen].load(Ordering::Relaxed), Ordering::Release);
                 return;
             }
             // SAFETY: chain entries are live while the mutex is held (caller).
-            link = unsafe { (*p).link(self.gen) };
+            link = unsafe { &(*p).links[self.gen] };
         }
     }
 }
 
 /// The table's arrays, behind its mutex: the published one, and the ones
 /// readers may still walk (rules 1 and 3 above).
-pub(crate) struct Arrays {
+pub(super) struct Arrays {
     /// The published array (also in the table's reader pointer).
     current: Option<KBox<Buckets>>,
     /// The array replaced last, which readers may still be walking until a
@@ -155,12 +156,12 @@ pub(crate) struct Arrays {
 
 impl Arrays {
     /// No array: no memory until the first object.
-    pub(crate) const fn new() -> Arrays {
+    pub(super) const fn new() -> Arrays {
         Arrays { current: None, retired: None, retired_gp: 0, retired_before_exit: None }
     }
 
     /// The published array.
-    pub(crate) fn current(&self) -> Option<&Buckets> {
+    pub(super) fn current(&self) -> Option<&Buckets> {
         self.current.as_deref()
     }
 
@@ -181,34 +182,47 @@ impl Arrays {
         true
     }
 
-    /// An empty array of `n` buckets to fill with [`Buckets::push`] and
-    /// then [`Arrays::publish`]; `EAGAIN` while the previous replacement's
-    /// grace period has not passed (rule 2).
-    pub(crate) fn next(&mut self, n: usize) -> Result<KBox<Buckets>> {
-        if !self.reap_retired() {
+    /// An empty array of `n` buckets (a power of two) to fill with
+    /// [`Buckets::push`] and then [`Arrays::publish`]; `EAGAIN` while the
+    /// previous replacement's grace period has not passed (rule 2), and
+    /// after `unpublish_for_exit`, whose older array's generation is not
+    /// known free.
+    pub(super) fn next(&mut self, n: usize) -> Result<KBox<Buckets>> {
+        if self.retired_before_exit.is_some() || !self.reap_retired() {
             return Err(EAGAIN);
         }
         let gen = self.current.as_ref().map_or(0, |b| 1 - b.gen);
         Buckets::new(n, gen)
     }
 
-    /// Publishes `new` (or no array) in `readers` and retires the current
-    /// array.
-    pub(crate) fn publish(&mut self, readers: &AtomicPtr<Buckets>, new: Option<KBox<Buckets>>) {
-        let p = new.as_deref().map_or(null_mut(), |b| b as *const Buckets as *mut Buckets);
-        readers.store(p, Ordering::Release);
-        self.retired = core::mem::replace(&mut self.current, new);
+    /// Publishes `new` in `readers` and retires the current array.
+    ///
+    /// # Safety
+    ///
+    /// `readers` is the pointer the table's RCU readers load, and `new`
+    /// came from [`Arrays::next`] with no publication since: the retired
+    /// array it replaces was reaped by that `next`, so no reader still
+    /// walks it.
+    pub(super) unsafe fn publish(&mut self, readers: &AtomicPtr<Buckets>, new: KBox<Buckets>) {
+        readers.store(&*new as *const Buckets as *mut Buckets, Ordering::Release);
+        self.retired = self.current.replace(new);
         // SAFETY: no preconditions; returns the current grace-period state.
         self.retired_gp = unsafe { bindings::zonetp_compat_rcu_gp_cookie() };
     }
 
     /// `pre_exit`: no array for readers, without waiting (it runs under
-    /// `pernet_ops_rwsem`).
-    pub(crate) fn unpublish_for_exit(&mut self, readers: &AtomicPtr<Buckets>) {
+    /// `pernet_ops_rwsem`); both arrays readers may walk are kept.
+    ///
+    /// # Safety
+    ///
+    /// `readers` is the pointer the table's RCU readers load.
+    pub(super) unsafe fn unpublish_for_exit(&mut self, readers: &AtomicPtr<Buckets>) {
         if self.current.is_some() {
-            let older = self.retired.take();
-            self.publish(readers, None);
-            self.retired_before_exit = older;
+            readers.store(null_mut(), Ordering::Release);
+            self.retired_before_exit = self.retired.take();
+            self.retired = self.current.take();
+            // SAFETY: no preconditions; returns the current grace-period state.
+            self.retired_gp = unsafe { bindings::zonetp_compat_rcu_gp_cookie() };
         }
     }
 
@@ -217,7 +231,7 @@ impl Arrays {
     /// # Safety
     ///
     /// `unpublish_for_exit` ran, and a grace period has passed since.
-    pub(crate) unsafe fn free_after_exit(&mut self) {
+    pub(super) unsafe fn free_after_exit(&mut self) {
         self.current = None;
         self.retired = None;
         self.retired_before_exit = None;

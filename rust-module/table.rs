@@ -31,12 +31,17 @@ use kernel::prelude::*;
 use kernel::sync::{lock::mutex::MutexBackend, lock::Guard, LockedBy, Mutex};
 use kernel::types::Opaque;
 
-use crate::buckets::{Arrays, Buckets};
 use crate::compat::{ARef, AlwaysRefCounted};
 use crate::errno::EPROTONOSUPPORT;
 use crate::ffi as bindings;
 use crate::net::Net;
 use crate::timeout::Timeout;
+
+// A child module, so that it reaches `Entry`'s private chain links and no
+// other module does.
+#[path = "buckets.rs"]
+mod buckets;
+use buckets::{Arrays, Buckets};
 
 /// `CTNL_TIMEOUT_NAME_MAX`: names compare on at most this many bytes.
 pub(crate) const NAME_MAX: usize = bindings::CTNL_TIMEOUT_NAME_MAX as usize;
@@ -138,11 +143,6 @@ impl Entry {
         self.seq
     }
 
-    /// The chain link of bucket-array generation `gen` (0 or 1).
-    pub(crate) fn link(&self, gen: usize) -> &AtomicPtr<Entry> {
-        &self.links[gen]
-    }
-
     /// The policy object.
     pub(crate) fn timeout(&self) -> &Timeout {
         // SAFETY: by the type invariant, whoever holds `&self` holds (through
@@ -216,7 +216,8 @@ unsafe impl Send for State {}
 /// The table of one network namespace (in its `net_generic` area).
 #[pin_data]
 pub(crate) struct Table {
-    /// `State::current`, as RCU readers load it (NULL: no objects yet).
+    /// `Arrays::current` (in `State::arrays`), as RCU readers load it
+    /// (NULL: no objects yet).
     buckets: AtomicPtr<Buckets>,
     #[pin]
     state: Mutex<State>,
@@ -325,8 +326,9 @@ impl<'a> Locked<'a> {
             // Unreachable: checked above, with the mutex held since.
             return Ok(());
         };
-        // SAFETY: the mutex is held; `e` is a new entry of this table, in
-        // no chain, and no reader has seen it.
+        // SAFETY: `e` is from `KBox::into_raw` above, live until its
+        // `Unlinked` drops; the mutex is held; the entry is new, in no
+        // chain, and no reader has seen it.
         unsafe { b.push(&*e) };
         Ok(())
     }
@@ -399,7 +401,9 @@ impl<'a> Locked<'a> {
             unsafe { new.push(e) };
             p = e.order.access(&self.g).next;
         }
-        self.g.arrays.publish(&self.table.buckets, Some(new));
+        // SAFETY: `new` is from `next`, with no publication since (the
+        // mutex is held); `buckets` is the pointer this table's readers load.
+        unsafe { self.g.arrays.publish(&self.table.buckets, new) };
         Ok(())
     }
 
@@ -430,11 +434,13 @@ impl<'a> Locked<'a> {
     /// without waiting (it runs under `pernet_ops_rwsem`); the netns core
     /// waits for a grace period before `exit`, which frees the arrays.
     pub(crate) fn pre_exit(&mut self) {
-        self.g.arrays.unpublish_for_exit(&self.table.buckets);
+        // SAFETY: `buckets` is the pointer this table's readers load.
+        unsafe { self.g.arrays.unpublish_for_exit(&self.table.buckets) };
     }
 
     /// `exit`: clears policies from the namespace's connections, then
-    /// releases every entry and frees the arrays.
+    /// releases every entry and frees the arrays (all of them, also with
+    /// no entry left).
     ///
     /// # Safety
     ///
@@ -443,6 +449,8 @@ impl<'a> Locked<'a> {
     /// and a grace period passed since.
     pub(crate) unsafe fn exit(&mut self, net: *mut bindings::net) {
         if self.g.head.is_null() {
+            // SAFETY: `pre_exit` ran and a grace period passed (caller).
+            unsafe { self.g.arrays.free_after_exit() };
             return;
         }
         // SAFETY: `net` is still valid during its pernet exit (caller).

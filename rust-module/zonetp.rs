@@ -7,7 +7,8 @@
 //! `nfnetlink_cttimeout` (Linux 6.12 semantics), with hashed name look-ups.
 //!
 //! - [`net`], [`nlattr`], [`skb`], [`timeout`]: safe wrappers of the kernel FFI.
-//! - [`table`]: the per-namespace hash table; [`pernet`]: its lifetime.
+//! - [`table`]: the per-namespace hash table (its bucket arrays and their
+//!   resize under RCU: `table::buckets`); [`pernet`]: its lifetime.
 //! - [`netlink`]: policy, callbacks, subsystem; [`handlers`]: the requests.
 //! - [`hook`]: conntrack's look-up hook.
 //! - `selftest`: test aids, only in the `ZONETP_SELFTEST=1` build (see Kbuild).
@@ -15,7 +16,6 @@
 
 use kernel::prelude::*;
 
-mod buckets;
 mod compat;
 mod errno;
 mod ffi;
