@@ -179,10 +179,12 @@ enum Command {
     GenerateDocs(docs_cmd::GenerateDocs),
 }
 
+/// ovs-vsctl's command options, which it takes before the command.
+const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
+
 /// ovs-vsctl puts options before the command (`--may-exist add-zone-tp`);
 /// move them after it so clap sees them as the command's own.
 pub(crate) fn ovs_vsctl_order(mut args: Vec<OsString>) -> Vec<OsString> {
-    const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
     let movable = |a: &OsString| a.to_str().is_some_and(|a| MOVABLE.contains(&a));
     let commands = Cli::command();
     let is_command = |a: &OsString| commands.get_subcommands().any(|c| a.to_str() == Some(c.get_name()));
@@ -222,8 +224,13 @@ const VSCTL_VERBS: [(&str, usize, Option<usize>, Option<&str>); 7] = [
 /// arguments, wherever they stand; an option zonetp does not know leaves
 /// the words to clap.
 pub(crate) fn vsctl_usage_words(args: &[OsString]) -> Option<String> {
-    const WITH_VALUE: [&str; 3] = ["--format", "--db", "--netns"];
-    const MOVABLE: [&str; 2] = ["--may-exist", "--if-exists"];
+    // zonetp's global options that take a value (`--db FILE`), from its
+    // own definition: their values are no arguments either.
+    let with_value: Vec<String> = Cli::command()
+        .get_arguments()
+        .filter(|a| a.is_global_set() && a.get_action().takes_values())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
     let (mut verb, mut n, mut flags) = (None, 0usize, Vec::new());
     // A word after the command that starts with '-': ovs-vsctl counts it
     // as an argument and, when there are too many, adds a note about
@@ -233,9 +240,11 @@ pub(crate) fn vsctl_usage_words(args: &[OsString]) -> Option<String> {
     while let Some(word) = words.next() {
         let word = word.to_str()?;
         dash_after_verb |= verb.is_some() && word.starts_with('-');
-        if WITH_VALUE.contains(&word) {
-            words.next();
-        } else if WITH_VALUE.iter().any(|o| word.strip_prefix(o).is_some_and(|v| v.starts_with('='))) {
+        let option = word.split_once('=').map_or(word, |(o, _)| o);
+        if with_value.iter().any(|o| o == option) {
+            if option == word {
+                words.next(); // `--db FILE`; `--db=FILE` is one word
+            }
         } else if MOVABLE.contains(&word) {
             flags.push(word);
         } else if word.starts_with("--") || (verb.is_none() && word.starts_with('-')) {
